@@ -1,0 +1,276 @@
+"""Pydantic models of `config/pipeline.yaml`. Every field's description is its reference doc.
+
+`docs/CONFIGURATION.md` is generated from these models (`sf-assets config-doc`).
+Relative paths are resolved against the directory of the configuration file.
+Secrets are never stored here: only the *names* of environment variables that hold them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+EnvVarName = Annotated[str, Field(pattern=_ENV_NAME.pattern, description="Name of an environment variable")]
+
+
+class EmulatorAuth(_Model):
+    """Target the built-in local org emulator (`sf-assets org serve`)."""
+
+    kind: Literal["emulator"] = Field(description="Selects this auth kind.")
+    state_file: Path = Field(Path("../var/org/org.json"), description="State file written by `sf-assets org serve`.")
+    autostart: bool = Field(True, description="Start an in-process emulator when none answers at the state file's URL.")
+    rows: dict[str, int] = Field(
+        default_factory=lambda: {"Account": 2000, "Contact": 5000, "Opportunity": 10000, "Widget__c": 1000},
+        description="Rows per object of an autostarted emulator.",
+    )
+    seed: int = Field(7, description="Data seed of an autostarted emulator.")
+
+
+class AccessTokenAuth(_Model):
+    """An existing session: access token (from an environment variable) and instance URL."""
+
+    kind: Literal["access_token"] = Field(description="Selects this auth kind.")
+    instance_url: str = Field(description="https://yourorg.my.salesforce.com")
+    access_token_env: EnvVarName = Field("SF_ACCESS_TOKEN", description="Env var holding the access token.")
+
+
+class PasswordAuth(_Model):
+    """Username + password + security token (SOAP login, or OAuth password flow with a connected app)."""
+
+    kind: Literal["password"] = Field(description="Selects this auth kind.")
+    username: str = Field(description="Salesforce username.")
+    password_env: EnvVarName = Field("SF_PASSWORD", description="Env var holding the password.")
+    security_token_env: EnvVarName | None = Field(
+        "SF_SECURITY_TOKEN", description="Env var holding the security token (None for IP-allowlisted users)."
+    )
+    domain: str = Field("login", description="'login', 'test' or your My Domain (e.g. 'acme.my').")
+    consumer_key: str | None = Field(None, description="Connected app consumer key (OAuth password flow).")
+    consumer_secret_env: EnvVarName | None = Field(None, description="Env var holding the consumer secret.")
+
+
+class ClientCredentialsAuth(_Model):
+    """OAuth 2.0 client credentials flow of a connected app (needs a My Domain)."""
+
+    kind: Literal["client_credentials"] = Field(description="Selects this auth kind.")
+    consumer_key: str = Field(description="Connected app consumer key.")
+    consumer_secret_env: EnvVarName = Field("SF_CONSUMER_SECRET", description="Env var holding the consumer secret.")
+    domain: str = Field(description="Your My Domain, e.g. 'acme.my' (login/test are refused by Salesforce).")
+
+
+class JwtAuth(_Model):
+    """OAuth 2.0 JWT bearer flow: connected app + certificate."""
+
+    kind: Literal["jwt"] = Field(description="Selects this auth kind.")
+    username: str = Field(description="Salesforce username.")
+    consumer_key: str = Field(description="Connected app consumer key.")
+    private_key_file: Path = Field(description="PEM private key whose certificate the connected app holds.")
+    domain: str = Field("login", description="'login', 'test' or your My Domain.")
+
+
+AuthConfig = Annotated[
+    EmulatorAuth | AccessTokenAuth | PasswordAuth | ClientCredentialsAuth | JwtAuth, Field(discriminator="kind")
+]
+
+
+class SalesforceConfig(_Model):
+    """Connection to the org."""
+
+    auth: AuthConfig = Field(default_factory=lambda: EmulatorAuth(kind="emulator"))
+    api_version: str = Field("62.0", pattern=r"^\d{2,3}\.0$", description="REST/Bulk API version, e.g. '62.0'.")
+    login_url: str | None = Field(
+        None, description="Send logins here instead of https://<domain>.salesforce.com (proxies, the emulator)."
+    )
+    ca_bundle: Path | None = Field(None, description="PEM file of CAs to trust (corporate TLS proxy, the emulator).")
+    verify: bool = Field(True, description="Verify TLS certificates. Leave on; `ca_bundle` is the way to add trust.")
+    connect_timeout_s: float = Field(15.0, gt=0, description="Seconds to wait for a TCP/TLS connection.")
+    read_timeout_s: float = Field(300.0, gt=0, description="Seconds to wait for response bytes.")
+
+
+class ObjectConfig(_Model):
+    """One Salesforce object to extract."""
+
+    name: str = Field(description="API name, e.g. Account or Widget__c.")
+    soql: str = Field(description="SELECT ... FROM <name> [WHERE ...]; `SELECT *` takes every queryable field.")
+    query_all: bool = Field(False, description="Use queryAll (include deleted/archived rows, with IsDeleted).")
+    critical_fields: list[str] = Field(default_factory=list, description="Fields whose absence fails the refresh.")
+    join_keys: list[str] = Field(default_factory=list, description="Reference fields used by datasets; critical and indexed.")
+    index_fields: list[str] = Field(default_factory=list, description="Extra fields indexed in SQLite staging.")
+    type_overrides: dict[str, str] = Field(
+        default_factory=dict, description="Field -> string|int64|float64|bool|date|timestamp|time|decimal(p,s)."
+    )
+    chunk_size: int | None = Field(None, gt=0, description="Overrides extraction.chunk_size for this object.")
+
+    @field_validator("name")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not _IDENTIFIER.match(value):
+            raise ValueError(f"'{value}' is not a Salesforce API name")
+        return value
+
+
+class ExtractionConfig(_Model):
+    """Bulk API 2.0 extraction."""
+
+    chunk_size: int = Field(100_000, gt=0, description="Target rows per chunk (one Bulk job = one partition).")
+    max_concurrent_jobs: int = Field(1, ge=1, le=2, description="Bulk jobs at once, across threads and runs.")
+    max_records_per_page: int = Field(100_000, gt=0, description="maxRecords of each results page.")
+    poll_initial_s: float = Field(1.0, gt=0, description="First wait between job status polls (doubles).")
+    poll_max_s: float = Field(30.0, gt=0, description="Longest wait between job status polls.")
+    resume_window_hours: float = Field(20.0, ge=0, description="An unfinished refresh younger than this is resumed.")
+    job_timeout_minutes: float = Field(240.0, gt=0, description="Abort a Bulk job that has not completed by then.")
+
+
+class RetryConfig(_Model):
+    """Retries of transient errors (timeouts, connection errors, 5xx, rate limits)."""
+
+    attempts: int = Field(3, ge=1, le=20, description="Tries of one call, the first included.")
+    backoff_base_s: float = Field(1.0, ge=0, description="First backoff; doubles each retry.")
+    backoff_max_s: float = Field(60.0, ge=0, description="Longest backoff.")
+    jitter_s: float = Field(1.0, ge=0, description="Random extra wait up to this, against thundering herds.")
+
+
+class ApiUsageConfig(_Model):
+    """Daily API request budget."""
+
+    warn_pct: float = Field(80.0, gt=0, le=100, description="Warn, wait, then throttle at or above this usage.")
+    halt_pct: float = Field(90.0, gt=0, le=100, description="Stop before creating any job at or above this usage.")
+    wait_initial_s: float = Field(60.0, ge=0, description="First wait for usage to fall (doubles each attempt).")
+    wait_attempts: int = Field(3, ge=0, description="Waits for usage to fall before continuing throttled.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ApiUsageConfig:
+        if self.warn_pct > self.halt_pct:
+            raise ValueError(f"warn_pct ({self.warn_pct}) must not exceed halt_pct ({self.halt_pct})")
+        return self
+
+
+class PathsConfig(_Model):
+    """Where files go. Work, output and log dirs must be local disks; the share may be UNC."""
+
+    work_dir: Path = Field(Path("../var/work"), description="Chunk files, temp files, spill (fast local disk).")
+    output_dir: Path = Field(Path("../var/output"), description="Power BI Parquet output and health JSON.")
+    log_dir: Path = Field(Path("../var/logs"), description="Rotating JSON-lines logs.")
+    state_db: Path = Field(Path("../var/state/state.db"), description="Catalog, plans, job tracker (local disk).")
+    staging_db: Path = Field(Path("../var/state/staging.db"), description="SQLite staging tables (local disk).")
+    share_dir: Path | None = Field(None, description=r"Network share to publish to, e.g. \\server\share\powerbi.")
+
+
+class PreflightConfig(_Model):
+    """Checks before any extraction."""
+
+    min_free_disk_gb: float = Field(20.0, ge=0, description="Free space required on work and output drives.")
+    catalog_ttl_hours: float = Field(24.0, ge=0, description="Reuse cached describe() results younger than this.")
+
+
+class StagingConfig(_Model):
+    """SQLite staging."""
+
+    batch_rows: int = Field(10_000, gt=0, description="Rows per executemany batch.")
+    cache_size_mb: int = Field(256, gt=0, description="SQLite page cache (PRAGMA cache_size).")
+    max_invalid_chunk_pct: float = Field(30.0, ge=0, le=100, description="Stop the refresh when more chunks are invalid.")
+
+
+class DaskConfig(_Model):
+    """Dataset engine."""
+
+    engine: Literal["dask_sql", "sqlite"] = Field("dask_sql", description="dask_sql (parallel) or sqlite (low memory).")
+    scheduler_address: str | None = Field(None, description="tcp://host:8786 of an existing Dask scheduler.")
+    n_workers: int = Field(2, ge=1, description="LocalCluster worker processes.")
+    threads_per_worker: int = Field(1, ge=1, description="Threads per LocalCluster worker.")
+    memory_limit: str = Field("3GB", description="Per worker, e.g. '3GB'.")
+    spill_dir: Path | None = Field(None, description="Defaults to <work_dir>/dask-spill.")
+
+
+class DatasetConfig(_Model):
+    """A named SQL statement over the staged objects; each becomes one Power BI output."""
+
+    name: str = Field(description="Output name (letters, digits, _).")
+    sql: str = Field(description="SQL over the staged objects (tables named like the objects).")
+    partition_cols: list[str] = Field(default_factory=list, description="Hive partition columns of the dataset.")
+
+    @field_validator("name")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not _IDENTIFIER.match(value):
+            raise ValueError(f"dataset name '{value}' must be letters, digits and _")
+        return value
+
+
+class OutputConfig(_Model):
+    """Power BI Parquet output."""
+
+    consolidate_for_powerbi: bool = Field(True, description="Also write one consolidated snappy Parquet file.")
+    compression: Literal["snappy", "zstd", "gzip", "none"] = Field("snappy", description="Parquet codec; snappy is safest for Power BI.")
+    row_group_rows: int = Field(1_000_000, gt=0, description="Rows per Parquet row group.")
+    max_rows_per_file: int = Field(5_000_000, gt=0, description="Rows per file of the partitioned dataset.")
+    max_file_size_mb: int = Field(256, gt=0, description="Approximate size cap per dataset file.")
+    decimals_as_float: bool = Field(False, description="Write currency/percent as float64 instead of decimal.")
+    cleanup_after_hours: float = Field(72.0, ge=0, description="Temp files older than this are removed at refresh start.")
+
+
+class PublishConfig(_Model):
+    """Copy to the network share."""
+
+    retries: int = Field(3, ge=0, description="Retries of a failed copy to the share.")
+    keep_last: int | None = Field(None, ge=1, description="Keep the last N published files; None keeps all.")
+
+
+class ScheduleConfig(_Model):
+    """Nightly refresh."""
+
+    cron: str = Field("0 2 * * *", description="Cron of the nightly refresh.")
+    timezone: str = Field("UTC", description="IANA timezone of the cron.")
+
+
+class LoggingConfig(_Model):
+    """Structured logs."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log verbosity.")
+    format: Literal["json", "keyvalue"] = Field("json", description="Log line format of the log files.")
+
+
+class PipelineConfig(_Model):
+    """The whole pipeline configuration (one YAML file)."""
+
+    salesforce: SalesforceConfig = Field(default_factory=SalesforceConfig)
+    objects: list[ObjectConfig] = Field(min_length=1)
+    extraction: ExtractionConfig = Field(default_factory=ExtractionConfig)
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+    api_usage: ApiUsageConfig = Field(default_factory=ApiUsageConfig)
+    preflight: PreflightConfig = Field(default_factory=PreflightConfig)
+    paths: PathsConfig = Field(default_factory=PathsConfig)
+    staging: StagingConfig = Field(default_factory=StagingConfig)
+    dask: DaskConfig = Field(default_factory=DaskConfig)
+    datasets: list[DatasetConfig] = Field(default_factory=list)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    publish: PublishConfig = Field(default_factory=PublishConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    source_file: Path | None = Field(None, exclude=True, description="Set by the loader.")
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> PipelineConfig:
+        for kind, names in (("object", [o.name for o in self.objects]), ("dataset", [d.name for d in self.datasets])):
+            lowered = [n.lower() for n in names]
+            dupes = sorted({n for n in names if lowered.count(n.lower()) > 1})
+            if dupes:
+                raise ValueError(f"duplicate {kind} names: {', '.join(dupes)}")
+        return self
+
+    def object(self, name: str) -> ObjectConfig:
+        """The configured object called `name` (KeyError if absent)."""
+        for obj in self.objects:
+            if obj.name == name:
+                return obj
+        raise KeyError(name)

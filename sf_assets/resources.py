@@ -1,0 +1,40 @@
+"""Dagster resources: the pipeline configuration and the Salesforce connection."""
+
+from __future__ import annotations
+
+import dagster as dg
+from pydantic import PrivateAttr
+
+from sf_assets.config import PipelineConfig, default_config_path, load_config
+from sf_assets.salesforce.connection import SalesforceConnection
+
+
+class PipelineConfigResource(dg.ConfigurableResource):
+    """The validated `pipeline.yaml` (path from `SF_ASSETS_CONFIG` or the repository default)."""
+
+    config_path: str = str(default_config_path())
+    _config: PipelineConfig | None = PrivateAttr(default=None)
+
+    def load(self) -> PipelineConfig:
+        """The configuration, parsed once per process."""
+        if self._config is None:
+            self._config = load_config(self.config_path)
+        return self._config
+
+
+class SalesforceResource(dg.ConfigurableResource):
+    """An authenticated Salesforce connection built from the pipeline configuration."""
+
+    pipeline: PipelineConfigResource
+    _connection: SalesforceConnection | None = PrivateAttr(default=None)
+
+    def connection(self) -> SalesforceConnection:
+        """The `SalesforceConnection` (one pooled HTTP session per run process)."""
+        if self._connection is None:
+            self._connection = SalesforceConnection(self.pipeline.load().salesforce)
+        return self._connection
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        """Close the HTTP session when the run ends."""
+        if self._connection is not None:
+            self._connection.close()

@@ -1,0 +1,92 @@
+"""`SalesforceConnection`: the Dagster-free owner of the HTTP session and the simple-salesforce client."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+
+from simple_salesforce import Salesforce
+
+from sf_assets.config.models import EmulatorAuth, SalesforceConfig
+from sf_assets.salesforce.auth import SalesforceSession, login
+from sf_assets.salesforce.emulator_target import connect_emulator
+from sf_assets.salesforce.http import SalesforceHttpSession
+
+
+class SalesforceConnection:
+    """Builds and caches an authenticated `simple_salesforce.Salesforce` over one pooled session."""
+
+    def __init__(self, config: SalesforceConfig, env: Mapping[str, str] | None = None) -> None:
+        self.config = config
+        self._env = os.environ if env is None else env
+        self._lock = threading.Lock()
+        self._client: Salesforce | None = None
+        self._session: SalesforceSession | None = None
+        self._http: SalesforceHttpSession | None = None
+
+    @property
+    def api_version(self) -> str:
+        """The configured API version, e.g. '62.0'."""
+        return self.config.api_version
+
+    @property
+    def http(self) -> SalesforceHttpSession:
+        """The pooled HTTP session (authenticates first if needed)."""
+        self.client()
+        assert self._http is not None
+        return self._http
+
+    @property
+    def instance_url(self) -> str:
+        """https://host[:port] of the org (authenticates first if needed)."""
+        self.client()
+        assert self._session is not None
+        return self._session.instance_url
+
+    def auth_headers(self) -> dict[str, str]:
+        """Authorization header of the current session (never log it)."""
+        self.client()
+        assert self._session is not None
+        return {"Authorization": f"Bearer {self._session.session_id}"}
+
+    def client(self) -> Salesforce:
+        """The authenticated client, created on first use."""
+        with self._lock:
+            if self._client is None:
+                self._connect()
+            assert self._client is not None
+            return self._client
+
+    def reauthenticate(self) -> Salesforce:
+        """Log in again (after INVALID_SESSION_ID) and return the new client."""
+        with self._lock:
+            self._connect()
+            assert self._client is not None
+            return self._client
+
+    def _connect(self) -> None:
+        cfg = self.config
+        timeout = (cfg.connect_timeout_s, cfg.read_timeout_s)
+        if isinstance(cfg.auth, EmulatorAuth):
+            target = connect_emulator(cfg.auth, cfg.api_version)
+            http = SalesforceHttpSession(ca_bundle=cfg.ca_bundle or target.ca_path, verify=cfg.verify, timeout=timeout)
+            session = target.session
+        else:
+            domain = getattr(cfg.auth, "domain", "login")
+            redirect = (f"https://{domain}.salesforce.com", cfg.login_url) if cfg.login_url else None
+            http = SalesforceHttpSession(ca_bundle=cfg.ca_bundle, verify=cfg.verify, timeout=timeout, login_redirect=redirect)
+            session = login(cfg.auth, http, cfg.api_version, self._env)
+        if self._http is not None:
+            self._http.close()
+        self._http, self._session = http, session
+        self._client = Salesforce(
+            instance_url=session.instance_url, session_id=session.session_id, session=http, version=cfg.api_version
+        )
+
+    def close(self) -> None:
+        """Close the pooled HTTP session."""
+        with self._lock:
+            if self._http is not None:
+                self._http.close()
+            self._client = self._session = self._http = None

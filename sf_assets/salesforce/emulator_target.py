@@ -1,0 +1,65 @@
+"""Connect to the built-in local org emulator: a running `sf-assets org serve`, or one started here."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from sf_assets.config.models import EmulatorAuth
+from sf_assets.redaction import register_secret
+from sf_assets.salesforce.auth import SalesforceAuthError, SalesforceSession
+
+_lock = threading.Lock()
+_started: dict[Path, object] = {}  # state file -> EmulatorOrg kept alive for this process
+
+
+@dataclass(frozen=True)
+class EmulatorTarget:
+    """Where the emulator answers and the CA that signs its certificate."""
+
+    session: SalesforceSession
+    ca_path: Path
+
+
+def _from_state_file(state_file: Path) -> EmulatorTarget | None:
+    try:
+        state = json.loads(state_file.read_text(encoding="utf-8"))
+        target = EmulatorTarget(SalesforceSession(state["instance_url"], state["access_token"]), Path(state["ca_path"]))
+    except (OSError, ValueError, KeyError):
+        return None
+    try:
+        response = requests.get(
+            f"{target.session.instance_url}/services/data/",
+            headers={"Authorization": f"Bearer {target.session.session_id}"},
+            verify=str(target.ca_path),
+            timeout=(2, 5),
+        )
+    except (requests.RequestException, OSError):
+        return None
+    return target if response.status_code == 200 else None
+
+
+def connect_emulator(auth: EmulatorAuth, api_version: str) -> EmulatorTarget:
+    """The emulator named by the state file if it answers; else start one in this process (autostart)."""
+    with _lock:
+        target = _from_state_file(auth.state_file)
+        if target is None:
+            if not auth.autostart:
+                raise SalesforceAuthError(
+                    f"no local org emulator answers at {auth.state_file}: run `sf-assets org serve` or set autostart"
+                )
+            from sf_assets.emulator import EmulatorOrg, OrgSettings
+
+            org = EmulatorOrg(
+                OrgSettings(rows=dict(auth.rows), seed=auth.seed, state_dir=auth.state_file.parent, api_version=api_version)
+            )
+            org.__enter__()  # kept open for the life of this process
+            org.write_state_file(auth.state_file)
+            _started[auth.state_file] = org
+            target = EmulatorTarget(SalesforceSession(org.instance_url, org.access_token), Path(org.ca_path))
+    register_secret(target.session.session_id)
+    return target
