@@ -1,0 +1,85 @@
+"""`sf-assets` command line: run the refresh, serve the local org emulator, check configuration."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sf_assets.config import ConfigError, default_config_path, load_config
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _add_config_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", type=Path, default=None, help=f"pipeline YAML (default: $SF_ASSETS_CONFIG or {default_config_path()})"
+    )
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from sf_assets.runner import run_refresh
+
+    return run_refresh(args.config or default_config_path(), new_refresh=args.new_refresh, refresh_catalog=args.refresh_catalog)
+
+
+def _cmd_config_check(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    print(f"{config.source_file}: OK ({len(config.objects)} objects, {len(config.datasets)} datasets, auth {config.salesforce.auth.kind})")
+    return EXIT_OK
+
+
+def _cmd_config_doc(args: argparse.Namespace) -> int:
+    from sf_assets.config.reference import render_reference
+
+    text = render_reference()
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse tree of every sub-command."""
+    from sf_assets.emulator.cli import add_serve_parser
+
+    parser = argparse.ArgumentParser(prog="sf-assets", description="Salesforce -> SQLite -> Dask-SQL -> Power BI Parquet.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run a full refresh (resumes an unfinished one) in the local Dagster instance")
+    _add_config_arg(run)
+    run.add_argument("--new-refresh", action="store_true", help="start a new refresh even if one can be resumed")
+    run.add_argument("--refresh-catalog", action="store_true", help="re-describe every object (ignore the catalog TTL)")
+    run.set_defaults(func=_cmd_run)
+
+    org = commands.add_parser("org", help="the built-in local Salesforce org emulator")
+    add_serve_parser(org.add_subparsers(dest="org_command", required=True, metavar="ORG_COMMAND"))
+
+    config = commands.add_parser("config", help="check the configuration or print its reference")
+    config_commands = config.add_subparsers(dest="config_command", required=True, metavar="CONFIG_COMMAND")
+    check = config_commands.add_parser("check", help="validate a pipeline YAML")
+    _add_config_arg(check)
+    check.set_defaults(func=_cmd_config_check)
+    doc = config_commands.add_parser("doc", help="print the configuration reference (Markdown)")
+    doc.add_argument("--output", type=Path, default=None)
+    doc.set_defaults(func=_cmd_config_doc)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `sf-assets` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except ConfigError as exc:
+        print(f"sf-assets: configuration error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("sf-assets: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Preflight: disk, directories, share, API usage and row estimates, before any extraction."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sf_assets.config.models import ApiUsageConfig, ObjectConfig, PathsConfig, RetryConfig
+from sf_assets.salesforce.api_usage import ApiUsage
+from sf_assets.salesforce.retry import call_with_retry
+from sf_assets.salesforce.soql import compose_count_soql, parse_soql
+
+log = logging.getLogger(__name__)
+GB = 1024**3
+DEFAULT_BYTES_PER_ROW = 600  # chunk Parquet + staging row + output row, before the first refresh measures it
+
+
+class PreflightError(RuntimeError):
+    """A check failed: the refresh must not start. The message is one line naming the cause."""
+
+
+@dataclass(frozen=True)
+class DiskStatus:
+    """Free space of the drive holding `path`."""
+
+    path: Path
+    free_bytes: int
+
+    @property
+    def free_gb(self) -> float:
+        """Free space in GiB."""
+        return self.free_bytes / GB
+
+
+@dataclass
+class PreflightReport:
+    """What preflight found; `throttled` means extraction runs one job at a time with slower polls."""
+
+    api_usage: ApiUsage
+    throttled: bool
+    disks: list[DiskStatus]
+    estimates: dict[str, int]
+    needed_bytes: int
+    warnings: list[str] = field(default_factory=list)
+
+
+def prepare_dirs(paths: PathsConfig) -> None:
+    """Create work/output/log/state folders and prove each is writable."""
+    folders = [paths.work_dir, paths.output_dir, paths.log_dir, paths.state_db.parent, paths.staging_db.parent]
+    for folder in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe = folder / f".write-probe-{uuid.uuid4().hex}"
+            probe.write_bytes(b"ok")
+            probe.unlink()
+        except OSError as exc:
+            raise PreflightError(f"directory {folder} is not writable: {exc.strerror or exc}") from None
+
+
+def share_warning(share_dir: Path | None) -> str | None:
+    """A warning when the configured share is not reachable (publishing will fail later)."""
+    if share_dir is None:
+        return None
+    try:
+        if share_dir.is_dir():
+            return None
+    except OSError:
+        pass
+    return f"Share {share_dir} is not reachable: publishing will fail until it is"
+
+
+def check_disk(folders: Iterable[Path], min_free_gb: float, needed_bytes: int) -> list[DiskStatus]:
+    """Free space of each folder's drive; raises when below the minimum plus this refresh's estimate."""
+    statuses = [DiskStatus(f, shutil.disk_usage(f).free) for f in dict.fromkeys(folders)]
+    required = int(min_free_gb * GB) + needed_bytes
+    for status in statuses:
+        if status.free_bytes < required:
+            raise PreflightError(
+                f"Not enough disk space on {status.path}: {status.free_gb:.1f} GB free, "
+                f"{required / GB:.1f} GB needed ({min_free_gb:g} GB minimum + {needed_bytes / GB:.1f} GB for this refresh)"
+            )
+    return statuses
+
+
+def check_api_usage(
+    read_usage: Callable[[], ApiUsage], policy: ApiUsageConfig, sleep: Callable[[float], None] = time.sleep
+) -> tuple[ApiUsage, bool]:
+    """(usage, throttled): halts at >= halt_pct; at >= warn_pct waits with backoff, then continues throttled."""
+    usage = read_usage()
+    log.info(usage.describe())
+    wait = policy.wait_initial_s
+    for attempt in range(policy.wait_attempts + 1):
+        if usage.pct >= policy.halt_pct:
+            raise PreflightError(
+                f"API usage too high: {usage.describe()} is at or above the halt threshold of {policy.halt_pct:g} %"
+            )
+        if usage.pct < policy.warn_pct:
+            return usage, False
+        if attempt == policy.wait_attempts:
+            break
+        log.warning("%s is at or above the warn threshold of %g %%: waiting %.0f s (wait %d of %d)",
+                    usage.describe(), policy.warn_pct, wait, attempt + 1, policy.wait_attempts)
+        sleep(wait)
+        wait *= 2
+        usage = read_usage()
+        log.info(usage.describe())
+    log.warning("API usage still at or above %g %%: continuing throttled (one Bulk job at a time, slower polling)",
+                policy.warn_pct)
+    return usage, True
+
+
+def estimate_rows(query: Callable[..., Mapping], objects: Iterable[ObjectConfig], retry: RetryConfig) -> dict[str, int]:
+    """`SELECT COUNT()` of each object, respecting its WHERE (queryAll objects count deleted rows too)."""
+    estimates = {}
+    for obj in objects:
+        parsed = parse_soql(obj.soql)
+        soql = compose_count_soql(parsed.object_name, parsed.where)
+        include_deleted = obj.query_all
+        result = call_with_retry(lambda: query(soql, include_deleted=include_deleted), f"row count of {obj.name}", retry)
+        estimates[obj.name] = int(result["totalSize"])
+        log.info("%s: about %s rows", obj.name, f"{estimates[obj.name]:,}")
+    return estimates
+
+
+def needed_bytes(estimates: Mapping[str, int], bytes_per_row: Mapping[str, float]) -> int:
+    """Disk this refresh needs: rows x measured bytes/row (default before the first measurement)."""
+    return int(sum(rows * bytes_per_row.get(name, DEFAULT_BYTES_PER_ROW) for name, rows in estimates.items()))

@@ -1,0 +1,80 @@
+"""Retries of transient Salesforce errors with tenacity: exponential backoff + jitter, logged."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TypeVar
+
+import requests
+from simple_salesforce.exceptions import SalesforceError
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
+
+from sf_assets.config.models import RetryConfig
+from sf_assets.redaction import redact
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+_TRANSIENT_STATUS = {408, 420, 429, 500, 502, 503, 504}
+
+
+class TransientError(Exception):
+    """An error worth retrying that is not an HTTP/requests exception (e.g. a short results page)."""
+
+
+def error_code(exc: BaseException) -> str | None:
+    """Salesforce errorCode of an error response (first of the array), if any."""
+    content = getattr(exc, "content", None)
+    if isinstance(content, list) and content and isinstance(content[0], dict):
+        return content[0].get("errorCode")
+    if isinstance(content, dict):
+        return content.get("errorCode")
+    return None
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Timeouts, connection errors, 5xx, 429 and REQUEST_LIMIT_EXCEEDED are transient."""
+    if isinstance(exc, TransientError):
+        return True
+    if isinstance(exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)):
+        return True
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        return exc.response.status_code in _TRANSIENT_STATUS or _limit_exceeded_body(exc.response)
+    if isinstance(exc, SalesforceError):
+        return getattr(exc, "status", 0) in _TRANSIENT_STATUS or error_code(exc) == "REQUEST_LIMIT_EXCEEDED"
+    return False
+
+
+def _limit_exceeded_body(response: requests.Response) -> bool:
+    return response.status_code == 403 and "REQUEST_LIMIT_EXCEEDED" in response.text[:2000]
+
+
+def describe_cause(exc: BaseException) -> str:
+    """A short, secret-free cause such as 'HTTP 503' or 'ConnectionError'."""
+    status = getattr(exc, "status", None)
+    if status is None and isinstance(exc, requests.HTTPError) and exc.response is not None:
+        status = exc.response.status_code
+    code = error_code(exc)
+    if status:
+        return f"HTTP {status}" + (f" {code}" if code else "")
+    return redact(f"{type(exc).__name__}: {exc}")[:200]
+
+
+def call_with_retry(fn: Callable[[], T], what: str, policy: RetryConfig, sleep: Callable[[float], None] | None = None) -> T:
+    """Call `fn`, retrying transient errors per `policy`; logs 'Retrying <what> due to <cause>. Attempt 2 of 3'."""
+
+    def before_sleep(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.warning("Retrying %s due to %s. Attempt %d of %d", what, describe_cause(exc) if exc else "?",
+                    state.attempt_number + 1, policy.attempts)
+
+    kwargs = {"sleep": sleep} if sleep is not None else {}
+    retrying = Retrying(
+        stop=stop_after_attempt(policy.attempts),
+        wait=wait_exponential(multiplier=policy.backoff_base_s, max=policy.backoff_max_s) + wait_random(0, policy.jitter_s),
+        retry=retry_if_exception(is_transient),
+        before_sleep=before_sleep,
+        reraise=True,
+        **kwargs,
+    )
+    return retrying(fn)

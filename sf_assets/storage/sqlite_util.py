@@ -1,0 +1,34 @@
+"""SQLite connections for local state and staging files: WAL, busy timeout, `database is locked` retries."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def connect(path: Path, cache_size_mb: int = 64) -> sqlite3.Connection:
+    """Open `path` (creating its folder) with WAL, synchronous=NORMAL and a busy timeout."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute(f"PRAGMA cache_size=-{int(cache_size_mb) * 1024}")
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
+
+
+def retry_locked(fn: Callable[[], T], attempts: int = 3, wait_s: float = 1.0) -> T:
+    """Run `fn`, retrying `database is locked` errors (`wait_s` apart, `attempts` in all)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return fn()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts:
+                raise
+            time.sleep(wait_s)
+    raise AssertionError("unreachable")

@@ -1,0 +1,32 @@
+"""The state DB (SQLite on local disk): opened once per use, schema created on first open."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from collections.abc import Iterator
+from importlib import resources
+from pathlib import Path
+
+from sf_assets.storage.sqlite_util import connect
+
+_SCHEMA = resources.files("sf_assets.storage").joinpath("state_schema.sql").read_text(encoding="utf-8")
+
+
+def open_state_db(path: Path) -> sqlite3.Connection:
+    """A connection to the state DB at `path`, with every table present."""
+    conn = connect(path)
+    conn.executescript(_SCHEMA)
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE … COMMIT, rolled back on any exception."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")

@@ -1,0 +1,77 @@
+-- State DB of sf_assets: catalog cache, field mappings, refreshes, chunk plan and job tracker.
+CREATE TABLE IF NOT EXISTS catalog_objects (
+    object TEXT PRIMARY KEY,
+    describe_json TEXT NOT NULL,
+    last_fetched TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS metadata_catalog (
+    object TEXT NOT NULL,
+    field TEXT NOT NULL,
+    type TEXT NOT NULL,
+    soap_type TEXT,
+    nillable INTEGER NOT NULL,
+    queryable INTEGER NOT NULL,
+    filterable INTEGER NOT NULL,
+    id_lookup INTEGER NOT NULL,
+    calculated INTEGER NOT NULL,
+    compound_field_name TEXT,
+    deprecated_and_hidden INTEGER NOT NULL,
+    precision INTEGER,
+    scale INTEGER,
+    length INTEGER,
+    reference_to TEXT,
+    picklist_values TEXT,
+    createable INTEGER NOT NULL,
+    updateable INTEGER NOT NULL,
+    last_fetched TEXT NOT NULL,
+    PRIMARY KEY (object, field)
+);
+CREATE TABLE IF NOT EXISTS field_mapping (
+    object TEXT NOT NULL,
+    column_name TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    sf_type TEXT NOT NULL,
+    arrow_type TEXT NOT NULL,
+    pandas_dtype TEXT NOT NULL,
+    sqlite_type TEXT NOT NULL,
+    nullable INTEGER NOT NULL,
+    plan_json TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (object, column_name)
+);
+CREATE TABLE IF NOT EXISTS refreshes (
+    refresh_id TEXT PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    status TEXT NOT NULL,
+    info_json TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS object_estimates (
+    refresh_id TEXT NOT NULL,
+    object TEXT NOT NULL,
+    row_count INTEGER NOT NULL,
+    counted_at TEXT NOT NULL,
+    PRIMARY KEY (refresh_id, object)
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    refresh_id TEXT NOT NULL,
+    object TEXT NOT NULL,
+    chunk_id TEXT NOT NULL,
+    id_lo TEXT,
+    id_hi TEXT,
+    job_id TEXT,
+    job_api_version TEXT,
+    next_locator TEXT,
+    pages_done INTEGER NOT NULL DEFAULT 0,
+    file_path TEXT,
+    rows INTEGER,
+    bytes INTEGER,
+    checksum TEXT,
+    status TEXT NOT NULL DEFAULT 'queued',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    started_at TEXT,
+    ended_at TEXT,
+    error TEXT,
+    max_last_modified TEXT,
+    PRIMARY KEY (refresh_id, object, chunk_id)
+);
