@@ -1,0 +1,313 @@
+"""The field plan of one object: the columns actually extracted, validated against describe().
+
+Rules: fields are matched case-insensitively and carry their canonical names; deprecated and
+base64 fields are dropped (Bulk refuses base64); compound fields (address, location) become
+their component fields in describe order; ``Rel.Field`` follows the lookup whose
+relationshipName is ``Rel`` to its first referenceTo object, which must be in the catalog;
+``*`` means every valid field. Id always comes first when not selected. Critical fields (Id,
+join keys, configured ones) that are invalid raise FieldPlanError; critical fields missing
+from the SELECT list are appended, since joins and checks need them. Invalid other fields are
+dropped and reported in ``FieldPlan.dropped``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping, Sequence
+
+import pyarrow as pa
+
+from sf_assets.salesforce.field_types import (
+    LONG_TEXT_LIMIT,
+    ColumnType,
+    FieldTypeError,
+    Kind,
+    map_sf_type,
+)
+from sf_assets.salesforce.metadata import FieldMeta, ObjectMeta
+from sf_assets.salesforce.soql import SoqlQuery, compose_extraction_soql
+
+PLAN_FORMAT_VERSION = 1
+_COMPOUND_TYPES = {"address", "location"}
+
+
+class FieldPlanError(ValueError):
+    """The configured query cannot be planned (critical field or WHERE field invalid)."""
+
+
+class _Invalid(Exception):
+    """Internal: the reason one field path is not extractable."""
+
+
+@dataclass(frozen=True)
+class PlannedColumn:
+    """One extracted column; ``name`` is the Bulk CSV header (e.g. ``Account.Name``)."""
+
+    name: str
+    sf_type: str
+    kind: Kind
+    nullable: bool
+    precision: int | None = None
+    scale: int | None = None
+    length: int = 0
+    long_text: bool = False
+    critical: bool = False
+
+    @property
+    def column_type(self) -> ColumnType:
+        return ColumnType(self.kind, self.precision, self.scale)
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        return self.column_type.arrow_type()
+
+    @property
+    def sqlite_type(self) -> str:
+        return self.column_type.sqlite_type()
+
+    @property
+    def pandas_dtype(self) -> str:
+        return self.column_type.pandas_dtype()
+
+    def to_dict(self) -> dict[str, Any]:
+        """Stored fields plus the derived types (informative; ignored by from_dict)."""
+        return {
+            **asdict(self),
+            "arrow_type": str(self.arrow_type),
+            "sqlite_type": self.sqlite_type,
+            "pandas_dtype": self.pandas_dtype,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PlannedColumn:
+        derived = {"arrow_type", "sqlite_type", "pandas_dtype"}
+        return cls(**{k: v for k, v in data.items() if k not in derived})
+
+
+@dataclass(frozen=True)
+class FieldPlan:
+    """Validated, typed columns of one object plus its WHERE text."""
+
+    object_name: str
+    columns: tuple[PlannedColumn, ...]
+    dropped: tuple[tuple[str, str], ...] = ()
+    where: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def arrow_schema(self) -> pa.Schema:
+        """Parquet schema of the chunks, with nullability."""
+        return pa.schema([pa.field(c.name, c.arrow_type, nullable=c.nullable) for c in self.columns])
+
+    def soql(self, id_lo: str | None = None, id_hi: str | None = None) -> str:
+        """Bulk SOQL for the Id range [id_lo, id_hi) (either end may be open)."""
+        return compose_extraction_soql(self.column_names, self.object_name, self.where, id_lo, id_hi)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": PLAN_FORMAT_VERSION,
+            "object_name": self.object_name,
+            "where": self.where,
+            "columns": [c.to_dict() for c in self.columns],
+            "dropped": [list(d) for d in self.dropped],
+            "warnings": list(self.warnings),
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FieldPlan:
+        if data.get("format_version") != PLAN_FORMAT_VERSION:
+            raise ValueError(f"unsupported field plan format {data.get('format_version')!r}")
+        return cls(
+            object_name=data["object_name"],
+            columns=tuple(PlannedColumn.from_dict(c) for c in data["columns"]),
+            dropped=tuple((str(f), str(r)) for f, r in data.get("dropped", ())),
+            where=data.get("where"),
+            warnings=tuple(data.get("warnings", ())),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> FieldPlan:
+        return cls.from_dict(json.loads(text))
+
+
+@dataclass(frozen=True)
+class _Resolved:
+    header: str
+    meta: FieldMeta
+    is_parent: bool
+
+
+class _Resolver:
+    """Resolves field paths of one object against a case-insensitive catalog."""
+
+    def __init__(self, obj: ObjectMeta, catalog: Mapping[str, ObjectMeta]) -> None:
+        self.obj = obj
+        self.catalog = {name.lower(): meta for name, meta in catalog.items()}
+
+    def _walk(self, path: str) -> tuple[ObjectMeta, str, FieldMeta]:
+        """(object holding the last field, canonical relationship prefix, field)."""
+        *relationships, field_name = path.split(".")
+        obj, prefix = self.obj, ""
+        for rel in relationships:
+            lookup = obj.relationship(rel)
+            if lookup is None:
+                raise _Invalid(f"no relationship {rel!r} on {obj.name}")
+            if not lookup.reference_to:
+                raise _Invalid(f"relationship {lookup.relationship_name!r} has no referenceTo")
+            parent = self.catalog.get(lookup.reference_to[0].lower())
+            if parent is None:
+                raise _Invalid(f"parent object {lookup.reference_to[0]!r} is not in the catalog")
+            obj, prefix = parent, f"{prefix}{lookup.relationship_name}."
+        meta = obj.field(field_name)
+        if meta is None:
+            raise _Invalid("no such field" if obj is self.obj else f"no such field on {obj.name}")
+        return obj, prefix, meta
+
+    @staticmethod
+    def _check(meta: FieldMeta) -> None:
+        if meta.deprecated_and_hidden:
+            raise _Invalid("deprecated and hidden")
+        if meta.type == "base64":
+            raise _Invalid("base64 fields are not supported by Bulk API")
+
+    def select(self, path: str) -> list[_Resolved]:
+        """The columns a SELECT item becomes (components for a compound field)."""
+        obj, prefix, meta = self._walk(path)
+        self._check(meta)
+        if meta.type in _COMPOUND_TYPES or obj.components(meta.name):
+            parts = [c for c in obj.components(meta.name) if _is_valid(c)]
+            if not parts:
+                raise _Invalid("compound field without usable component fields")
+        else:
+            parts = [meta]
+        return [_Resolved(f"{prefix}{m.name}", m, bool(prefix)) for m in parts]
+
+    def filter(self, path: str) -> None:
+        """Raise _Invalid unless ``path`` may be used in a WHERE."""
+        _, _, meta = self._walk(path)
+        self._check(meta)
+        if not meta.filterable:
+            raise _Invalid("not filterable")
+
+
+def _is_valid(meta: FieldMeta) -> bool:
+    return not meta.deprecated_and_hidden and meta.type != "base64"
+
+
+def _star_fields(obj: ObjectMeta) -> tuple[list[str], list[tuple[str, str]]]:
+    """All valid non-compound fields in describe order, and the skipped invalid ones."""
+    names, dropped = [], []
+    for meta in obj.fields.values():
+        if meta.type in _COMPOUND_TYPES or obj.components(meta.name):
+            continue
+        try:
+            _Resolver._check(meta)
+        except _Invalid as exc:
+            dropped.append((meta.name, str(exc)))
+        else:
+            names.append(meta.name)
+    return names, dropped
+
+
+def build_field_plan(
+    query: SoqlQuery,
+    catalog: Mapping[str, ObjectMeta],
+    critical_fields: Sequence[str],
+    join_keys: Sequence[str] = (),
+    overrides: Mapping[str, str] | None = None,
+    decimals_as_float: bool = False,
+) -> FieldPlan:
+    """Validate ``query`` against ``catalog`` and type every extracted column."""
+    obj = next((o for n, o in catalog.items() if n.lower() == query.object_name.lower()), None)
+    if obj is None:
+        raise FieldPlanError(f"Object {query.object_name!r} is not in the catalog")
+    resolver = _Resolver(obj, catalog)
+    critical = {name.lower() for name in ("Id", *join_keys, *critical_fields)}
+
+    requested, dropped = (
+        _star_fields(obj) if query.fields == ("*",) else (list(query.fields), [])
+    )
+    first = [] if "id" in {p.lower() for p in requested} else ["Id"]
+    ordered: dict[str, str] = {}  # lower-case path -> path as configured, first one wins
+    for path in (*first, *requested, *join_keys, *critical_fields):
+        ordered.setdefault(path.lower(), path)
+
+    resolved: dict[str, tuple[_Resolved, bool]] = {}
+    for path in ordered.values():
+        is_critical = path.lower() in critical
+        try:
+            items = resolver.select(path)
+        except _Invalid as exc:
+            if is_critical:
+                raise FieldPlanError(
+                    f"Critical field {path!r} on {obj.name} is invalid: {exc}"
+                ) from None
+            dropped.append((path, str(exc)))
+            continue
+        for item in items:
+            key = item.header.lower()
+            resolved.setdefault(key, (item, is_critical or key in critical))
+
+    for path in query.where_fields:
+        try:
+            resolver.filter(path)
+        except _Invalid as exc:
+            raise FieldPlanError(f"WHERE field {path!r} on {obj.name} is invalid: {exc}") from None
+
+    overrides_by_name = {k.lower(): v for k, v in (overrides or {}).items()}
+    warnings = [
+        f"type override for {name!r} matches no column of {obj.name}"
+        for name in overrides_by_name
+        if name not in resolved
+    ]
+    columns = []
+    for key, (item, is_critical) in resolved.items():
+        column, warning = _plan_column(
+            obj.name, item, is_critical, overrides_by_name.get(key), decimals_as_float
+        )
+        columns.append(column)
+        if warning:
+            warnings.append(warning)
+    return FieldPlan(obj.name, tuple(columns), tuple(dropped), query.where, tuple(warnings))
+
+
+def _plan_column(
+    object_name: str,
+    item: _Resolved,
+    critical: bool,
+    override: str | None,
+    decimals_as_float: bool,
+) -> tuple[PlannedColumn, str | None]:
+    meta = item.meta
+    try:
+        ctype, warning = map_sf_type(
+            meta.type,
+            meta.precision,
+            meta.scale,
+            name=item.header,
+            critical=critical,
+            decimals_as_float=decimals_as_float,
+            override=override,
+        )
+    except FieldTypeError as exc:
+        raise FieldPlanError(f"{object_name}.{item.header}: {exc}") from None
+    is_id = item.header.lower() == "id"
+    column = PlannedColumn(
+        name=item.header,
+        sf_type=meta.type,
+        kind=ctype.kind,
+        nullable=not is_id and (item.is_parent or meta.nillable),
+        precision=ctype.precision,
+        scale=ctype.scale,
+        length=meta.length,
+        long_text=ctype.kind == "string" and meta.length > LONG_TEXT_LIMIT,
+        critical=critical,
+    )
+    return column, warning

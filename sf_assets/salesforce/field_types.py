@@ -1,0 +1,291 @@
+"""Salesforce field types → Arrow / SQLite / pandas types, and Bulk CSV value casting.
+
+Every column has a logical *kind*; the physical types follow from it:
+
+============  ============================  ==============  ======================
+kind          Arrow (Parquet)               SQLite          pandas dtype
+============  ============================  ==============  ======================
+string        string                        TEXT            string[python]
+bool          bool                          INTEGER         boolean
+int64         int64                         INTEGER         Int64
+float64       float64                       REAL            Float64
+decimal       decimal128(p, s)              DECIMAL(p,s)    object (decimal.Decimal)
+date          date32                        TEXT (ISO)      datetime64[s]
+timestamp     timestamp("us", tz="UTC")     TEXT (ISO)      datetime64[us, UTC]
+time          time64("us")                  TEXT (ISO)      object (datetime.time)
+============  ============================  ==============  ======================
+
+Timestamps are UTC microseconds (never ns or INT96: Power BI). The pandas dtypes are the
+``astype`` targets for frames read with ``dd.read_parquet(..., dtype_backend="numpy_nullable")``
+and handed to Dask-SQL: dask-sql 2024.5 refuses ``string[pyarrow]`` and every ``ArrowDtype``
+column in ``Context.create_table`` (checked), so strings use the python-backed StringDtype,
+decimals stay exact as ``Decimal`` objects, dates become datetimes. Note that dask-sql converts
+datetimes to nanoseconds internally (range 1677–2262).
+
+Bulk CSV casting reads every column as a string (nothing passes through a float), then casts
+with pyarrow.compute: Arrow's decimal parser is exact and understands exponents (``2.5E7``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+if TYPE_CHECKING:
+    from sf_assets.salesforce.field_plan import FieldPlan, PlannedColumn
+
+Kind = Literal["string", "bool", "int64", "float64", "decimal", "date", "timestamp", "time"]
+
+LONG_TEXT_LIMIT = 32_000  # Power BI truncates text cells at ~32k characters
+MAX_DECIMAL_PRECISION = 38
+DEFAULT_DECIMAL_PRECISION = 18
+
+_STRING_TYPES = (
+    "id reference string textarea picklist multipicklist email phone url combobox "
+    "encryptedstring anytype"
+).split()
+SF_TYPE_KINDS: dict[str, Kind] = {
+    **{t: "string" for t in _STRING_TYPES},
+    "boolean": "bool",
+    "int": "int64",
+    "long": "int64",
+    "double": "float64",
+    "currency": "decimal",
+    "percent": "decimal",
+    "date": "date",
+    "datetime": "timestamp",
+    "time": "time",
+}
+
+_SIMPLE_OVERRIDES: dict[str, Kind] = {
+    "string": "string", "int64": "int64", "float64": "float64", "bool": "bool",
+    "date": "date", "timestamp": "timestamp", "time": "time",
+}
+_DECIMAL_OVERRIDE_RE = re.compile(r"^decimal\(\s*(\d+)\s*,\s*(\d+)\s*\)$")
+
+
+class FieldTypeError(ValueError):
+    """A type that cannot be mapped (critical field, bad override)."""
+
+
+class CsvCastError(ValueError):
+    """A Bulk CSV value that does not parse as its column's type."""
+
+
+@dataclass(frozen=True)
+class ColumnType:
+    """A logical column type; ``precision``/``scale`` only for decimals."""
+
+    kind: Kind
+    precision: int | None = None
+    scale: int | None = None
+
+    def arrow_type(self) -> pa.DataType:
+        """The Parquet/Arrow type."""
+        if self.kind == "decimal":
+            return pa.decimal128(self.precision or DEFAULT_DECIMAL_PRECISION, self.scale or 0)
+        return _ARROW[self.kind]
+
+    def sqlite_type(self) -> str:
+        """The SQLite column type used in DDL."""
+        if self.kind == "decimal":
+            return f"DECIMAL({self.precision},{self.scale})"
+        return _SQLITE[self.kind]
+
+    def pandas_dtype(self) -> str:
+        """The pandas dtype (a string pandas accepts) for Dask / Dask-SQL."""
+        return _PANDAS[self.kind]
+
+
+_ARROW: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "bool": pa.bool_(),
+    "int64": pa.int64(),
+    "float64": pa.float64(),
+    "date": pa.date32(),
+    "timestamp": pa.timestamp("us", tz="UTC"),
+    "time": pa.time64("us"),
+}
+_SQLITE = {
+    "string": "TEXT", "bool": "INTEGER", "int64": "INTEGER", "float64": "REAL",
+    "date": "TEXT", "timestamp": "TEXT", "time": "TEXT",
+}
+_PANDAS = {
+    "string": "string[python]", "bool": "boolean", "int64": "Int64", "float64": "Float64",
+    "decimal": "object", "date": "datetime64[s]", "timestamp": "datetime64[us, UTC]",
+    "time": "object",
+}
+
+
+def decimal_type(precision: int, scale: int) -> ColumnType:
+    """decimal(p, s) from describe: p clamped to 38, p == 0 means 18, s clamped to p."""
+    p = min(precision, MAX_DECIMAL_PRECISION) if precision > 0 else DEFAULT_DECIMAL_PRECISION
+    return ColumnType("decimal", p, max(0, min(scale, p)))
+
+
+def parse_override(text: str) -> ColumnType:
+    """Parse an override: string, int64, float64, bool, date, timestamp, time or decimal(p,s)."""
+    key = text.strip().lower()
+    if key in _SIMPLE_OVERRIDES:
+        return ColumnType(_SIMPLE_OVERRIDES[key])
+    m = _DECIMAL_OVERRIDE_RE.match(key)
+    if m:
+        p, s = int(m.group(1)), int(m.group(2))
+        if not 1 <= p <= MAX_DECIMAL_PRECISION or s > p:
+            raise FieldTypeError(f"override {text!r}: need 1 <= p <= 38 and s <= p")
+        return ColumnType("decimal", p, s)
+    raise FieldTypeError(
+        f"unknown type override {text!r} (use string, int64, float64, bool, date, "
+        "timestamp, time or decimal(p,s))"
+    )
+
+
+def map_sf_type(
+    sf_type: str,
+    precision: int = 0,
+    scale: int = 0,
+    *,
+    name: str = "",
+    critical: bool = False,
+    decimals_as_float: bool = False,
+    override: str | None = None,
+) -> tuple[ColumnType, str | None]:
+    """The column type of a Salesforce field and a warning (or None).
+
+    An override wins over everything; an unmapped type becomes a string with a warning,
+    except for a critical field, which raises FieldTypeError.
+    """
+    if override is not None:
+        return parse_override(override), None
+    kind = SF_TYPE_KINDS.get(sf_type.lower())
+    if kind is None:
+        message = f"field {name!r} has unmapped Salesforce type {sf_type!r}"
+        if critical:
+            raise FieldTypeError(f"Critical {message}")
+        return ColumnType("string"), f"{message}; read as string"
+    if kind == "decimal":
+        return (ColumnType("float64"), None) if decimals_as_float else (
+            decimal_type(precision, scale), None
+        )
+    return ColumnType(kind), None
+
+
+def arrow_convert_options(plan: FieldPlan) -> pacsv.ConvertOptions:
+    """Read every planned column as a string (empty field → null), in plan order."""
+    names = [c.name for c in plan.columns]
+    return pacsv.ConvertOptions(
+        column_types={n: pa.string() for n in names},
+        null_values=[""],
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=True,
+        include_columns=names,
+    )
+
+
+def arrow_parse_options() -> pacsv.ParseOptions:
+    """Bulk CSV: comma-separated, double-quoted, CR/LF allowed inside quoted values."""
+    return pacsv.ParseOptions(newlines_in_values=True)
+
+
+Caster = Callable[[pa.ChunkedArray], pa.ChunkedArray]
+
+
+def _to_int64(arr: pa.ChunkedArray) -> pa.ChunkedArray:
+    try:
+        return arr.cast(pa.int64())
+    except pa.ArrowInvalid:  # "23.0" or "2.5E7": exact via decimal, rejects fractions
+        return arr.cast(pa.decimal128(MAX_DECIMAL_PRECISION, 0)).cast(pa.int64())
+
+
+def _to_bool(arr: pa.ChunkedArray) -> pa.ChunkedArray:
+    is_true = pc.equal(arr, "true")
+    bad = pc.and_(pc.invert(is_true), pc.not_equal(arr, "false"))
+    if pc.any(bad).as_py():
+        raise pa.ArrowInvalid("expected 'true' or 'false'")
+    return is_true
+
+
+def _to_time(arr: pa.ChunkedArray) -> pa.ChunkedArray:
+    clock = pc.replace_substring_regex(arr, r"Z$", "")
+    stamp = pc.binary_join_element_wise("1970-01-01T", clock, "").cast(pa.timestamp("us"))
+    return stamp.cast(pa.int64()).cast(pa.time64("us"))
+
+
+def _caster(column: PlannedColumn) -> Caster:
+    kind = column.kind
+    if kind == "bool":
+        return _to_bool
+    if kind == "int64":
+        return _to_int64
+    if kind == "time":
+        return _to_time
+    target = column.arrow_type
+    return lambda arr: arr.cast(target)
+
+
+def _first_bad_value(arr: pa.ChunkedArray, cast: Caster) -> str | None:
+    """Bisect to the first value that does not cast (only runs after a failure)."""
+    lo, n = 0, len(arr)
+    while n > 1:
+        half = n // 2
+        try:
+            cast(arr.slice(lo, half))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            n = half
+        else:
+            lo, n = lo + half, n - half
+    return arr[lo].as_py() if n == 1 else None
+
+
+def _strip_nul(arr: pa.ChunkedArray) -> pa.ChunkedArray:
+    if pc.any(pc.match_substring(arr, "\x00")).as_py():
+        return pc.replace_substring(arr, "\x00", "")
+    return arr
+
+
+def cast_column(
+    arr: pa.ChunkedArray | pa.Array, column: PlannedColumn, where: str = ""
+) -> pa.ChunkedArray:
+    """Cast one Bulk CSV string column to its planned Arrow type (empty string → null)."""
+    if isinstance(arr, pa.Array):
+        arr = pa.chunked_array([arr])
+    if arr.type != pa.string():
+        arr = arr.cast(pa.string())
+    arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+    if column.kind == "string":
+        out = _strip_nul(arr)
+    else:
+        cast = _caster(column)
+        try:
+            out = cast(arr)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            bad = _first_bad_value(arr, cast)
+            raise CsvCastError(
+                f"{where}column {column.name!r} ({column.sf_type} -> {column.arrow_type}): "
+                f"cannot parse value {bad!r}: {str(exc).splitlines()[0]}"
+            ) from None
+    if not column.nullable and out.null_count:
+        raise CsvCastError(
+            f"{where}column {column.name!r} is not nullable but has {out.null_count} empty value(s)"
+        )
+    return out
+
+
+def cast_csv_table(table: pa.Table, plan: FieldPlan) -> pa.Table:
+    """Cast a table of Bulk CSV strings to ``plan.arrow_schema()`` (columns in plan order)."""
+    expected = [c.name for c in plan.columns]
+    missing = [n for n in expected if n not in table.column_names]
+    extra = [n for n in table.column_names if n not in expected]
+    if missing or extra:
+        raise CsvCastError(
+            f"{plan.object_name}: CSV columns do not match the field plan "
+            f"(missing {missing}, unexpected {extra})"
+        )
+    where = f"{plan.object_name}: "
+    arrays = [cast_column(table.column(c.name), c, where) for c in plan.columns]
+    return pa.Table.from_arrays(arrays, schema=plan.arrow_schema())
