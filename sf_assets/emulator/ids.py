@@ -1,0 +1,105 @@
+"""Salesforce 18-character Ids: strictly increasing with row index, unevenly spaced."""
+from __future__ import annotations
+
+import bisect
+
+import numpy as np
+import pyarrow as pa
+
+ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+CHECKSUM_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
+POD = "5g0"  # fixed characters 4-6, like the instance part of real Ids
+DIGITS = 9  # base-62 digits encoding the per-object record number
+SEGMENT = 1024  # rows sharing one stride; strides and gaps vary between segments
+_ALPHA = np.frombuffer(ALPHABET.encode(), dtype=np.uint8)
+_CHECK = np.frombuffer(CHECKSUM_CHARS.encode(), dtype=np.uint8)
+
+
+def checksum(id15: str) -> str:
+    """The 3-character case-checksum suffix of a 15-character Id."""
+    out = ""
+    for group in range(3):
+        bits = sum(1 << j for j, c in enumerate(id15[group * 5:group * 5 + 5]) if "A" <= c <= "Z")
+        out += CHECKSUM_CHARS[bits]
+    return out
+
+
+class IdSpace:
+    """Maps row indexes of one object to Ids and back (binary search over segments)."""
+
+    def __init__(self, prefix: str, rows: int, seed: int) -> None:
+        self.prefix = prefix
+        self.rows = rows
+        nseg = rows // SEGMENT + 2
+        rng = np.random.default_rng([seed, int.from_bytes(prefix.encode(), "little")])
+        kind = rng.random(nseg)
+        stride = np.where(kind < 0.6, 1, np.where(kind < 0.9, rng.integers(2, 10, nseg), 997))
+        gap = np.where(rng.random(nseg) < 0.05, rng.integers(10**6, 10**8, nseg), 0)
+        self.stride = stride.astype(np.int64)
+        starts = np.concatenate([[62**4], SEGMENT * self.stride[:-1] + gap[1:]])
+        self.start = np.cumsum(starts).astype(np.int64)
+
+    def numbers(self, idx: np.ndarray) -> np.ndarray:
+        """Record numbers (the base-62 part) for row indexes."""
+        seg = idx // SEGMENT
+        return self.start[seg] + (idx - seg * SEGMENT) * self.stride[seg]
+
+    def ids(self, idx: np.ndarray) -> pa.StringArray:
+        """Vectorized 18-character Ids for an int64 array of row indexes."""
+        n = len(idx)
+        nums = self.numbers(np.asarray(idx, dtype=np.int64))
+        mat = np.empty((n, 18), dtype=np.uint8)
+        mat[:, :6] = np.frombuffer((self.prefix + POD).encode(), dtype=np.uint8)
+        for pos in range(14, 5, -1):
+            mat[:, pos] = _ALPHA[nums % 62]
+            nums = nums // 62
+        upper = (mat[:, :15] >= ord("A")) & (mat[:, :15] <= ord("Z"))
+        weights = np.array([1, 2, 4, 8, 16] * 3, dtype=np.uint8)
+        bits = (upper * weights).reshape(n, 3, 5).sum(axis=2)
+        mat[:, 15:] = _CHECK[bits]
+        offsets = np.arange(0, 18 * (n + 1), 18, dtype=np.int32)
+        return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(mat.tobytes())])
+
+    def id_for(self, index: int) -> str:
+        """The 18-character Id of row ``index``."""
+        return self.ids(np.array([index], dtype=np.int64))[0].as_py()
+
+    def _number_of(self, literal: str) -> int:
+        """Record number at or just above where ``literal`` sorts among this object's Ids."""
+        head = self.prefix + POD
+        key = literal[:15]
+        if key[:6] < head:
+            return -1
+        if key[:6] > head:
+            return 62**DIGITS
+        num = 0
+        for c in key[6:15].ljust(DIGITS, "0"):
+            num = num * 62 + min(bisect.bisect_left(ALPHABET, c), 61)
+        return num
+
+    def first_index_at_or_above(self, literal: str, inclusive: bool = True) -> int:
+        """Smallest row index whose Id is >= literal (> literal when not inclusive)."""
+        num = self._number_of(literal)
+        if not inclusive and len(literal) >= 15 and literal[:15] == self.id_for_number(num)[:15]:
+            num += 1
+        seg = int(np.searchsorted(self.start, num, side="right")) - 1
+        if seg < 0:
+            return 0
+        off = -(-(num - int(self.start[seg])) // int(self.stride[seg]))
+        idx = seg * SEGMENT + min(off, SEGMENT)
+        return max(0, min(idx, self.rows))
+
+    def id_for_number(self, num: int) -> str:
+        """Id text for a record number (helper for exclusive bounds)."""
+        chars = []
+        for _ in range(DIGITS):
+            num, r = divmod(max(num, 0), 62)
+            chars.append(ALPHABET[r])
+        id15 = self.prefix + POD + "".join(reversed(chars))
+        return id15 + checksum(id15)
+
+    def index_range_for(self, lo_id: str | None, hi_id: str | None) -> tuple[int, int]:
+        """Row index range [start, stop) of Ids with lo_id <= Id < hi_id (None = unbounded)."""
+        start = 0 if lo_id is None else self.first_index_at_or_above(lo_id)
+        stop = self.rows if hi_id is None else self.first_index_at_or_above(hi_id)
+        return start, max(start, stop)
