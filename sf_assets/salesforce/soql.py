@@ -222,6 +222,10 @@ def _parse_where(text: str) -> tuple[str, ...]:
 def _select_list(tokens: Sequence[_Token]) -> tuple[tuple[str, ...], int]:
     """Parse the fields after SELECT; return them and the index of the FROM token."""
     if tokens and tokens[0].text == "*":
+        if len(tokens) == 1:
+            raise SoqlError("query has no FROM clause")
+        if tokens[1].word() != "FROM":
+            raise SoqlError("SELECT * cannot be combined with other fields")
         return ("*",), 1
     fields: list[str] = []
     i = 0
