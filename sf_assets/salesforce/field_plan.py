@@ -297,7 +297,14 @@ def _plan_column(
             override=override,
         )
     except FieldTypeError as exc:
-        raise FieldPlanError(f"{object_name}.{item.header}: {exc}") from None
+        if override is not None:
+            raise FieldPlanError(
+                f"Type override for {item.header!r} on {object_name} is invalid: {exc}"
+            ) from None
+        raise FieldPlanError(
+            f"Critical field {item.header!r} on {object_name} is invalid: "
+            f"unmapped Salesforce type {meta.type!r}"
+        ) from None
     is_id = item.header.lower() == "id"
     column = PlannedColumn(
         name=item.header,
