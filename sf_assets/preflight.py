@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import logging
 import shutil
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
-from sf_assets.config.models import ApiUsageConfig, ObjectConfig, PathsConfig, RetryConfig
-from sf_assets.salesforce.api_usage import ApiUsage
+from sf_assets.config.models import ApiUsageConfig, ObjectConfig, PathsConfig, PipelineConfig, RetryConfig
+from sf_assets.salesforce.api_usage import ApiUsage, usage_from_limits
 from sf_assets.salesforce.retry import call_with_retry
 from sf_assets.salesforce.soql import compose_count_soql, parse_soql
+from sf_assets.storage.state_db import transaction
 
 log = logging.getLogger(__name__)
 GB = 1024**3
@@ -130,3 +134,35 @@ def estimate_rows(query: Callable[..., Mapping], objects: Iterable[ObjectConfig]
 def needed_bytes(estimates: Mapping[str, int], bytes_per_row: Mapping[str, float]) -> int:
     """Disk this refresh needs: rows x measured bytes/row (default before the first measurement)."""
     return int(sum(rows * bytes_per_row.get(name, DEFAULT_BYTES_PER_ROW) for name, rows in estimates.items()))
+
+
+def measured_bytes_per_row(conn: sqlite3.Connection) -> dict[str, float]:
+    """Bytes per row of each object's chunk files in earlier refreshes (x3: chunks, staging, output)."""
+    rows = conn.execute(
+        "SELECT object, SUM(bytes), SUM(rows) FROM chunks WHERE status = 'success' AND rows > 0 GROUP BY object"
+    ).fetchall()
+    return {obj: 3.0 * total_bytes / total_rows for obj, total_bytes, total_rows in rows if total_rows}
+
+
+def run_preflight(sf: Any, config: PipelineConfig, conn: sqlite3.Connection, refresh_id: str,
+                  sleep: Callable[[float], None] = time.sleep) -> PreflightReport:
+    """Every preflight check, in order; raises PreflightError before any Bulk job is created."""
+    prepare_dirs(config.paths)
+    warnings = [w for w in [share_warning(config.paths.share_dir)] if w]
+    for warning in warnings:
+        log.warning(warning)
+
+    def read_usage() -> ApiUsage:
+        return call_with_retry(lambda: usage_from_limits(sf.limits()), "read of /limits", config.retry)
+
+    usage, throttled = check_api_usage(read_usage, config.api_usage, sleep)
+    estimates = estimate_rows(sf.query, config.objects, config.retry)
+    needed = needed_bytes(estimates, measured_bytes_per_row(conn))
+    disks = check_disk([config.paths.work_dir, config.paths.output_dir], config.preflight.min_free_disk_gb, needed)
+    now = datetime.now(timezone.utc).isoformat()
+    with transaction(conn):
+        conn.executemany(
+            "INSERT OR REPLACE INTO object_estimates VALUES (?, ?, ?, ?)",
+            [(refresh_id, name, rows, now) for name, rows in estimates.items()],
+        )
+    return PreflightReport(usage, throttled, disks, estimates, needed, warnings)

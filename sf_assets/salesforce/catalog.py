@@ -95,3 +95,12 @@ def _store(conn: sqlite3.Connection, doc: Mapping[str, Any], now: datetime) -> N
         conn.execute("DELETE FROM metadata_catalog WHERE object = ?", (name,))
         conn.executemany(f"INSERT INTO metadata_catalog VALUES ({','.join('?' * 19)})", rows)
         conn.execute("INSERT OR REPLACE INTO catalog_objects VALUES (?, ?, ?)", (name, json.dumps(doc), fetched))
+
+
+def load_cached_catalog(conn: sqlite3.Connection) -> dict[str, ObjectMeta]:
+    """Every object described so far, from the state DB (CatalogError when empty)."""
+    rows = conn.execute("SELECT describe_json FROM catalog_objects").fetchall()
+    if not rows:
+        raise CatalogError("the metadata catalog is empty: materialize metadata_catalog first")
+    metas = [ObjectMeta.from_describe(json.loads(row[0])) for row in rows]
+    return {meta.name: meta for meta in metas}

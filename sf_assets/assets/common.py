@@ -1,0 +1,43 @@
+"""Helpers shared by the thin Dagster assets: state DB access, the refresh id of a run, failures."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+
+import dagster as dg
+
+from sf_assets.config import PipelineConfig
+from sf_assets.storage.state_db import open_state_db
+
+REFRESH_TAG = "sf_assets/refresh_id"
+NEW_REFRESH_TAG = "sf_assets/new_refresh"
+
+
+@contextlib.contextmanager
+def state_db(config: PipelineConfig) -> Iterator[sqlite3.Connection]:
+    """The state DB of `config`, closed afterwards."""
+    conn = open_state_db(config.paths.state_db)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def refresh_id_for(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, config: PipelineConfig,
+                   conn: sqlite3.Connection) -> str:
+    """The run's refresh id: its tag (set by `sf-assets run` and the schedule), else the resumable/new refresh."""
+    from sf_assets.extract.refresh import current_or_new_refresh
+
+    tags = context.run.tags
+    if REFRESH_TAG in tags:
+        return tags[REFRESH_TAG]
+    return current_or_new_refresh(
+        conn, config.extraction.resume_window_hours, force_new=tags.get(NEW_REFRESH_TAG) == "true"
+    ).refresh_id
+
+
+def fail(exc: Exception) -> dg.Failure:
+    """A Dagster Failure carrying the one-line message of a domain error (no traceback noise in the UI)."""
+    return dg.Failure(description=f"{type(exc).__name__}: {exc}", allow_retries=False)
