@@ -101,11 +101,15 @@ class FieldPlan:
 
     def arrow_schema(self) -> pa.Schema:
         """Parquet schema of the chunks, with nullability."""
-        return pa.schema([pa.field(c.name, c.arrow_type, nullable=c.nullable) for c in self.columns])
+        return pa.schema(
+            [pa.field(c.name, c.arrow_type, nullable=c.nullable) for c in self.columns]
+        )
 
     def soql(self, id_lo: str | None = None, id_hi: str | None = None) -> str:
         """Bulk SOQL for the Id range [id_lo, id_hi) (either end may be open)."""
-        return compose_extraction_soql(self.column_names, self.object_name, self.where, id_lo, id_hi)
+        return compose_extraction_soql(
+            self.column_names, self.object_name, self.where, id_lo, id_hi
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -22,6 +22,10 @@ column in ``Context.create_table`` (checked), so strings use the python-backed S
 decimals stay exact as ``Decimal`` objects, dates become datetimes. Note that dask-sql converts
 datetimes to nanoseconds internally (range 1677–2262).
 
+SQLite caveat: a DECIMAL(p,s) column has NUMERIC affinity, which keeps only ~15 significant
+digits (``'12345678901234567.89'`` is stored as the integer 12345678901234568); store values
+as TEXT when more digits matter. Decimals stay exact in Arrow/Parquet.
+
 Bulk CSV casting reads every column as a string (nothing passes through a float), then casts
 with pyarrow.compute: Arrow's decimal parser is exact and understands exponents (``2.5E7``).
 """

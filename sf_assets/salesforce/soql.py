@@ -30,6 +30,7 @@ _TOKEN_RE = re.compile(
     re.VERBOSE | re.DOTALL | re.ASCII,
 )
 
+_WORD_RE = re.compile(r"[\w.*:+-]+", re.ASCII)
 _CLAUSES = {"LIMIT", "OFFSET", "HAVING", "WITH", "FOR", "USING", "UPDATE", "TYPEOF"}
 _PAIRED_CLAUSES = {"ORDER", "GROUP"}  # rejected when followed by BY
 _LIST_OPERATORS = {"IN", "INCLUDES", "EXCLUDES"}
@@ -60,7 +61,7 @@ class SoqlError(ValueError):
 
 @dataclass(frozen=True)
 class SoqlQuery:
-    """A parsed ``SELECT ... FROM ... [WHERE ...]``; ``where_fields`` are the WHERE's field paths."""
+    """A parsed ``SELECT ... FROM ... [WHERE ...]``; ``where_fields``: field paths in the WHERE."""
 
     fields: tuple[str, ...]
     object_name: str
@@ -89,8 +90,13 @@ def _tokenize(text: str) -> list[_Token]:
             char = text[pos]
             if char == ";":
                 raise SoqlError("only a single SELECT statement is allowed (found ';')")
+            if char == ":":
+                raise SoqlError(f"bind variables are not supported (position {pos})")
             if char == "'":
                 raise SoqlError(f"unterminated string literal at position {pos}")
+            word = _WORD_RE.match(text, pos)
+            if word:
+                raise SoqlError(f"malformed token {word.group()!r} at position {pos}")
             raise SoqlError(f"unexpected character {char!r} at position {pos}")
         kind = m.lastgroup or ""
         if kind != "ws":
