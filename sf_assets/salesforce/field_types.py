@@ -173,9 +173,9 @@ def map_sf_type(
             raise FieldTypeError(f"Critical {message}")
         return ColumnType("string"), f"{message}; read as string"
     if kind == "decimal":
-        return (ColumnType("float64"), None) if decimals_as_float else (
-            decimal_type(precision, scale), None
-        )
+        if decimals_as_float:
+            return ColumnType("float64"), None
+        return decimal_type(precision, scale), None
     return ColumnType(kind), None
 
 
