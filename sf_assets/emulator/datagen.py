@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Iterable, Mapping
 
 import numpy as np
@@ -10,7 +11,7 @@ import pyarrow as pa
 from .ids import IdSpace
 from .objects import DEFAULT_ROWS, OBJECTS
 from .schema import Field, SObject
-from .values import Ref, bool_numpy, salt_key, splitmix, with_nulls
+from .values import Flag, Ref, salt_key, splitmix, with_nulls
 
 USER_ROWS = 50
 ADDRESS_KEYS = ("street", "city", "state", "postalCode", "country", "latitude", "longitude")
@@ -26,6 +27,7 @@ class DataGenerator:
         self._rows = {self.sobject(k).name: int(v) for k, v in counts.items()}
         self._ids = {o.name: IdSpace(o.prefix, self._rows.get(o.name, 0), seed) for o in OBJECTS.values()}
         self._ids["User"] = IdSpace("005", USER_ROWS, seed)
+        self._local = threading.local()
 
     @staticmethod
     def sobject(name: str) -> SObject:
@@ -71,8 +73,25 @@ class DataGenerator:
         assert isinstance(f.gen, Ref)
         return f.gen.indices(self, f"{self.sobject(obj).name}.{f.name}", idx)
 
+    def columns(self, obj: str, names: list[str], idx: np.ndarray) -> list[pa.Array]:
+        """Several columns for the same rows, computing shared inputs (e.g. CreatedDate) once."""
+        self._local.memo = {}
+        try:
+            return [self.column(obj, n, idx) for n in names]
+        finally:
+            self._local.memo = None
+
     def column(self, obj: str, name: str, idx: np.ndarray) -> pa.Array:
         """Typed values of field ``name`` (or a parent path like ``Account.Name``) for ``idx``."""
+        memo = getattr(self._local, "memo", None)
+        if memo is None:
+            return self._column(obj, name, idx)
+        key = (obj.lower(), name.lower(), len(idx), int(idx[0]) if len(idx) else 0)
+        if key not in memo:
+            memo[key] = self._column(obj, name, idx)
+        return memo[key]
+
+    def _column(self, obj: str, name: str, idx: np.ndarray) -> pa.Array:
         head, dot, rest = name.partition(".")
         if dot:
             ref = self.sobject(obj).relationship(head)
@@ -93,7 +112,9 @@ class DataGenerator:
 
     def deleted(self, obj: str, idx: np.ndarray) -> np.ndarray:
         """Boolean mask of deleted rows."""
-        return bool_numpy(self.column(obj, "IsDeleted", idx))
+        gen = self.field(obj, "IsDeleted").gen
+        assert isinstance(gen, Flag)
+        return gen.mask(self, f"{self.sobject(obj).name}.IsDeleted", idx)
 
     def generate(self, object_name: str, start: int, stop: int, fields: Iterable[str] | None = None) -> pa.Table:
         """Typed expected values of rows [start, stop) for ``fields`` (default: every field)."""
@@ -101,7 +122,7 @@ class DataGenerator:
         stop = min(stop, self.rows(sobj.name))
         idx = np.arange(start, max(start, stop), dtype=np.int64)
         names = list(fields) if fields is not None else [f.name for f in sobj.fields]
-        return pa.table({n: self.column(sobj.name, n, idx) for n in names})
+        return pa.Table.from_arrays(self.columns(sobj.name, names, idx), names=names)
 
     @functools.lru_cache(maxsize=64)
     def row_count(self, object_name: str, include_deleted: bool = False) -> int:

@@ -115,14 +115,16 @@ class Pattern:
 
 @dataclass(frozen=True)
 class Flag:
-    """Booleans true with probability ``p``; ``salt_override`` shares the draw with another field."""
+    """Booleans true with probability ``p``."""
 
     p: float
-    salt_override: str = ""
+
+    def mask(self, src: Source, salt: str, idx: np.ndarray) -> np.ndarray:
+        h = src.hash(salt, idx)
+        return h % np.uint64(10000) < np.uint64(int(self.p * 10000))
 
     def __call__(self, src: Source, salt: str, idx: np.ndarray) -> pa.Array:
-        h = src.hash(self.salt_override or salt, idx)
-        return pa.array(h % np.uint64(10000) < np.uint64(int(self.p * 10000)))
+        return pa.array(self.mask(src, salt, idx))
 
 
 @dataclass(frozen=True)

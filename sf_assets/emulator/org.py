@@ -1,0 +1,159 @@
+"""EmulatorOrg: a local Salesforce org served over HTTPS on 127.0.0.1 from a background thread."""
+from __future__ import annotations
+
+import json
+import os
+import ssl
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import api
+from .auth import Sessions
+from .counters import Counters
+from .datagen import DataGenerator
+from .faults import FaultPlan
+from .jobs import JobStore
+from .objects import DEFAULT_ROWS
+from .rest import Cursors
+from .server import Handler, OrgServer
+from .tls import ensure_certificates, ensure_jwt_key
+
+CREDENTIALS = {
+    "username": "emulator@sf-assets.local", "password": "emulator-password", "security_token": "EMUL4T0RT0KEN",
+    "consumer_key": "3MVG9emulatorConsumerKey", "consumer_secret": "emulator-consumer-secret",
+}
+
+
+@dataclass
+class OrgSettings:
+    """How an emulated org is generated and behaves."""
+
+    rows: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_ROWS))
+    seed: int = 7
+    faults: FaultPlan = field(default_factory=FaultPlan)
+    api_used_pct: float = 0.0
+    api_max: int = 100_000
+    port: int = 0
+    state_dir: Path | None = None
+    api_version: str = "62.0"
+
+
+class EmulatorOrg:
+    """Start with ``with EmulatorOrg(settings) as org:``; see the package docs for the attributes."""
+
+    def __init__(self, settings: OrgSettings | None = None) -> None:
+        self.settings = settings or OrgSettings()
+        self.state_dir = Path(self.settings.state_dir or tempfile.mkdtemp(prefix="sf_org_"))
+        self.data = DataGenerator(self.settings.rows, self.settings.seed)
+        self.faults = self.settings.faults
+        self.stats = Counters()
+        self.jobs = JobStore()
+        self.cursors = Cursors()
+        self._lock = threading.Lock()
+        self._api_base = self._api_served = 0
+        self.set_api_used_pct(self.settings.api_used_pct)
+        self._server: OrgServer | None = None
+        self._thread: threading.Thread | None = None
+        self.ca_path = Path()
+        self.access_token = ""
+
+    # lifecycle
+    def start(self) -> "EmulatorOrg":
+        cert, key, self.ca_path = ensure_certificates(self.state_dir)
+        jwt_key_path, jwt_public = ensure_jwt_key(self.state_dir)
+        self.credentials = {**CREDENTIALS, "jwt_private_key_path": str(jwt_key_path)}
+        self.sessions = Sessions(CREDENTIALS, jwt_public, lambda: self.instance_url,
+                                 lambda: self.faults.expire_session_after,
+                                 lambda: self.stats.add("errors", "expire_session_after"))
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+        self._server = OrgServer(("127.0.0.1", self.settings.port), self)
+        self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+        self.access_token = self.sessions.issue()
+        self._thread = threading.Thread(target=self._server.serve_forever, name="sf-emulator", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> "EmulatorOrg":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "org is not started"
+        return self._server.server_address[1]
+
+    @property
+    def instance_url(self) -> str:
+        return f"https://127.0.0.1:{self.port}"
+
+    @property
+    def login_url(self) -> str:
+        return self.instance_url
+
+    # control
+    def counters(self) -> dict[str, Any]:
+        return self.stats.snapshot()
+
+    def reset_counters(self) -> None:
+        self.stats.reset()
+
+    def set_faults(self, faults: FaultPlan) -> None:
+        self.faults = faults
+
+    def set_api_used_pct(self, pct: float) -> None:
+        with self._lock:
+            self._api_base, self._api_served = int(self.settings.api_max * pct / 100), 0
+
+    def expire_sessions(self) -> None:
+        """Invalidate every issued token (INVALID_SESSION_ID); log in again for a new one."""
+        self.sessions.expire_all()
+
+    def write_state_file(self, path: Path | str) -> Path:
+        """JSON with what an out-of-process client needs to connect."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        state = {"instance_url": self.instance_url, "access_token": self.access_token, "ca_path": str(self.ca_path),
+                 "login_url": self.login_url, "pid": os.getpid(), "api_version": self.settings.api_version,
+                 "username": self.credentials["username"]}
+        path.write_text(json.dumps(state, indent=2), encoding="utf-8")
+        return path
+
+    # used by the request handlers
+    def handle(self, h: Handler, method: str, path: str, query: dict[str, str], body: bytes) -> None:
+        api.handle(self, h, method, path, query, body)
+
+    def count_api_request(self) -> int:
+        """Count one /services/data request; returns its sequence number."""
+        with self._lock:
+            self._api_served += 1
+            return self._api_served
+
+    def api_used(self) -> int:
+        with self._lock:
+            return min(self._api_base + self._api_served, self.settings.api_max)
+
+    def limit_info(self) -> str:
+        return f"api-usage={self.api_used()}/{self.settings.api_max}"
+
+    def limits(self) -> dict[str, Any]:
+        jobs = sum(self.stats.snapshot()["jobs_created"].values())
+        return {
+            "DailyApiRequests": {"Max": self.settings.api_max, "Remaining": self.settings.api_max - self.api_used()},
+            "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": max(0, 10000 - jobs)},
+            "DailyBulkV2QueryFileStorageMB": {"Max": 1048576, "Remaining": 1048576},
+        }
+
+    def versions(self) -> list[dict[str, str]]:
+        return [{"version": f"{v}.0", "label": f"v{v}.0", "url": f"/services/data/v{v}.0"} for v in range(55, 63)]
