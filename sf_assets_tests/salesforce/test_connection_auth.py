@@ -1,0 +1,140 @@
+"""Every auth path that can run here, against the emulator over real HTTPS with simple-salesforce."""
+
+import logging
+
+import pytest
+
+from sf_assets.config.models import (
+    AccessTokenAuth,
+    ClientCredentialsAuth,
+    EmulatorAuth,
+    JwtAuth,
+    PasswordAuth,
+    SalesforceConfig,
+)
+from sf_assets.logs import setup_logging
+from sf_assets.salesforce.auth import SalesforceAuthError
+from sf_assets.salesforce.connection import SalesforceConnection
+
+
+@pytest.fixture()
+def creds(org):
+    return org.credentials
+
+
+def sf_config(org, auth, **kwargs):
+    return SalesforceConfig(auth=auth, ca_bundle=org.ca_path, login_url=org.login_url, **kwargs)
+
+
+def assert_works(connection):
+    client = connection.client()
+    assert client.limits()["DailyApiRequests"]["Max"] > 0
+    assert client.query("SELECT COUNT() FROM Account")["totalSize"] > 0
+
+
+def test_access_token(org):
+    env = {"SF_ACCESS_TOKEN": org.access_token}
+    assert_works(SalesforceConnection(sf_config(org, AccessTokenAuth(kind="access_token", instance_url=org.instance_url)), env))
+
+
+def test_password_soap_login(org, creds):
+    env = {"SF_PASSWORD": creds["password"], "SF_SECURITY_TOKEN": creds["security_token"]}
+    auth = PasswordAuth(kind="password", username=creds["username"])
+    assert_works(SalesforceConnection(sf_config(org, auth), env))
+
+
+def test_password_oauth_with_connected_app(org, creds):
+    env = {"SF_PASSWORD": creds["password"], "SF_SECURITY_TOKEN": creds["security_token"], "SECRET": creds["consumer_secret"]}
+    auth = PasswordAuth(kind="password", username=creds["username"], consumer_key=creds["consumer_key"],
+                        consumer_secret_env="SECRET")
+    assert_works(SalesforceConnection(sf_config(org, auth), env))
+
+
+def test_client_credentials(org, creds):
+    auth = ClientCredentialsAuth(kind="client_credentials", consumer_key=creds["consumer_key"], domain="emulator.my")
+    assert_works(SalesforceConnection(sf_config(org, auth), {"SF_CONSUMER_SECRET": creds["consumer_secret"]}))
+
+
+def test_jwt_bearer(org, creds):
+    auth = JwtAuth(kind="jwt", username=creds["username"], consumer_key=creds["consumer_key"],
+                   private_key_file=creds["jwt_private_key_path"])
+    assert_works(SalesforceConnection(sf_config(org, auth), {}))
+
+
+def test_bad_password_is_one_line_without_secret(org, creds):
+    env = {"SF_PASSWORD": "wrong-password-123", "SF_SECURITY_TOKEN": creds["security_token"]}
+    connection = SalesforceConnection(sf_config(org, PasswordAuth(kind="password", username=creds["username"])), env)
+    with pytest.raises(SalesforceAuthError) as info:
+        connection.client()
+    message = str(info.value)
+    assert "\n" not in message and "password login" in message
+    assert "wrong-password-123" not in message and creds["security_token"] not in message
+
+
+def test_missing_secret_variable_named(org, creds):
+    connection = SalesforceConnection(sf_config(org, PasswordAuth(kind="password", username=creds["username"])), {})
+    with pytest.raises(SalesforceAuthError, match="environment variable SF_PASSWORD .*is not set"):
+        connection.client()
+
+
+def test_ca_bundle_wins_over_environment(org, monkeypatch, tmp_path):
+    """requests would let REQUESTS_CA_BUNDLE override session.verify; the configured CA must win."""
+    bogus = tmp_path / "other-ca.pem"
+    bogus.write_text("not a certificate\n")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bogus))
+    monkeypatch.setenv("CURL_CA_BUNDLE", str(bogus))
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    env = {"SF_ACCESS_TOKEN": org.access_token}
+    connection = SalesforceConnection(sf_config(org, AccessTokenAuth(kind="access_token", instance_url=org.instance_url)), env)
+    assert_works(connection)
+    settings = connection.http.merge_environment_settings("https://example.com/", {}, None, None, None)
+    assert settings["verify"] == str(org.ca_path)
+    assert settings["proxies"].get("https") == "http://proxy.invalid:3128"  # proxies kept
+
+
+def test_untrusted_certificate_refused(org, monkeypatch):
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    config = SalesforceConfig(auth=AccessTokenAuth(kind="access_token", instance_url=org.instance_url))
+    connection = SalesforceConnection(config, {"SF_ACCESS_TOKEN": org.access_token})
+    with pytest.raises(Exception, match="(?i)certificate|SSL"):
+        connection.client().limits()
+
+
+def test_reauthenticate_after_session_expiry(make_org):
+    org = make_org()
+    creds = org.credentials
+    env = {"SF_PASSWORD": creds["password"], "SF_SECURITY_TOKEN": creds["security_token"]}
+    connection = SalesforceConnection(sf_config(org, PasswordAuth(kind="password", username=creds["username"])), env)
+    connection.client().limits()
+    org.expire_sessions()
+    with pytest.raises(Exception, match="INVALID_SESSION_ID"):
+        connection.client().limits()
+    assert connection.reauthenticate().limits()["DailyApiRequests"]["Max"] > 0
+
+
+def test_emulator_state_file_and_autostart(org, tmp_path):
+    state = tmp_path / "org.json"
+    org.write_state_file(state)
+    connection = SalesforceConnection(SalesforceConfig(auth=EmulatorAuth(kind="emulator", state_file=state, autostart=False)))
+    assert connection.instance_url == org.instance_url
+    assert_works(connection)
+    missing = SalesforceConfig(auth=EmulatorAuth(kind="emulator", state_file=tmp_path / "none.json", autostart=False))
+    with pytest.raises(SalesforceAuthError, match="no local org emulator answers"):
+        SalesforceConnection(missing).client()
+    started = SalesforceConfig(auth=EmulatorAuth(kind="emulator", state_file=tmp_path / "auto" / "org.json",
+                                                 rows={"Account": 10, "Contact": 10, "Opportunity": 10, "Widget__c": 10}))
+    auto = SalesforceConnection(started)
+    assert auto.client().query("SELECT COUNT() FROM Account", include_deleted=True)["totalSize"] == 10
+    assert (tmp_path / "auto" / "org.json").is_file()  # later processes find the started emulator
+
+
+def test_no_secret_in_logs(org, creds, caplog, tmp_path):
+    env = {"SF_PASSWORD": creds["password"], "SF_SECURITY_TOKEN": creds["security_token"]}
+    setup_logging("DEBUG", tmp_path, "json", console=False)
+    connection = SalesforceConnection(sf_config(org, PasswordAuth(kind="password", username=creds["username"])), env)
+    client = connection.client()
+    logging.getLogger("sf_assets.test").info("session %s with password %s", client.session_id, creds["password"])
+    text = (tmp_path / "sf_assets.log").read_text(encoding="utf-8")
+    assert client.session_id not in text and creds["password"] not in text and "***" in text
