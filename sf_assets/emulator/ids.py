@@ -34,7 +34,7 @@ class IdSpace:
         rng = np.random.default_rng([seed, int.from_bytes(prefix.encode(), "little")])
         kind = rng.random(nseg)
         stride = np.where(kind < 0.6, 1, np.where(kind < 0.9, rng.integers(2, 10, nseg), 997))
-        gap = np.where(rng.random(nseg) < 0.05, rng.integers(10**6, 10**8, nseg), 0)
+        gap = np.where(rng.random(nseg) < 0.1, rng.integers(10**6, 10**8, nseg), 0)
         self.stride = stride.astype(np.int64)
         starts = np.concatenate([[62**4], SEGMENT * self.stride[:-1] + gap[1:]])
         self.start = np.cumsum(starts).astype(np.int64)
