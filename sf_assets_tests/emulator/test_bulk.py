@@ -1,0 +1,156 @@
+"""Bulk API 2.0 query jobs over real HTTPS (simple-salesforce and raw requests)."""
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+
+import pytest
+
+from sf_assets.emulator import EmulatorOrg
+
+from .helpers import api, parse_csv, session, sf
+
+WIDGET_FIELDS = ["Id", "Name", "Text__c", "LongText__c", "Flag__c", "Count__c", "Ratio__c", "Amount__c", "Percent__c",
+                 "Day__c", "Stamp__c", "Clock__c", "Color__c", "Tags__c", "Account__c", "Account__r.Name", "Email__c",
+                 "Phone__c", "Url__c", "ShipStreet", "ShipLatitude", "Location__Latitude__s", "Score__c", "IsDeleted",
+                 "CreatedDate"]
+
+
+def _job(org: EmulatorOrg, soql: str, operation: str = "query", version: str = "62.0") -> str:
+    s = session(org)
+    created = s.post(f"{org.instance_url}/services/data/v{version}/jobs/query", json={"operation": operation, "query": soql})
+    assert created.status_code == 200, created.text
+    job = created.json()
+    assert job["state"] == "UploadComplete" and job["id"].startswith("750") and len(job["id"]) == 18
+    for _ in range(10):
+        state = s.get(f"{org.instance_url}/services/data/v{version}/jobs/query/{job['id']}").json()["state"]
+        if state == "JobComplete":
+            return job["id"]
+    raise AssertionError(f"job stuck in {state}")
+
+
+def _pages(org: EmulatorOrg, job_id: str, max_records: int, **headers: str) -> list:
+    s, locator, pages = session(org), None, []
+    while locator != "null":
+        params = {"maxRecords": max_records, **({"locator": locator} if locator else {})}
+        r = s.get(api(org, f"/jobs/query/{job_id}/results"), params=params, headers=headers)
+        assert r.status_code == 200, r.text
+        rows = parse_csv(r.content.decode("utf-8"))
+        assert int(r.headers["Sforce-NumberOfRecords"]) == len(rows) - 1
+        pages.append((r, rows))
+        locator = r.headers["Sforce-Locator"]
+    return pages
+
+
+def _as_csv(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def test_simple_salesforce_bulk2_matches_expected(org: EmulatorOrg) -> None:
+    soql = "SELECT Id, Name, Industry, NumberOfEmployees, Phone, Description FROM Account"
+    chunks = list(sf(org).bulk2.Account.query(soql, max_records=70, wait=0))
+    assert len(chunks) > 3
+    rows = [r for chunk in chunks for r in parse_csv(chunk)[1:]]
+    expected = [e for e in org.data.generate("Account", 0, 10**9, ["IsDeleted", *soql[7:soql.index(" FROM")].split(", ")])
+                .to_pylist() if not e.pop("IsDeleted")]
+    assert rows == [[_as_csv(v) for v in e.values()] for e in expected]
+    assert org.counters()["jobs_created"] == {"Account": 1} and org.counters()["pages"] == len(chunks)
+
+
+def test_query_all_includes_deleted(org: EmulatorOrg) -> None:
+    rows = [r for _, page in _pages(org, _job(org, "SELECT Id, IsDeleted FROM Opportunity", "queryAll"), 1000)
+            for r in page[1:]]
+    assert len(rows) == org.data.row_count("Opportunity", include_deleted=True)
+    assert sum(r[1] == "true" for r in rows) == len(rows) - org.data.row_count("Opportunity")
+
+
+def test_awkward_values_survive_csv_round_trip(org: EmulatorOrg) -> None:
+    pages = _pages(org, _job(org, f"SELECT {', '.join(WIDGET_FIELDS)} FROM Widget__c"), 60)
+    header = pages[0][1][0]
+    assert header == WIDGET_FIELDS
+    rows = [r for _, page in pages for r in page[1:]]
+    table = org.data.generate("Widget__c", 0, 10**9, WIDGET_FIELDS).to_pylist()
+    expected = [t for t in table if not t["IsDeleted"]]
+    assert len(rows) == len(expected)
+    texts = [v for r in rows for v in r if v]
+    for needle in ('"', ",", "\n", "\r\n", "中文", "🚀", "é"):
+        assert any(needle in t for t in texts), needle
+    assert any(len(t) == 32000 for t in texts) and any(t.startswith(" ") and t.endswith(" ") for t in texts)
+    for row, exp in zip(rows, expected):
+        got = dict(zip(header, row))
+        assert got["Id"] == exp["Id"] and got["LongText__c"] == exp["LongText__c"]
+        assert got["Account__r.Name"] == exp["Account__r.Name"] and got["Flag__c"] == str(exp["Flag__c"]).lower()
+        for num in ("Amount__c", "Ratio__c", "Score__c", "Percent__c"):
+            assert (got[num] is None) == (exp[num] is None)
+            if exp[num] is not None:
+                assert Decimal(got[num]) == Decimal(str(exp[num])), num
+        if exp["Stamp__c"] is not None:
+            assert got["Stamp__c"] == exp["Stamp__c"].strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        assert got["Clock__c"].endswith(".000Z") and (got["Day__c"] is None or len(got["Day__c"]) == 10)
+
+
+def test_gzip_and_refetch_identical(org: EmulatorOrg) -> None:
+    job_id = _job(org, "SELECT Id, Name, Amount, CloseDate FROM Opportunity")
+    plain = _pages(org, job_id, 500, **{"Accept-Encoding": "identity"})  # requests asks for gzip by default
+    zipped = _pages(org, job_id, 500, **{"Accept-Encoding": "gzip"})
+    assert all(r.headers.get("Content-Encoding") == "gzip" for r, _ in zipped)
+    assert all("Content-Encoding" not in r.headers for r, _ in plain)
+    assert [p for _, p in plain] == [p for _, p in zipped]
+    second = plain[1][0]
+    again = session(org).get(second.url)
+    assert again.content == second.content and again.headers["Sforce-Locator"] == second.headers["Sforce-Locator"]
+
+
+def test_results_need_complete_job_and_same_version(org: EmulatorOrg) -> None:
+    s = session(org)
+    job = s.post(api(org, "/jobs/query"), json={"operation": "query", "query": "SELECT Id FROM Account"}).json()
+    early = s.get(api(org, f"/jobs/query/{job['id']}/results"))
+    assert early.status_code == 400 and early.json()[0]["errorCode"]
+    job_id = _job(org, "SELECT Id FROM Account", version="61.0")
+    mismatch = s.get(api(org, f"/jobs/query/{job_id}/results"))
+    assert mismatch.status_code == 409
+    info = s.get(f"{org.instance_url}/services/data/v61.0/jobs/query/{job_id}").json()
+    assert info["apiVersion"] == 61.0 and info["numberRecordsProcessed"] == org.data.row_count("Account")
+
+
+def test_abort_delete_and_list(org: EmulatorOrg) -> None:
+    s = session(org)
+    job = s.post(api(org, "/jobs/query"), json={"operation": "query", "query": "SELECT Id FROM Contact"}).json()
+    listed = s.get(api(org, "/jobs/query")).json()
+    assert listed["done"] is True and job["id"] in {j["id"] for j in listed["records"]}
+    aborted = s.patch(api(org, f"/jobs/query/{job['id']}"), json={"state": "Aborted"})
+    assert aborted.json()["state"] == "Aborted"
+    assert s.get(api(org, f"/jobs/query/{job['id']}")).json()["state"] == "Aborted"
+    assert s.delete(api(org, f"/jobs/query/{job['id']}")).status_code == 204
+    assert s.get(api(org, f"/jobs/query/{job['id']}")).status_code == 404
+    assert org.counters()["aborts"] == 1 and org.counters()["deletes"] == 1
+
+
+@pytest.mark.parametrize("soql, code", [
+    ("SELECT Id, BillingAddress FROM Account", "FUNCTIONALITY_NOT_ENABLED"),
+    ("SELECT Id, Location__c FROM Widget__c", "FUNCTIONALITY_NOT_ENABLED"),
+    ("SELECT Id, Blob__c FROM Widget__c", "FUNCTIONALITY_NOT_ENABLED"),
+    ("SELECT COUNT() FROM Account", "FUNCTIONALITY_NOT_ENABLED"),
+    ("SELECT Id FROM Account OFFSET 5", "FUNCTIONALITY_NOT_ENABLED"),
+    ("SELECT Id, (SELECT Id FROM Contacts) FROM Account", "FUNCTIONALITY_NOT_ENABLED"),
+    ("SELECT Id, Nope__c FROM Account", "INVALID_FIELD"),
+    ("SELECT Id FROM Account WHERE (", "MALFORMED_QUERY"),
+])
+def test_refused_bulk_queries(org: EmulatorOrg, soql: str, code: str) -> None:
+    r = session(org).post(api(org, "/jobs/query"), json={"operation": "query", "query": soql})
+    assert r.status_code == 400 and r.json()[0]["errorCode"] == code
+
+
+def test_id_range_chunk(org: EmulatorOrg) -> None:
+    lo, hi = org.data.id_for("Opportunity", 700), org.data.id_for("Opportunity", 1900)
+    start, stop = org.data.index_range_for("Opportunity", lo, hi)
+    started = time.perf_counter()
+    rows = [r for _, p in _pages(org, _job(org, f"SELECT Id FROM Opportunity WHERE Id >= '{lo}' AND Id < '{hi}'"), 400)
+            for r in p[1:]]
+    expected = org.data.generate("Opportunity", start, stop, ["Id", "IsDeleted"]).to_pylist()
+    assert [r[0] for r in rows] == [e["Id"] for e in expected if not e["IsDeleted"]]
+    assert time.perf_counter() - started < 5
