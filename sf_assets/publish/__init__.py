@@ -1,0 +1,8 @@
+"""Publishing to the network share: verified copies under timestamped names, READY markers, retention."""
+
+from sf_assets.publish.naming import published_name, ready_path
+from sf_assets.publish.publisher import PublishError, PublishResult, publish_file, publish_folder
+from sf_assets.publish.retention import prune_published
+
+__all__ = ["PublishError", "PublishResult", "prune_published", "publish_file", "publish_folder", "published_name",
+           "ready_path"]
