@@ -1,0 +1,58 @@
+"""Collect health figures: chunk counts and rows from the state DB, free disk space."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+from sf_assets.health.report import ChunkCounts, DiskFree, FileInfo
+from sf_assets.publish.copy import file_checksum
+
+_CHUNK_COUNTS_SQL = """
+SELECT object,
+       SUM(status = 'success' AND attempts <= 1),
+       SUM(status = 'success' AND attempts > 1),
+       SUM(status = 'failed'),
+       SUM(status NOT IN ('success', 'failed'))
+FROM chunks WHERE refresh_id = ? GROUP BY object ORDER BY object
+"""
+_ROWS_SQL = """
+SELECT object, COALESCE(SUM(CASE WHEN status = 'success' THEN rows END), 0)
+FROM chunks WHERE refresh_id = ? GROUP BY object ORDER BY object
+"""
+
+
+def chunk_counts(conn: sqlite3.Connection, refresh_id: str) -> dict[str, ChunkCounts]:
+    """Per object: ok (success at the first attempt), fixed (success after retries), failed, skipped (queued/running)."""
+    return {obj: ChunkCounts(*counts) for obj, *counts in conn.execute(_CHUNK_COUNTS_SQL, (refresh_id,))}
+
+
+def rows_per_object(conn: sqlite3.Connection, refresh_id: str) -> dict[str, int]:
+    """Rows of the successful chunks of each planned object (0 when none succeeded)."""
+    return dict(conn.execute(_ROWS_SQL, (refresh_id,)).fetchall())
+
+
+def disk_free(paths: Iterable[Path | str]) -> dict[str, DiskFree]:
+    """Free space of each path's disk, measured at its nearest existing folder; errors recorded, not raised."""
+    result = {}
+    for path in paths:
+        try:
+            usage = shutil.disk_usage(_existing(Path(path)))
+            result[str(path)] = DiskFree(usage.free, usage.total)
+        except OSError as exc:
+            result[str(path)] = DiskFree(error=f"{type(exc).__name__}: {exc}")
+    return result
+
+
+def _existing(path: Path) -> Path:
+    """`path` or its nearest existing ancestor (an output folder may not exist before the first run)."""
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    return path
+
+
+def file_info(path: Path, checksum: str | None = None) -> FileInfo:
+    """Size of `path`, and its checksum (computed, SHA-256, when not given)."""
+    return FileInfo(path, path.stat().st_size, checksum or file_checksum(path))
