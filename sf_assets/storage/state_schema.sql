@@ -75,3 +75,13 @@ CREATE TABLE IF NOT EXISTS chunks (
     max_last_modified TEXT,
     PRIMARY KEY (refresh_id, object, chunk_id)
 );
+-- Results pages of a chunk's current Bulk job already written as Parquet parts (resume + row checks).
+CREATE TABLE IF NOT EXISTS chunk_pages (
+    refresh_id TEXT NOT NULL,
+    object TEXT NOT NULL,
+    chunk_id TEXT NOT NULL,
+    page INTEGER NOT NULL,
+    locator TEXT,
+    records INTEGER NOT NULL,
+    PRIMARY KEY (refresh_id, object, chunk_id, page)
+);

@@ -1,0 +1,1 @@
+"""Extraction (Dagster-free): refreshes, chunk plans, resumable chunk extraction, the job tracker."""

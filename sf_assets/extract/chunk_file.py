@@ -1,0 +1,103 @@
+"""Merge a chunk's Parquet parts into its one chunk file: streamed row groups, Id checks, atomic rename."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from sf_assets.extract.page_writer import PARQUET_COMPRESSION, ChunkValidationError, atomic_replace
+from sf_assets.salesforce.field_plan import FieldPlan
+
+ROW_GROUP_ROWS = 65_536
+LAST_MODIFIED = "LastModifiedDate"
+
+
+@dataclass(frozen=True)
+class ChunkFileStats:
+    """What the tracker records about a finished chunk file."""
+
+    rows: int
+    bytes: int
+    checksum: str
+    max_last_modified: str | None
+
+
+def md5_file(path: Path) -> str:
+    """Hex MD5 of a file, read in 1 MiB blocks."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def parquet_rows(paths: Sequence[Path]) -> int:
+    """Rows of Parquet files, from their footers."""
+    return sum(pq.ParquetFile(p).metadata.num_rows for p in paths)
+
+
+def _salesforce_stamp(value: datetime | None) -> str | None:
+    return None if value is None else value.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+class _IdCheck:
+    """Ids present, unique (within the chunk) and inside [id_lo, id_hi)."""
+
+    def __init__(self, id_lo: str | None, id_hi: str | None) -> None:
+        self.id_lo, self.id_hi = id_lo, id_hi
+        self.ids: list[pa.ChunkedArray] = []
+
+    def add(self, ids: pa.ChunkedArray) -> None:
+        if ids.null_count:
+            raise ChunkValidationError(f"{ids.null_count} row(s) without an Id")
+        if len(ids):
+            bounds = pc.min_max(ids).as_py()
+            if (self.id_lo is not None and bounds["min"] < self.id_lo) or (
+                    self.id_hi is not None and bounds["max"] >= self.id_hi):
+                raise ChunkValidationError(
+                    f"Ids {bounds['min']}..{bounds['max']} fall outside the chunk range [{self.id_lo}, {self.id_hi})")
+        self.ids.append(ids)
+
+    def finish(self, rows: int) -> None:
+        distinct = pc.count_distinct(pa.chunked_array([c for ids in self.ids for c in ids.chunks], pa.string())).as_py()
+        if distinct != rows:
+            raise ChunkValidationError(f"{rows - distinct} duplicate Id(s) in {rows} rows")
+
+
+def merge_parts(parts: Sequence[Path], dest: Path, plan: FieldPlan, id_lo: str | None, id_hi: str | None) -> ChunkFileStats:
+    """Stream `parts` (in order) into `dest` (temp name, then atomic rename), checking every Id."""
+    tmp = dest.with_name(dest.name + ".tmp")
+    check = _IdCheck(id_lo, id_hi)
+    has_last_modified = LAST_MODIFIED in plan.column_names
+    rows, latest = 0, None
+    pending: list[pa.Table] = []
+    try:
+        with pq.ParquetWriter(tmp, plan.arrow_schema(), compression=PARQUET_COMPRESSION) as writer:
+            for part in parts:
+                source = pq.ParquetFile(part)
+                for group in range(source.num_row_groups):
+                    table = source.read_row_group(group)
+                    check.add(table.column("Id"))
+                    if has_last_modified:
+                        top = pc.max(table.column(LAST_MODIFIED)).as_py()
+                        latest = top if latest is None or (top is not None and top > latest) else latest
+                    pending.append(table)
+                    rows += table.num_rows
+                    if sum(t.num_rows for t in pending) >= ROW_GROUP_ROWS:
+                        writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
+                        pending = []
+            if pending:
+                writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
+        check.finish(rows)
+        checksum, size = md5_file(tmp), tmp.stat().st_size
+        atomic_replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return ChunkFileStats(rows, size, checksum, _salesforce_stamp(latest))

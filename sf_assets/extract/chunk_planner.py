@@ -1,0 +1,150 @@
+"""Chunk planning: split an object's Id space into contiguous ranges of about `chunk_size` rows.
+
+Bulk API 2.0 has no PK chunking, so the Id distribution is read once, cheaply:
+
+* estimate ≤ chunk_size → one chunk, both ends open; no API call at all.
+* otherwise ONE Bulk query job ``SELECT Id FROM <object> [WHERE <the object's WHERE>]`` (queryAll
+  when the object uses it, so the counts match what extraction fetches), whose pages
+  (`ID_PAGE_RECORDS` Ids each, ~21 bytes per Id) are streamed through a bottom-k sample: every Id
+  gets a random priority and only the `SAMPLE_SIZE` lowest-priority Ids are kept. The sample does
+  not care about result order (Bulk results are not guaranteed sorted, and ``ORDER BY Id`` makes
+  Salesforce sort the whole object, slow on huge ones). Boundaries are the sample's quantiles at
+  ranks k·chunk_size: EXACT for objects up to SAMPLE_SIZE rows (the sample is every Id), and
+  within ~1/sqrt(SAMPLE_SIZE·chunk_size/rows) of chunk_size above that (±2 % at 10 M rows with
+  100 k chunks). Memory: the sample plus one page of Ids, whatever the object's size.
+* API cost: 1 job (of the 10,000 Bulk query jobs per 24 h) + 1 create + its polls (2-5 with the
+  default 1 s doubling poll) + ceil(rows / ID_PAGE_RECORDS) page requests, e.g. ~25 requests for
+  10 M rows, and ~21 bytes/row of the daily results storage. Measured counts: docs/ARCHITECTURE.md.
+
+The first range is open below and the last open above, so rows created after planning still land
+in a chunk. Plans are stored in the job tracker (`chunks`, status queued); planning a refresh
+and object that already has a plan returns the stored plan (resume).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sf_assets.extract.page_writer import ShortPageError, page_batches
+from sf_assets.extract.tracker import ChunkRange, ChunkTracker
+from sf_assets.salesforce.bulk2 import BulkClient, QueryJob, open_query_job, retry_call
+from sf_assets.salesforce.field_plan import FieldPlan
+
+log = logging.getLogger(__name__)
+SAMPLE_SIZE = 250_000
+ID_PAGE_RECORDS = 500_000
+
+
+@dataclass(frozen=True)
+class ChunkPlan:
+    """The ranges of one object; `method` is single, id_scan or stored; API cost of planning it."""
+
+    object_name: str
+    ranges: tuple[ChunkRange, ...]
+    method: str
+    rows_counted: int | None = None
+    api_requests: int = 0
+
+
+class IdSample:
+    """Bottom-k sample of a stream of Ids (uniform, order-independent) plus the exact count."""
+
+    def __init__(self, size: int = SAMPLE_SIZE, seed: int = 0) -> None:
+        self.size = size
+        self.count = 0
+        self._rng = np.random.default_rng(seed)
+        self._ids: list[pa.Array] = []
+        self._priorities: list[np.ndarray] = []
+        self._held = 0
+
+    def add(self, ids: pa.Array) -> None:
+        """Offer a batch of Ids."""
+        self.count += len(ids)
+        self._ids.append(ids)
+        self._priorities.append(self._rng.random(len(ids)))
+        self._held += len(ids)
+        if self._held > 2 * self.size:
+            self._shrink()
+
+    def _shrink(self) -> None:
+        ids, priorities = pa.concat_arrays(self._ids), np.concatenate(self._priorities)
+        if len(ids) > self.size:
+            keep = np.argpartition(priorities, self.size - 1)[: self.size]
+            ids, priorities = ids.take(pa.array(keep)), priorities[keep]
+        self._ids, self._priorities, self._held = [ids], [priorities], len(ids)
+
+    def boundaries(self, chunk_size: int) -> list[str]:
+        """Ids at ranks chunk_size, 2·chunk_size, … (strictly increasing, fewer than count)."""
+        if self.count <= chunk_size:
+            return []
+        self._shrink()
+        ordered = self._ids[0].take(pc.array_sort_indices(self._ids[0]))
+        out: list[str] = []
+        for k in range(1, math.ceil(self.count / chunk_size)):
+            position = min(len(ordered) - 1, (k * chunk_size * len(ordered)) // self.count)
+            value = ordered[position].as_py()
+            if not out or value > out[-1]:
+                out.append(value)
+        return out
+
+
+def ranges_from_boundaries(boundaries: list[str]) -> tuple[ChunkRange, ...]:
+    """c0001 [None, b1), c0002 [b1, b2), …, last [bn, None)."""
+    edges: list[str | None] = [None, *boundaries, None]
+    width = max(4, len(str(len(edges) - 1)))
+    return tuple(ChunkRange(f"c{i + 1:0{width}d}", lo, hi) for i, (lo, hi) in enumerate(zip(edges, edges[1:])))
+
+
+def id_only_plan(plan: FieldPlan) -> FieldPlan:
+    """The object's plan reduced to its Id column (same object and WHERE)."""
+    return dataclasses.replace(plan, columns=tuple(c for c in plan.columns if c.name == "Id"))
+
+
+def scan_ids(client: BulkClient, plan: FieldPlan, sample: IdSample, *, query_all: bool = False) -> None:
+    """Stream every Id of the object (one Bulk job) into `sample`; a page is added only once complete."""
+    ids_plan = id_only_plan(plan)
+    label = f"Bulk API Id scan of {plan.object_name}"
+
+    def fetch(job: QueryJob, locator: str | None) -> tuple[list[pa.Array], str | None]:
+        with job.results_page(locator, ID_PAGE_RECORDS) as page:
+            arrays = [batch.column(0) for batch in page_batches(page, ids_plan)]
+            if sum(len(a) for a in arrays) != page.records:
+                raise ShortPageError(f"Id page has {sum(len(a) for a in arrays)} rows, expected {page.records}")
+            return arrays, page.next_locator
+
+    with client.governor.job_slot(), open_query_job(client, ids_plan.soql(), query_all=query_all, label=label) as job:
+        job.wait()
+        locator: str | None = None
+        while True:
+            arrays, locator = retry_call(lambda: fetch(job, locator), label, client.retry, sleep=client.sleep)
+            for array in arrays:
+                sample.add(array)
+            if locator is None:
+                return
+
+
+def plan_chunks(client: BulkClient, tracker: ChunkTracker, plan: FieldPlan, refresh_id: str, *, chunk_size: int,
+                estimate: int | None = None, query_all: bool = False) -> ChunkPlan:
+    """The chunk plan of `plan.object_name` in `refresh_id`: stored if planned before, else computed and stored."""
+    stored = tracker.chunks(refresh_id, plan.object_name)
+    if stored:
+        return ChunkPlan(plan.object_name, tuple(ChunkRange(s.key.chunk_id, s.id_lo, s.id_hi) for s in stored), "stored")
+    if estimate is not None and estimate <= chunk_size:
+        result = ChunkPlan(plan.object_name, ranges_from_boundaries([]), "single", estimate)
+    else:
+        sent_before = client.requests_sent
+        sample = IdSample()
+        scan_ids(client, plan, sample, query_all=query_all)
+        result = ChunkPlan(plan.object_name, ranges_from_boundaries(sample.boundaries(chunk_size)), "id_scan",
+                           sample.count, client.requests_sent - sent_before)
+    tracker.add_plan(refresh_id, plan.object_name, result.ranges)
+    log.info("Planned %d chunk(s) of %s (%s, %s rows counted, %d API requests)", len(result.ranges),
+             plan.object_name, result.method, result.rows_counted, result.api_requests)
+    return result

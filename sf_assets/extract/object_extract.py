@@ -1,0 +1,73 @@
+"""Extract every planned chunk of one object: at most max_concurrent_jobs Bulk jobs in flight.
+
+Chunks run on a small thread pool; the governor's job slots bound the jobs (1 when throttled).
+A failed chunk does not stop the others; an interrupt (KeyboardInterrupt, run termination)
+cancels the governor so that every worker aborts its open job at its next check.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+
+from sf_assets.extract.chunk_extract import ChunkResult, ExtractContext, extract_chunk
+from sf_assets.redaction import redact
+from sf_assets.salesforce.field_plan import FieldPlan
+
+log = logging.getLogger(__name__)
+OnResult = Callable[[str, "ChunkResult | Exception"], None]
+
+
+@dataclass
+class ObjectResult:
+    """Per-chunk results and failures (chunk id → cause) of one object."""
+
+    object_name: str
+    results: dict[str, ChunkResult] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        """Rows in the object's chunk files (skipped chunks included)."""
+        return sum(r.rows for r in self.results.values())
+
+
+def extract_object(ctx: ExtractContext, plan: FieldPlan, *, query_all: bool = False,
+                   chunk_ids: Sequence[str] | None = None, on_result: OnResult | None = None) -> ObjectResult:
+    """Extract the object's chunks (all planned ones by default); `on_result` is called per chunk as it ends."""
+    ids = list(chunk_ids) if chunk_ids is not None else [
+        s.key.chunk_id for s in ctx.tracker.chunks(ctx.refresh_id, plan.object_name)]
+    outcome = ObjectResult(plan.object_name)
+    if not ids:
+        return outcome
+    governor = ctx.client.governor
+    workers = min(governor.max_concurrent_jobs, len(ids))
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"extract-{plan.object_name}")
+    try:
+        futures: dict[Future[ChunkResult], str] = {
+            pool.submit(contextvars.copy_context().run, extract_chunk, ctx, plan, chunk_id, query_all=query_all): chunk_id
+            for chunk_id in ids}
+        for future in as_completed(futures):
+            chunk_id = futures[future]
+            try:
+                result: ChunkResult | Exception = future.result()
+            except Exception as exc:  # recorded in the tracker by extract_chunk; other chunks go on
+                result = exc
+                outcome.failures[chunk_id] = redact(f"{type(exc).__name__}: {exc}")
+            else:
+                outcome.results[chunk_id] = result
+            if on_result is not None:
+                on_result(chunk_id, result)
+    except BaseException:
+        governor.cancel(f"extraction of {plan.object_name} interrupted")
+        raise
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+    outcome.results = dict(sorted(outcome.results.items()))
+    outcome.failures = dict(sorted(outcome.failures.items()))
+    log.info("Extracted %s: %d chunk(s) done (%d skipped), %d failed, %d rows", plan.object_name,
+             len(outcome.results), sum(r.skipped for r in outcome.results.values()), len(outcome.failures), outcome.rows)
+    return outcome

@@ -1,0 +1,122 @@
+"""One Bulk results page → one typed Parquet part, streamed: CSV blocks are cast and written as they come.
+
+The header line is split off and compared with the planned column names; the rest goes through
+pyarrow's streaming CSV reader (every column a string), `cast_csv_table` and a ParquetWriter on a
+temporary name, renamed only when the row count equals the page's Sforce-NumberOfRecords.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from sf_assets.salesforce.field_plan import FieldPlan
+from sf_assets.salesforce.field_types import arrow_convert_options, arrow_parse_options, cast_csv_table
+from sf_assets.salesforce.retry import TransientError
+
+CSV_BLOCK_BYTES = 1 << 20
+PARQUET_COMPRESSION = "snappy"
+_REPLACE_ATTEMPTS = 10
+
+
+class ChunkValidationError(TransientError):
+    """Extracted data disagrees with Salesforce's counts or the plan: the chunk is redone with a new job."""
+
+
+class ShortPageError(TransientError):
+    """A page had fewer or more rows than its Sforce-NumberOfRecords: fetch the same locator again."""
+
+
+class Readable(Protocol):
+    def read(self, size: int = -1) -> bytes: ...
+
+
+class _Body:
+    """The page body after its header line (what pyarrow's reader consumes)."""
+
+    def __init__(self, source: Readable, pending: bytes) -> None:
+        self._source = source
+        self._pending = pending
+        self.closed = False
+
+    def read(self, size: int = -1) -> bytes:
+        if self._pending:
+            if size < 0:
+                out, self._pending = self._pending + self._source.read(), b""
+            else:
+                out, self._pending = self._pending[:size], self._pending[size:]
+            return out
+        return self._source.read(size)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def split_header(source: Readable) -> tuple[list[str], _Body]:
+    """(header names, rest of the body) of a CSV stream whose header is one LF-terminated line."""
+    buffer = b""
+    while b"\n" not in buffer:
+        block = source.read(64 * 1024)
+        if not block:
+            break
+        buffer += block
+    line, _, rest = buffer.partition(b"\n")
+    names = next(csv.reader([line.decode("utf-8-sig").rstrip("\r")]), [])
+    return names, _Body(source, rest)
+
+
+def atomic_replace(src: Path, dst: Path) -> None:
+    """os.replace, retried briefly on PermissionError (Windows antivirus and indexers hold files)."""
+    for attempt in range(_REPLACE_ATTEMPTS):
+        try:
+            os.replace(src, dst)
+            return
+        except PermissionError:
+            if attempt == _REPLACE_ATTEMPTS - 1:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+
+
+def page_batches(source: Readable, plan: FieldPlan) -> Iterator[pa.RecordBatch]:
+    """String batches of one results page, after checking its header against the plan's columns."""
+    names, body = split_header(source)
+    if names != list(plan.column_names):
+        raise ChunkValidationError(f"CSV header {names} differs from the planned columns {list(plan.column_names)}")
+    first = body.read(CSV_BLOCK_BYTES)
+    if not first:  # a header-only page
+        return
+    yield from pacsv.open_csv(
+        _Body(body, first),
+        read_options=pacsv.ReadOptions(column_names=names, block_size=CSV_BLOCK_BYTES),
+        parse_options=arrow_parse_options(),
+        convert_options=arrow_convert_options(plan),
+    )
+
+
+def write_page(source: Readable, plan: FieldPlan, dest: Path, expected_rows: int) -> int:
+    """Stream one results page into the Parquet part `dest`; returns its rows.
+
+    Raises ChunkValidationError when the header differs from the plan and ShortPageError when the
+    rows differ from `expected_rows`; `dest` then does not exist.
+    """
+    tmp = dest.with_name(dest.name + ".tmp")
+    rows = 0
+    try:
+        with pq.ParquetWriter(tmp, plan.arrow_schema(), compression=PARQUET_COMPRESSION) as writer:
+            for batch in page_batches(source, plan):
+                writer.write_table(cast_csv_table(pa.Table.from_batches([batch]), plan))
+                rows += batch.num_rows
+        if rows != expected_rows:
+            raise ShortPageError(f"page has {rows} rows but Sforce-NumberOfRecords says {expected_rows}")
+        atomic_replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return rows

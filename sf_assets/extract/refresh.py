@@ -1,0 +1,74 @@
+"""Refreshes: ids, resuming an unfinished refresh within the window, finishing one.
+
+A refresh id is a UTC timestamp plus a short random suffix (`20261122T020000Z-3f9a`): sortable,
+no commas (Dagster partition keys), safe in file names on every OS.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import sqlite3
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sf_assets.storage.state_db import transaction
+
+log = logging.getLogger(__name__)
+RUNNING, SUCCESS, FAILED, SUPERSEDED = "running", "success", "failed", "superseded"
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """A refresh row; `resumed` tells whether it was picked up again rather than started now."""
+
+    refresh_id: str
+    started_at: datetime
+    status: str
+    resumed: bool
+
+
+def new_refresh_id(now: datetime | None = None) -> str:
+    """`YYYYMMDDTHHMMSSZ-xxxx` (UTC, 4 random hex digits)."""
+    now = now or datetime.now(timezone.utc)
+    return f"{now.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
+
+
+def current_or_new_refresh(conn: sqlite3.Connection, window_hours: float, force_new: bool = False,
+                           now: datetime | None = None) -> Refresh:
+    """The newest unfinished refresh started less than `window_hours` ago, else a new one.
+
+    Starting a new refresh marks every other unfinished one `superseded`, so it is never resumed.
+    A failed refresh counts as unfinished: resuming retries only its failed chunks.
+    """
+    now = now or datetime.now(timezone.utc)
+    with transaction(conn):
+        row = conn.execute(
+            "SELECT refresh_id, started_at, status FROM refreshes WHERE status IN (?, ?) "
+            "ORDER BY started_at DESC LIMIT 1", (RUNNING, FAILED)).fetchone()
+        if row is not None and not force_new:
+            started = datetime.fromisoformat(row[1])
+            if now - started < timedelta(hours=window_hours):
+                conn.execute("UPDATE refreshes SET status = ?, finished_at = NULL WHERE refresh_id = ?", (RUNNING, row[0]))
+                log.info("Resuming refresh %s (started %s)", row[0], row[1])
+                return Refresh(row[0], started, RUNNING, resumed=True)
+        conn.execute("UPDATE refreshes SET status = ?, finished_at = ? WHERE status IN (?, ?)",
+                     (SUPERSEDED, now.isoformat(timespec="seconds"), RUNNING, FAILED))
+        refresh_id = new_refresh_id(now)
+        conn.execute("INSERT INTO refreshes (refresh_id, started_at, status) VALUES (?, ?, ?)",
+                     (refresh_id, now.isoformat(timespec="seconds"), RUNNING))
+    log.info("Started refresh %s", refresh_id)
+    return Refresh(refresh_id, now, RUNNING, resumed=False)
+
+
+def finish_refresh(conn: sqlite3.Connection, refresh_id: str, status: str, info: Mapping[str, Any] | None = None) -> None:
+    """Record the end of a refresh (`success` or `failed`) with a JSON summary."""
+    cursor = conn.execute(
+        "UPDATE refreshes SET status = ?, finished_at = ?, info_json = ? WHERE refresh_id = ?",
+        (status, datetime.now(timezone.utc).isoformat(timespec="seconds"), json.dumps(dict(info or {}), default=str),
+         refresh_id))
+    if cursor.rowcount != 1:
+        raise KeyError(f"unknown refresh {refresh_id}")

@@ -1,0 +1,143 @@
+"""API-usage governor: daily request budget from `Sforce-Limit-Info`, throttling and the Bulk job slots.
+
+States follow the latest usage seen (usage only grows within Salesforce's rolling 24 hours):
+``normal`` below ``warn_pct``; ``throttled`` at or above it (one job at a time, slower polls);
+``halted`` at or above ``halt_pct``, which is sticky: every later `check()` raises
+`ApiBudgetExceeded`, so extraction stops at its next check, aborts its open job and records why.
+`cancel()` does the same with `ExtractionCancelled` when the run is interrupted; every wait of the
+Bulk client (`pause`) is cut short by it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Literal
+
+from sf_assets.config.models import ApiUsageConfig
+from sf_assets.salesforce.api_usage import ApiUsage, usage_from_header
+
+log = logging.getLogger(__name__)
+GovernorState = Literal["normal", "throttled", "halted"]
+THROTTLED_POLL_FACTOR = 4.0
+_SLOT_WAIT_S = 0.5
+
+
+class ApiBudgetExceeded(RuntimeError):
+    """API usage reached the halt threshold: no new request may start."""
+
+
+class ExtractionCancelled(RuntimeError):
+    """Extraction was interrupted (Ctrl+C, run termination): worker threads stop at their next check."""
+
+
+class ApiGovernor:
+    """Thread-safe API budget keeper and job semaphore (`max_concurrent_jobs`, 1 when throttled)."""
+
+    def __init__(self, policy: ApiUsageConfig, max_concurrent_jobs: int = 1, throttled: bool = False) -> None:
+        self.policy = policy
+        self.max_concurrent_jobs = max_concurrent_jobs
+        self._forced_throttle = throttled
+        self._usage: ApiUsage | None = None
+        self._halted_by: ApiUsage | None = None
+        self._cancelled: str | None = None
+        self._active_jobs = 0
+        self._cond = threading.Condition()
+
+    @property
+    def usage(self) -> ApiUsage | None:
+        """The latest usage seen (None before the first response)."""
+        with self._cond:
+            return self._usage
+
+    @property
+    def state(self) -> GovernorState:
+        """normal, throttled or halted."""
+        with self._cond:
+            return self._state()
+
+    def _state(self) -> GovernorState:
+        if self._halted_by is not None:
+            return "halted"
+        if self._forced_throttle or (self._usage is not None and self._usage.pct >= self.policy.warn_pct):
+            return "throttled"
+        return "normal"
+
+    def observe_header(self, value: str | None) -> None:
+        """Feed one response's `Sforce-Limit-Info` header (ignored when absent or unparsable)."""
+        usage = usage_from_header(value)
+        if usage is not None:
+            self.observe(usage)
+
+    def observe(self, usage: ApiUsage) -> None:
+        """Record the latest usage and move between states (logged once per change)."""
+        with self._cond:
+            before = self._state()
+            self._usage = usage
+            if usage.pct >= self.policy.halt_pct and self._halted_by is None:
+                self._halted_by = usage
+            after = self._state()
+            self._cond.notify_all()
+        if after != before:
+            if after == "halted":
+                log.error("%s reached the halt threshold of %g %%: stopping extraction",
+                          usage.describe(), self.policy.halt_pct)
+            elif after == "throttled":
+                log.warning("%s is at or above %g %%: throttling (one Bulk job at a time, slower polls)",
+                            usage.describe(), self.policy.warn_pct)
+
+    def check(self) -> None:
+        """Raise ApiBudgetExceeded once usage reached the halt threshold (ExtractionCancelled once cancelled)."""
+        with self._cond:
+            self._check_locked()
+
+    def cancel(self, reason: str) -> None:
+        """Make every later check (and every pause) raise ExtractionCancelled."""
+        with self._cond:
+            self._cancelled = reason
+            self._cond.notify_all()
+
+    def pause(self, seconds: float) -> None:
+        """Sleep up to `seconds`, cut short by cancellation; then `check()`."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._cancelled is not None, timeout=seconds)
+            self._check_locked()
+
+    def poll_delay(self, delay_s: float) -> float:
+        """The wait between job polls: longer while throttled."""
+        return delay_s * THROTTLED_POLL_FACTOR if self.state == "throttled" else delay_s
+
+    def job_limit(self) -> int:
+        """Bulk jobs allowed at once right now."""
+        with self._cond:
+            return self._limit()
+
+    def _limit(self) -> int:
+        return 1 if self._state() == "throttled" else self.max_concurrent_jobs
+
+    @contextmanager
+    def job_slot(self) -> Iterator[None]:
+        """Hold one of the Bulk job slots for the block (waits for a free one; checks the budget)."""
+        with self._cond:
+            while True:
+                self._check_locked()
+                if self._active_jobs < self._limit():
+                    break
+                self._cond.wait(_SLOT_WAIT_S)
+            self._active_jobs += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._active_jobs -= 1
+                self._cond.notify_all()
+
+    def _check_locked(self) -> None:
+        if self._cancelled is not None:
+            raise ExtractionCancelled(self._cancelled)
+        if self._halted_by is not None:
+            raise ApiBudgetExceeded(
+                f"API usage {self._halted_by.describe()} reached the halt threshold of {self.policy.halt_pct:g} %"
+            )
