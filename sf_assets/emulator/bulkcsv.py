@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import io
+import itertools
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Iterator
 
 import numpy as np
@@ -13,7 +16,9 @@ from .render import render_bulk
 
 DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^", "BACKQUOTE": "`"}
 LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
-RENDER_BLOCK = 32768
+RENDER_BLOCK = 65536
+PREFETCH = 3
+_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sf-emulator-render")
 
 
 def csv_block(plan: QueryPlan, idx: np.ndarray, header: bool, delimiter: str = ",", eol: str = "\n") -> bytes:
@@ -34,7 +39,20 @@ def csv_block(plan: QueryPlan, idx: np.ndarray, header: bool, delimiter: str = "
 
 
 def csv_page(plan: QueryPlan, idx: np.ndarray, delimiter: str = ",", eol: str = "\n") -> Iterator[bytes]:
-    """One result page (header + rows ``idx``) as a sequence of CSV chunks."""
+    """One result page (header + rows ``idx``) as CSV chunks; blocks are rendered ahead on worker
+    threads (numpy/Arrow release the GIL) while the caller sends, at most PREFETCH blocks in memory."""
     yield csv_block(plan, idx[:0], True, delimiter, eol)
-    for start in range(0, len(idx), RENDER_BLOCK):
-        yield csv_block(plan, idx[start:start + RENDER_BLOCK], False, delimiter, eol)
+    pending: deque[Future[bytes]] = deque()
+    starts = iter(range(0, len(idx), RENDER_BLOCK))
+    for start in itertools.islice(starts, PREFETCH):
+        pending.append(_POOL.submit(csv_block, plan, idx[start:start + RENDER_BLOCK], False, delimiter, eol))
+    try:
+        while pending:
+            chunk = pending.popleft().result()
+            start = next(starts, None)
+            if start is not None:
+                pending.append(_POOL.submit(csv_block, plan, idx[start:start + RENDER_BLOCK], False, delimiter, eol))
+            yield chunk
+    finally:
+        for future in pending:
+            future.cancel()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import bisect
+import functools
 
 import numpy as np
 import pyarrow as pa
@@ -13,6 +14,16 @@ DIGITS = 9  # base-62 digits encoding the per-object record number
 SEGMENT = 1024  # rows sharing one stride; strides and gaps vary between segments
 _ALPHA = np.frombuffer(ALPHABET.encode(), dtype=np.uint8)
 _CHECK = np.frombuffer(CHECKSUM_CHARS.encode(), dtype=np.uint8)
+
+
+@functools.lru_cache(maxsize=1)
+def _triples() -> tuple[np.ndarray, np.ndarray]:
+    """Characters of every 3-digit base-62 number, and the bit mask of its upper-case characters."""
+    n = np.arange(62**3)
+    digits = np.stack([n // 3844, n // 62 % 62, n % 62], axis=1)
+    chars = _ALPHA[digits]
+    is_upper = (chars >= ord("A")) & (chars <= ord("Z"))
+    return chars, (is_upper[:, 0] | (is_upper[:, 1].astype(np.uint8) << 1) | (is_upper[:, 2].astype(np.uint8) << 2)).astype(np.uint8)
 
 
 def checksum(id15: str) -> str:
@@ -45,18 +56,20 @@ class IdSpace:
         return self.start[seg] + (idx - seg * SEGMENT) * self.stride[seg]
 
     def ids(self, idx: np.ndarray) -> pa.StringArray:
-        """Vectorized 18-character Ids for an int64 array of row indexes."""
+        """Vectorized 18-character Ids for an int64 array of row indexes (3-character lookup tables)."""
         n = len(idx)
         nums = self.numbers(np.asarray(idx, dtype=np.int64))
+        chars, upper = _triples()
+        head = (self.prefix + POD).encode()
         mat = np.empty((n, 18), dtype=np.uint8)
-        mat[:, :6] = np.frombuffer((self.prefix + POD).encode(), dtype=np.uint8)
-        for pos in range(14, 5, -1):
-            mat[:, pos] = _ALPHA[nums % 62]
-            nums = nums // 62
-        upper = (mat[:, :15] >= ord("A")) & (mat[:, :15] <= ord("Z"))
-        weights = np.array([1, 2, 4, 8, 16] * 3, dtype=np.uint8)
-        bits = (upper * weights).reshape(n, 3, 5).sum(axis=2)
-        mat[:, 15:] = _CHECK[bits]
+        mat[:, :6] = np.frombuffer(head, dtype=np.uint8)
+        lo, mid, hi = nums % 238328, nums // 238328 % 238328, nums // 238328**2
+        mat[:, 6:9], mat[:, 9:12], mat[:, 12:15] = chars[hi], chars[mid], chars[lo]
+        fixed = [sum(1 << j for j, c in enumerate(head[g * 5:g * 5 + 5].decode()) if c.isupper()) for g in range(2)]
+        ua, ub, uc = upper[hi], upper[mid], upper[lo]
+        mat[:, 15] = _CHECK[fixed[0]]
+        mat[:, 16] = _CHECK[fixed[1] | (ua << 1) | ((ub & 1) << 4)]
+        mat[:, 17] = _CHECK[(ub >> 1) | (uc << 2)]
         offsets = np.arange(0, 18 * (n + 1), 18, dtype=np.int32)
         return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(mat.tobytes())])
 

@@ -1,6 +1,8 @@
 """Render typed Arrow columns as Bulk API 2.0 CSV text, vectorized (no per-row Python)."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -8,6 +10,8 @@ import pyarrow.compute as pc
 from .values import bool_numpy
 
 _ZERO = ord("0")
+TABLE_START_DAY = -25567  # 1900-01-01
+TABLE_DAYS = 73049  # through 2099-12-31
 
 
 def _fixed_width(mat: np.ndarray, valid: pa.Array | None) -> pa.Array:
@@ -64,19 +68,48 @@ def _valid(arr: pa.Array) -> pa.Array | None:
 def render_date(arr: pa.Array) -> pa.Array:
     """``2024-09-24``."""
     days = arr.cast(pa.int32()).fill_null(0).to_numpy()
+    slot = days.astype(np.int64) - TABLE_START_DAY
+    if len(slot) and slot.min() >= 0 and slot.max() < TABLE_DAYS:
+        return _fixed_width(_tables()[0][slot], _valid(arr))
     mat = np.empty((len(arr), 10), dtype=np.uint8)
     _fill_date(mat, days)
     return _fixed_width(mat, _valid(arr))
 
 
+@functools.lru_cache(maxsize=1)
+def _tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(dates from TABLE_START_DAY, ``HH:MM:SS`` of every second of a day, ``.mmmZ`` of every millisecond)."""
+    dates = np.empty((TABLE_DAYS, 10), dtype=np.uint8)
+    _fill_date(dates, np.arange(TABLE_START_DAY, TABLE_START_DAY + TABLE_DAYS))
+    sec = np.arange(86400)
+    times = np.empty((86400, 8), dtype=np.uint8)
+    _digits(times, 0, sec // 3600, 2)
+    _digits(times, 3, sec // 60 % 60, 2)
+    _digits(times, 6, sec % 60, 2)
+    times[:, 2] = times[:, 5] = ord(":")
+    millis = np.empty((1000, 5), dtype=np.uint8)
+    millis[:, 0] = ord(".")
+    _digits(millis, 1, np.arange(1000), 3)
+    millis[:, 4] = ord("Z")
+    return dates, times, millis
+
+
 def render_datetime(arr: pa.Array) -> pa.Array:
-    """``2024-09-24T03:26:07.000Z``."""
+    """``2024-09-24T03:26:07.000Z`` (table lookups for 1900-2099, arithmetic elsewhere)."""
     ms = arr.cast(pa.int64()).fill_null(0).to_numpy()
     days = np.floor_divide(ms, 86_400_000)
+    rest = ms - days * 86_400_000
     mat = np.empty((len(arr), 24), dtype=np.uint8)
-    _fill_date(mat, days)
+    slot = days - TABLE_START_DAY
+    if len(slot) and slot.min() >= 0 and slot.max() < TABLE_DAYS:
+        dates, times, millis = _tables()
+        mat[:, :10] = dates[slot]
+        mat[:, 11:19] = times[rest // 1000]
+        mat[:, 19:] = millis[rest % 1000]
+    else:
+        _fill_date(mat, days)
+        _fill_time(mat, 11, rest)
     mat[:, 10] = ord("T")
-    _fill_time(mat, 11, ms - days * 86_400_000)
     return _fixed_width(mat, _valid(arr))
 
 
@@ -135,11 +168,40 @@ def _exponent(v: np.ndarray, nd: np.ndarray, tz: np.ndarray, k: np.ndarray,
     return mat, keep
 
 
+@functools.lru_cache(maxsize=4)
+def _fractions(scale: int) -> pa.Array:
+    """Fraction digits for every value of ``scale`` digits: trailing zeros stripped, at least ``0``."""
+    return pa.array([(f"{i:0{scale}d}".rstrip("0") or "0") if scale else "0" for i in range(10**scale)])
+
+
 def render_number(arr: pa.Array) -> pa.Array:
     """Java ``Double.toString`` style: ``23.0``, ``0.5``, ``2.5E7`` (exponent from 1e7), digits kept exact."""
     uniques = pc.unique(arr)
     if len(uniques) <= 64 < len(arr):
         return render_number(uniques).take(pc.index_in(arr, uniques))
+    if pa.types.is_decimal(arr.type) and arr.type.scale <= 3:
+        return _render_decimal(arr)
+    return _render_slow(arr)
+
+
+def _render_decimal(arr: pa.Array) -> pa.Array:
+    """Fast path for decimals of scale <= 3: Arrow int→string cast plus a fraction lookup table."""
+    v, scale = _unscaled(arr)
+    a = np.abs(v)
+    unit = 10**scale
+    out = pc.binary_join_element_wise(pc.cast(pa.array(a // unit), pa.string()), _fractions(scale).take(pa.array(a % unit)), ".")
+    neg = v < 0
+    if neg.any():
+        out = pc.if_else(pa.array(neg), pc.binary_join_element_wise("-", out, ""), out)
+    big = a >= 10 ** (7 + scale)
+    if big.any():
+        out = pc.replace_with_mask(out, pa.array(big), _render_slow(arr.filter(pa.array(big))))
+    valid = _valid(arr)
+    return pc.if_else(valid, out, pa.scalar(None, pa.string())) if valid is not None else out
+
+
+def _render_slow(arr: pa.Array) -> pa.Array:
+    """General numpy path (any scale, exponent forms)."""
     v, scale = _unscaled(arr)
     n = len(v)
     a = np.abs(v).astype(np.uint64)
