@@ -228,3 +228,11 @@ def test_publish_folder(tmp_path: Path, share: Path) -> None:
     later = publish_folder(dataset, share, "r2", PublishConfig(retries=0, keep_last=1), RETRY, now=NOW + timedelta(hours=1))
     assert later.removed_old == [result.path] and sorted(p.name for p in share.iterdir()) == [
         later.path.name, ready_path(later.path).name]
+
+
+def test_progress_log_lines(src: Path, share: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(copy_module, "LOG_EVERY_S", 0.0)  # a line per block instead of one per 10 s
+    caplog.set_level(logging.INFO, logger="sf_assets")
+    publish_file(src, share, "r1", POLICY, RETRY, now=NOW)
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Copying sales.parquet")]
+    assert len(lines) == 3 and lines[-1].startswith("Copying sales.parquet: 16.8 MB of 16.8 MB (100 %")

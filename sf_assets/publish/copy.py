@@ -8,6 +8,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from sf_assets.publish.units import human_bytes, human_rate
@@ -52,32 +53,48 @@ def file_checksum(path: Path) -> str:
 def copy_verified(src: Path, dst: Path, progress: Progress | None = None, *, offset: int = 0, grand_total: int | None = None) -> tuple[int, str]:
     """Copy `src` to `dst` in BLOCK_SIZE blocks, fsync, re-read and compare; return (bytes, checksum).
 
-    Progress is reported as (offset + bytes done, grand_total) so a folder copy can report its
+    Two buffers: a worker thread writes block k while this thread reads and hashes block k+1.
+    Progress is reported as (offset + bytes written, grand_total) so a folder copy can report its
     overall progress. Raises VerifyError if the source changed size or the copy differs.
     """
     digest = hashlib.new(ALGORITHM)
     expected_size = src.stat().st_size
     total = expected_size if grand_total is None else grand_total
-    buffer = bytearray(BLOCK_SIZE)
-    view = memoryview(buffer)
-    done = 0
-    with open(src, "rb", buffering=0) as reader, open(dst, "wb", buffering=0) as writer:
-        while n := reader.readinto(buffer):
-            digest.update(view[:n])
-            _write_all(writer, view[:n])
-            done += n
-            if progress is not None:
-                progress(offset + done, total)
+    buffers = [bytearray(BLOCK_SIZE), bytearray(BLOCK_SIZE)]
+    read = written = 0
+    pending: tuple[Future[None], int] | None = None
+    with open(src, "rb", buffering=0) as reader, open(dst, "wb", buffering=0) as writer, \
+            ThreadPoolExecutor(1, thread_name_prefix="publish-write") as pool:
+        while n := reader.readinto(buffers[0]):
+            block = memoryview(buffers[0])[:n]
+            digest.update(block)
+            read += n
+            if pending is not None:
+                written = _wait(pending, written, offset, total, progress)
+            pending = (pool.submit(_write_all, writer, block), n)
+            buffers.reverse()  # the next read goes to the buffer whose write has completed
+        if pending is not None:
+            written = _wait(pending, written, offset, total, progress)
         os.fsync(writer.fileno())
     checksum = digest.hexdigest()
-    if done != expected_size:
-        raise VerifyError(f"source {src.name} changed size during the copy ({expected_size} -> {done} bytes)")
+    if read != expected_size:
+        raise VerifyError(f"source {src.name} changed size during the copy ({expected_size} -> {read} bytes)")
     copied_size = dst.stat().st_size
-    if copied_size != done:
-        raise VerifyError(f"size mismatch: copy has {copied_size} bytes, source {done}")
+    if copied_size != read:
+        raise VerifyError(f"size mismatch: copy has {copied_size} bytes, source {read}")
     if file_checksum(dst) != checksum:
         raise VerifyError(f"checksum mismatch: the copy of {src.name} differs from the source")
-    return done, checksum
+    return read, checksum
+
+
+def _wait(pending: tuple[Future[None], int], written: int, offset: int, total: int, progress: Progress | None) -> int:
+    """Wait for a block write (re-raising its error); report progress; return the bytes written so far."""
+    future, size = pending
+    future.result()
+    written += size
+    if progress is not None:
+        progress(offset + written, total)
+    return written
 
 
 def _write_all(writer: io.FileIO, data: memoryview) -> None:
