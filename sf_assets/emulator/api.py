@@ -8,7 +8,7 @@ from urllib.parse import parse_qs
 from .bulkcsv import DELIMITERS, LINE_ENDINGS, csv_page
 from .jobs import Job
 from .plan import QueryPlan
-from .rest import describe, records, sobject_summary
+from .rest import describe, sobject_summary
 from .soql import SoqlError
 from .server import DATA, Handler
 
@@ -24,11 +24,13 @@ def handle(org: "EmulatorOrg", h: Handler, method: str, path: str, query: dict[s
     if path == "/services/oauth2/token" and method == "POST":
         form = {k: v[-1] for k, v in parse_qs(body.decode()).items()}
         status, payload = org.sessions.oauth_token(form, h.headers.get("Authorization"))
-        org.stats.add("logins") if status == 200 else None
+        if status == 200:
+            org.stats.add("logins")
         return h.send_json(status, payload)
     if path.startswith("/services/Soap/u/") and method == "POST":
         status, xml = org.sessions.soap_login(body, path.rsplit("/", 1)[-1])
-        org.stats.add("logins") if status == 200 else None
+        if status == 200:
+            org.stats.add("logins")
         return h.send(status, xml.encode(), "text/xml;charset=UTF-8")
     if path.startswith("/__emulator__/"):
         return _admin(org, h, method, path, body)
