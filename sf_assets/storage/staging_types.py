@@ -33,6 +33,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -114,7 +115,7 @@ def from_sqlite_column(values: Sequence[Any], ctype: ColumnType | None) -> pa.Ar
         if any(isinstance(v, str) for v in values):  # text that NUMERIC affinity could not convert
             values = [None if v is None else str(v) for v in values]
             return pa.array(values, pa.string()).cast(pa.float64())
-        return pa.array(values, pa.float64())
+        return pa.array(np.asarray(values, dtype=np.float64), from_pandas=True)  # None -> NaN -> null
     if kind == "time":
         text = pa.array(values, pa.string())
         stamp = pc.binary_join_element_wise("1970-01-01 ", text, "").cast(pa.timestamp("us"))

@@ -1,0 +1,48 @@
+"""The Dask client of the dataset builds: an existing scheduler, or a LocalCluster from DaskConfig.
+
+``processes=True`` (default) gives each worker its own process, so ``memory_limit`` is enforced
+by a nanny and pandas work runs in parallel; on Windows worker processes are spawned, which
+re-imports the caller's ``__main__``: scripts must create the cluster under
+``if __name__ == "__main__":`` (Dagster's run worker and pytest already are such entry points).
+``processes=False`` runs the workers as threads of this process: instant start-up and no
+``__main__`` requirement, but one GIL and no per-worker memory limit; for small data and tests.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from distributed import Client, LocalCluster
+
+from sf_assets.config.models import DaskConfig
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def dask_client(cfg: DaskConfig, work_dir: Path, *, processes: bool = True, timeout_s: float = 60) -> Iterator[Client]:
+    """A Client of ``cfg.scheduler_address`` or of a new LocalCluster (closed on exit)."""
+    if cfg.scheduler_address:
+        log.info("Connecting to Dask scheduler %s", cfg.scheduler_address)
+        with Client(cfg.scheduler_address, timeout=timeout_s) as client:
+            yield client
+        return
+    spill = cfg.spill_dir or work_dir / "dask-spill"
+    spill.mkdir(parents=True, exist_ok=True)
+    log.info(
+        "Starting Dask LocalCluster: %d workers x %d threads, memory_limit=%s, processes=%s, spill=%s",
+        cfg.n_workers, cfg.threads_per_worker, cfg.memory_limit, processes, spill,
+    )
+    with LocalCluster(
+        n_workers=cfg.n_workers,
+        threads_per_worker=cfg.threads_per_worker,
+        memory_limit=cfg.memory_limit,
+        local_directory=str(spill),
+        processes=processes,
+        dashboard_address=None,
+        **({"host": "127.0.0.1"} if processes else {}),  # threads talk in-process
+    ) as cluster, Client(cluster, timeout=timeout_s) as client:
+        yield client

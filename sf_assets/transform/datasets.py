@@ -1,0 +1,138 @@
+"""Build every configured dataset with the configured engine; one failure does not stop the others.
+
+Each dataset's result goes to ``<parts_root>/<dataset>/part-*.parquet`` with its final Power BI
+schema; ``storage.output.publish_dataset`` turns those parts into the Power BI output. SQL
+errors are reported with the dataset name and the engine's message; transient errors (file
+locks, ``database is locked``, lost workers or connections) are retried up to 3 times.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Literal
+
+from distributed import Client
+
+from sf_assets.config.models import DatasetConfig
+from sf_assets.transform.dask_input import Source
+from sf_assets.transform.engine_dask import run_dask_sql
+from sf_assets.transform.engine_result import EngineResult
+from sf_assets.transform.engine_sqlite import run_sqlite
+from sf_assets.transform.staged import referenced_tables, staged_tables
+
+log = logging.getLogger(__name__)
+
+Engine = Literal["dask_sql", "sqlite"]
+ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class DatasetResult:
+    """Outcome of one dataset build; ``result`` is None when it failed."""
+
+    name: str
+    engine: Engine
+    seconds: float
+    attempts: int
+    parts_dir: Path
+    result: EngineResult | None = None
+    error: str | None = None
+    source_rows: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.result is not None
+
+
+@dataclass(frozen=True)
+class DatasetsReport:
+    """Every dataset's outcome, in config order."""
+
+    results: tuple[DatasetResult, ...]
+
+    @property
+    def failed(self) -> list[str]:
+        return [r.name for r in self.results if not r.ok]
+
+    def __getitem__(self, name: str) -> DatasetResult:
+        return next(r for r in self.results if r.name == name)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors worth another try: I/O, locks, timeouts and lost Dask workers or connections."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return "locked" in str(exc) or "busy" in str(exc)
+    if isinstance(exc, (OSError, TimeoutError)):
+        return True
+    return type(exc).__name__ in {"KilledWorker", "CommClosedError", "StreamClosedError", "FutureCancelledError"}
+
+
+def build_datasets(
+    datasets: Sequence[DatasetConfig],
+    staging_db: Path,
+    parts_root: Path,
+    *,
+    engine: Engine = "dask_sql",
+    client: Client | None = None,
+    source: Source = "auto",
+    decimals_as_float: bool = False,
+    retry_wait_s: float = 1.0,
+) -> DatasetsReport:
+    """Build each dataset's Parquet parts; ``client`` is required for the dask_sql engine."""
+    if engine == "dask_sql" and client is None:
+        raise ValueError("the dask_sql engine needs a Dask client (see transform.cluster.dask_client)")
+    tables = staged_tables(staging_db)
+    results = []
+    for ds in datasets:
+        out_dir = parts_root / ds.name
+        run: Callable[[], EngineResult]
+        if engine == "dask_sql":
+            run = partial(run_dask_sql, client, staging_db, tables, ds.sql, out_dir,
+                          source=source, decimals_as_float=decimals_as_float)
+        else:
+            run = partial(run_sqlite, staging_db, ds.sql, out_dir, decimals_as_float=decimals_as_float)
+        source_rows = {t: tables[t].rows for t in referenced_tables(ds.sql, tables)}
+        results.append(_build_one(ds.name, engine, run, out_dir, source_rows, retry_wait_s))
+    report = DatasetsReport(tuple(results))
+    log.info(
+        "Built %d of %d datasets%s", len(results) - len(report.failed), len(results),
+        f"; failed: {', '.join(report.failed)}" if report.failed else "",
+    )
+    return report
+
+
+def _build_one(
+    name: str, engine: Engine, run: Callable[[], EngineResult], out_dir: Path,
+    source_rows: dict[str, int], retry_wait_s: float,
+) -> DatasetResult:
+    started = time.perf_counter()
+    for attempt in range(1, ATTEMPTS + 1):
+        shutil.rmtree(out_dir, ignore_errors=True)
+        try:
+            result = run()
+        except Exception as exc:  # reported per dataset; the others still run
+            message = f"Dataset {name!r} failed on {engine}: {type(exc).__name__}: {_first_line(exc)}"
+            if is_transient(exc) and attempt < ATTEMPTS:
+                log.warning("%s; retrying (%d/%d)", message, attempt, ATTEMPTS)
+                time.sleep(retry_wait_s * attempt)
+                continue
+            log.error(message)
+            shutil.rmtree(out_dir, ignore_errors=True)
+            return DatasetResult(name, engine, time.perf_counter() - started, attempt, out_dir,
+                                 error=message, source_rows=source_rows)
+        seconds = time.perf_counter() - started
+        log.info("Dataset %s: %d rows in %.1f s (%s)", name, result.rows, seconds, engine)
+        return DatasetResult(name, engine, seconds, attempt, out_dir, result, source_rows=source_rows)
+    raise AssertionError("unreachable")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:500] if text else ""
