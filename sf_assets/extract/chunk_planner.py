@@ -107,10 +107,10 @@ def id_only_plan(plan: FieldPlan) -> FieldPlan:
     return dataclasses.replace(plan, columns=tuple(c for c in plan.columns if c.name == "Id"))
 
 
-def scan_ids(client: BulkClient, plan: FieldPlan, sample: IdSample, *, query_all: bool = False) -> None:
-    """Stream every Id of the object (one Bulk job) into `sample`; a page is added only once complete."""
+def scan_ids(client: BulkClient, plan: FieldPlan, *, query_all: bool = False, label: str = "Bulk API Id scan") -> IdSample:
+    """Stream every Id of the object (one Bulk job) into a sample; a page is added only once complete."""
     ids_plan = id_only_plan(plan)
-    label = f"Bulk API Id scan of {plan.object_name}"
+    sample = IdSample()
 
     def fetch(job: QueryJob, locator: str | None) -> tuple[list[pa.Array], str | None]:
         with job.results_page(locator, ID_PAGE_RECORDS) as page:
@@ -127,7 +127,7 @@ def scan_ids(client: BulkClient, plan: FieldPlan, sample: IdSample, *, query_all
             for array in arrays:
                 sample.add(array)
             if locator is None:
-                return
+                return sample
 
 
 def plan_chunks(client: BulkClient, tracker: ChunkTracker, plan: FieldPlan, refresh_id: str, *, chunk_size: int,
@@ -140,8 +140,9 @@ def plan_chunks(client: BulkClient, tracker: ChunkTracker, plan: FieldPlan, refr
         result = ChunkPlan(plan.object_name, ranges_from_boundaries([]), "single", estimate)
     else:
         sent_before = client.requests_sent
-        sample = IdSample()
-        scan_ids(client, plan, sample, query_all=query_all)
+        label = f"Bulk API Id scan of {plan.object_name}"
+        sample = retry_call(lambda: scan_ids(client, plan, query_all=query_all, label=label), label, client.retry,
+                            sleep=client.sleep)  # a Failed job: a new job
         result = ChunkPlan(plan.object_name, ranges_from_boundaries(sample.boundaries(chunk_size)), "id_scan",
                            sample.count, client.requests_sent - sent_before)
     tracker.add_plan(refresh_id, plan.object_name, result.ranges)

@@ -120,6 +120,12 @@ def error_from_response(response: requests.Response) -> BulkError:
     return cls(text, status=response.status_code, content=payload)
 
 
+def job_failure(info: JobInfo) -> BulkError:
+    """The error of a Failed/Aborted job: permanent when its message names an invalid query or field."""
+    message = f"Bulk job {info.id} ended {info.state}: {info.error_message or 'no error message'}"
+    return (BulkPermanentError if _INVALID_QUERY.search(info.error_message or "") else BulkJobFailed)(message)
+
+
 def retry_call(fn: Callable[[], T], what: str, policy: RetryConfig,
                retry_on: Callable[[BaseException], bool] = is_transient,
                sleep: Callable[[float], None] = time.sleep) -> T:
@@ -280,10 +286,7 @@ class QueryJob:
             if info.state == "JobComplete":
                 return info
             if info.state in ("Failed", "Aborted"):
-                message = f"Bulk job {info.id} ended {info.state}: {info.error_message or 'no error message'}"
-                if _INVALID_QUERY.search(info.error_message or ""):
-                    raise BulkPermanentError(message)
-                raise BulkJobFailed(message)
+                raise job_failure(info)
             if time.monotonic() >= deadline:
                 raise BulkPermanentError(f"Bulk job {info.id} not complete after {cfg.job_timeout_minutes:g} minutes")
             client.sleep(client.governor.poll_delay(delay))

@@ -8,16 +8,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sf_assets.config.models import EmulatorAuth, ExtractionConfig, RetryConfig, SalesforceConfig
+from sf_assets.config.models import ApiUsageConfig, EmulatorAuth, ExtractionConfig, RetryConfig, SalesforceConfig
 from sf_assets.emulator import EmulatorOrg
 from sf_assets.extract.chunk_extract import ExtractContext, chunk_path
+from sf_assets.extract.chunk_planner import plan_chunks
+from sf_assets.extract.object_extract import ObjectResult, extract_object
 from sf_assets.extract.tracker import ChunkTracker
 from sf_assets.salesforce.bulk2 import BulkClient
 from sf_assets.salesforce.catalog import sf_describer
 from sf_assets.salesforce.connection import SalesforceConnection
 from sf_assets.salesforce.field_plan import FieldPlan, build_field_plan
 from sf_assets.salesforce.governor import ApiGovernor
-from sf_assets.config.models import ApiUsageConfig
 from sf_assets.salesforce.metadata import ObjectMeta
 from sf_assets.salesforce.soql import parse_soql
 from sf_assets.storage.state_db import open_state_db
@@ -78,3 +79,10 @@ def read_chunks(ctx: ExtractContext, plan: FieldPlan) -> pa.Table:
     tables = [pq.read_table(chunk_path(ctx.work_dir, ctx.refresh_id, plan.object_name, s.key.chunk_id)) for s in states]
     table = pa.concat_tables(tables)
     return table.take(pc.sort_indices(table, [("Id", "ascending")]))
+
+
+def extract_all(ctx: ExtractContext, plan: FieldPlan, chunk_size: int) -> ObjectResult:
+    """Plan (or reuse the plan of) the object's chunks, then extract them all."""
+    query_all = plan.object_name in QUERY_ALL
+    plan_chunks(ctx.client, ctx.tracker, plan, ctx.refresh_id, chunk_size=chunk_size, query_all=query_all)
+    return extract_object(ctx, plan, query_all=query_all)

@@ -1,0 +1,50 @@
+"""Every emulated object extracted with 1, 3 and many chunks equals the org's data, value for value."""
+from __future__ import annotations
+
+import math
+
+import pyarrow.compute as pc
+import pytest
+
+from sf_assets.extract.chunk_file import md5_file
+from sf_assets.emulator.values import AWKWARD, LONG_TEXT
+from sf_assets_tests.extract.helpers import QUERY_ALL, expected_table, extract_all, make_context, read_chunks
+
+
+@pytest.mark.parametrize("object_name", ["Account", "Contact", "Opportunity", "Widget__c"])
+@pytest.mark.parametrize("chunks", [1, 3, 12])
+def test_chunks_equal_the_org(org, connection, plans, tmp_path, object_name, chunks):
+    plan = plans[object_name]
+    expected = expected_table(org, plan, object_name in QUERY_ALL)
+    chunk_size = 10**9 if chunks == 1 else math.ceil(expected.num_rows / chunks)
+    ctx = make_context(connection, tmp_path)
+
+    outcome = extract_all(ctx, plan, chunk_size)
+
+    assert outcome.failures == {}
+    assert len(outcome.results) == chunks
+    assert read_chunks(ctx, plan).equals(expected)
+    assert outcome.rows == expected.num_rows
+    assert org.counters()["jobs_created"][object_name] == chunks + 1  # + the planner's Id scan
+    latest = pc.max(expected.column("LastModifiedDate")).as_py()
+    assert max(r.max_last_modified for r in outcome.results.values()) == (
+        latest.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z")
+    for state, result in zip(ctx.tracker.chunks(ctx.refresh_id, object_name), outcome.results.values()):
+        assert state.status == "success" and state.attempts == 1 and not result.skipped
+        assert (state.rows, state.bytes, state.job_id) == (result.rows, result.bytes, result.job_id)
+        assert state.checksum == md5_file(result.file_path) and result.file_path.stat().st_size == state.bytes
+        assert not result.file_path.with_name(f"{state.key.chunk_id}.parts").exists()
+
+
+def test_the_data_is_awkward(org, plans):
+    """The exactness above covers every awkward value: CR/LF, quotes, unicode, 32k text, exponents."""
+    texts = set()
+    for name in ("Account", "Opportunity", "Widget__c"):
+        table = expected_table(org, plans[name], name in QUERY_ALL)
+        for column in table.columns:
+            if column.type == "string":
+                texts.update(v for v in column.to_pylist() if v)
+    assert set(AWKWARD) <= texts and LONG_TEXT in texts
+    widgets = expected_table(org, plans["Widget__c"], True)
+    assert pc.max(widgets.column("Amount__c")).as_py() >= 10**7  # rendered as 1.2345...E16
+    assert pc.max(widgets.column("Ratio__c")).as_py() >= 1e7  # a double in exponent form
