@@ -236,3 +236,10 @@ def test_progress_log_lines(src: Path, share: Path, monkeypatch: pytest.MonkeyPa
     publish_file(src, share, "r1", POLICY, RETRY, now=NOW)
     lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Copying sales.parquet")]
     assert len(lines) == 3 and lines[-1].startswith("Copying sales.parquet: 16.8 MB of 16.8 MB (100 %")
+
+
+def test_retention_never_removes_the_copy_just_published(src: Path, share: Path) -> None:
+    policy = PublishConfig(retries=0, keep_last=1)
+    newer = publish_file(src, share, "r1", policy, RETRY, now=NOW)
+    older = publish_file(src, share, "r2", policy, RETRY, now=NOW - timedelta(days=1))  # a clock set back
+    assert older.path.exists() and newer.path.exists() and older.removed_old == []

@@ -10,24 +10,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TypeVar
-
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_random
 
 from sf_assets.config.models import PublishConfig, RetryConfig
 from sf_assets.publish.copy import ALGORITHM, Progress, ProgressLog, copy_verified
 from sf_assets.publish.naming import published_name, ready_path, tmp_path
 from sf_assets.publish.retention import discard, prune_published
+from sf_assets.publish.retrying import PublishError, with_retries
 from sf_assets.publish.units import human_bytes, human_rate, human_seconds, mb_per_s
-from sf_assets.redaction import redact
 from sf_assets.storage.files import atomic_write_text, replace_with_retry
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
-
-
-class PublishError(Exception):
-    """Publishing failed after every retry; the message is one line and secret-free."""
 
 
 @dataclass(frozen=True)
@@ -59,8 +51,7 @@ def publish_file(src: Path, share_dir: Path, refresh_id: str, policy: PublishCon
     def attempt() -> tuple[int, str]:
         return copy_verified(src, tmp_path(final), ProgressLog(src.name, progress))
 
-    return _publish(src, final, refresh_id, attempt, policy, retry, sleep,
-                    lambda: prune_published(share_dir, src.stem, src.suffix, policy.keep_last or 0))
+    return _publish(src, final, refresh_id, attempt, policy, retry, sleep, (src.stem, src.suffix))
 
 
 def publish_folder(src_dir: Path, share_dir: Path, refresh_id: str, policy: PublishConfig, retry: RetryConfig, *,
@@ -78,8 +69,7 @@ def publish_folder(src_dir: Path, share_dir: Path, refresh_id: str, policy: Publ
     def attempt() -> tuple[int, str]:
         return _copy_tree(src_dir, tmp_path(final), ProgressLog(src_dir.name, progress))
 
-    return _publish(src_dir, final, refresh_id, attempt, policy, retry, sleep,
-                    lambda: prune_published(share_dir, src_dir.name, "", policy.keep_last or 0))
+    return _publish(src_dir, final, refresh_id, attempt, policy, retry, sleep, (src_dir.name, ""))
 
 
 def _copy_tree(src_dir: Path, dst_dir: Path, progress: Progress) -> tuple[int, str]:
@@ -99,7 +89,7 @@ def _copy_tree(src_dir: Path, dst_dir: Path, progress: Progress) -> tuple[int, s
 
 
 def _publish(src: Path, final: Path, refresh_id: str, copy: Callable[[], tuple[int, str]], policy: PublishConfig,
-             retry: RetryConfig, sleep: Callable[[float], None], prune: Callable[[], list[Path]]) -> PublishResult:
+             retry: RetryConfig, sleep: Callable[[float], None], stem_suffix: tuple[str, str]) -> PublishResult:
     def attempt() -> tuple[int, str, float]:
         started = time.monotonic()
         tmp = tmp_path(final)
@@ -112,13 +102,13 @@ def _publish(src: Path, final: Path, refresh_id: str, copy: Callable[[], tuple[i
             raise
         return size, checksum, time.monotonic() - started
 
-    size, checksum, seconds = _with_retries(attempt, f"{src.name} to {final.parent}", policy, retry, sleep)
+    size, checksum, seconds = with_retries(attempt, f"{src.name} to {final.parent}", policy, retry, sleep)
     log.info("Copied %s to %s in %s (%s): %s", human_bytes(size), final.parent, human_seconds(seconds),
              human_rate(size, seconds), final.name)
     removed: list[Path] = []
     if policy.keep_last:
         try:
-            removed = prune()
+            removed = prune_published(final.parent, *stem_suffix, policy.keep_last, protect=final)
         except OSError as exc:  # retention must never fail a publish that succeeded
             log.warning("Retention in %s skipped: %s", final.parent, exc)
     return PublishResult(final, size, seconds, mb_per_s(size, seconds), checksum, removed)
@@ -134,32 +124,3 @@ def _write_ready(final: Path, src: Path, refresh_id: str, size: int, checksum: s
     except BaseException:
         discard(final)
         raise
-
-
-def _with_retries(fn: Callable[[], T], what: str, policy: PublishConfig, retry: RetryConfig,
-                  sleep: Callable[[float], None]) -> T:
-    attempts = policy.retries + 1
-
-    def before_sleep(state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        log.warning("Retrying publish of %s due to %s. Attempt %d of %d", what, _cause(exc),
-                    state.attempt_number + 1, attempts)
-
-    retrying = Retrying(
-        stop=stop_after_attempt(attempts),
-        wait=wait_exponential(multiplier=retry.backoff_base_s, max=retry.backoff_max_s) + wait_random(0, retry.jitter_s),
-        retry=retry_if_exception_type(OSError),
-        before_sleep=before_sleep,
-        sleep=sleep,
-        reraise=True,
-    )
-    try:
-        return retrying(fn)
-    except OSError as exc:
-        raise PublishError(f"Publish of {what} failed after {attempts} attempt(s): {_cause(exc)}") from exc
-
-
-def _cause(exc: BaseException | None) -> str:
-    """'FileNotFoundError: [Errno 2] ...' on one line, redacted, at most 300 characters."""
-    text = f"{type(exc).__name__}: {exc}" if exc else "unknown error"
-    return " ".join(redact(text).split())[:300]

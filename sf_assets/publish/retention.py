@@ -29,14 +29,17 @@ def discard(path: Path) -> bool:
         return False
 
 
-def prune_published(share_dir: Path, stem: str, suffix: str, keep_last: int) -> list[Path]:
+def prune_published(share_dir: Path, stem: str, suffix: str, keep_last: int, *, protect: Path | None = None) -> list[Path]:
     """Delete all but the newest `keep_last` copies of `stem` (and their READY markers); return those removed.
 
     `.tmp` leftovers of our naming older than a day (a copy interrupted by a crash) go too.
-    A copy that cannot be deleted (e.g. open in Power BI on Windows) is logged and kept.
+    A copy that cannot be deleted (e.g. open in Power BI on Windows) is logged and kept, and so is
+    `protect` (the copy just published, even if a clock set back makes it look older).
     """
     removed = []
     for entry in find_published(share_dir, stem, suffix)[:-keep_last]:
+        if entry.path == protect:
+            continue
         # Marker first: a READY marker must never point at a missing copy.
         if discard(ready_path(entry.path)) and discard(entry.path):
             removed.append(entry.path)
