@@ -17,6 +17,7 @@ from sf_assets.config.models import ApiUsageConfig, ObjectConfig, PathsConfig, P
 from sf_assets.salesforce.api_usage import ApiUsage, usage_from_limits
 from sf_assets.salesforce.retry import call_with_retry
 from sf_assets.salesforce.soql import compose_count_soql, parse_soql
+from sf_assets.storage.refresh_facts import put_fact
 from sf_assets.storage.state_db import transaction
 
 log = logging.getLogger(__name__)
@@ -165,4 +166,7 @@ def run_preflight(sf: Any, config: PipelineConfig, conn: sqlite3.Connection, ref
             "INSERT OR REPLACE INTO object_estimates VALUES (?, ?, ?, ?)",
             [(refresh_id, name, rows, now) for name, rows in estimates.items()],
         )
+        put_fact(conn, refresh_id, "throttled", throttled)
+        put_fact(conn, refresh_id, "api_usage_start", usage.as_metadata())
+        put_fact(conn, refresh_id, "disk_free_start", {str(d.path): d.free_bytes for d in disks})
     return PreflightReport(usage, throttled, disks, estimates, needed, warnings)

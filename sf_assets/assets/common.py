@@ -26,16 +26,23 @@ def state_db(config: PipelineConfig) -> Iterator[sqlite3.Connection]:
 
 
 def refresh_id_for(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext, config: PipelineConfig,
-                   conn: sqlite3.Connection) -> str:
-    """The run's refresh id: its tag (set by `sf-assets run` and the schedule), else the resumable/new refresh."""
+                   conn: sqlite3.Connection, create: bool = False) -> str:
+    """The run's refresh id: its tag (set by `sf-assets run` and the schedule), else the latest refresh.
+
+    With `create` (preflight only) a UI run without the tag resumes the unfinished refresh or starts one.
+    """
     from sf_assets.extract.refresh import current_or_new_refresh
 
     tags = context.run.tags
     if REFRESH_TAG in tags:
         return tags[REFRESH_TAG]
-    return current_or_new_refresh(
-        conn, config.extraction.resume_window_hours, force_new=tags.get(NEW_REFRESH_TAG) == "true"
-    ).refresh_id
+    if create:
+        force_new = tags.get(NEW_REFRESH_TAG) == "true"
+        return current_or_new_refresh(conn, config.extraction.resume_window_hours, force_new=force_new).refresh_id
+    row = conn.execute("SELECT refresh_id FROM refreshes ORDER BY started_at DESC LIMIT 1").fetchone()
+    if row is None:
+        raise dg.Failure(description="No refresh has started yet: materialize preflight first (or run `sf-assets run`).")
+    return row[0]
 
 
 def fail(exc: Exception) -> dg.Failure:

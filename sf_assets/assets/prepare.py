@@ -29,7 +29,7 @@ def preflight(
 ) -> dg.MaterializeResult:
     config = pipeline.load()
     with state_db(config) as conn:
-        refresh_id = refresh_id_for(context, config, conn)
+        refresh_id = refresh_id_for(context, config, conn, create=True)
         try:
             report = run_preflight(salesforce.connection().client(), config, conn, refresh_id)
         except (PreflightError, SalesforceAuthError) as exc:

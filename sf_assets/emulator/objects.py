@@ -19,7 +19,7 @@ FIRST = ("Ann", "José", "Li", "Zoë", "Mohammed", "O'Brien", "Éloïse", "Sam")
 LAST = ("Smith", "García", "王", "Müller", "O'Connor", "Nguyen", "de la Cruz", "Dupont")
 PHONES = ("(415) 555-0100", "+33 1 23 45 67 89", "555.0199", "+81-3-1234-5678")
 DESCRIPTIONS = ("Key account", "Renewal expected next quarter", "Met at conference", "Needs follow-up")
-BIG = 1234567890123456789  # 12345678901234567.89 at scale 2
+BIG = 123456789012345678  # 1234567890123456.78 at scale 2: the most digits a currency(18, 2) holds
 
 
 def ref(name: str, target: str, rel: str, null: float) -> Field:

@@ -85,3 +85,10 @@ CREATE TABLE IF NOT EXISTS chunk_pages (
     records INTEGER NOT NULL,
     PRIMARY KEY (refresh_id, object, chunk_id, page)
 );
+-- Facts about a refresh that later stages and the health JSON read (throttled, usage/disk at start...).
+CREATE TABLE IF NOT EXISTS refresh_facts (
+    refresh_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    value_json TEXT NOT NULL,
+    PRIMARY KEY (refresh_id, name)
+);
