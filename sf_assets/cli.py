@@ -19,9 +19,15 @@ def _add_config_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from sf_assets.runner import run_refresh
+    from sf_assets.cli_run import run_refresh
 
     return run_refresh(args.config or default_config_path(), new_refresh=args.new_refresh, refresh_catalog=args.refresh_catalog)
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from sf_assets.cli_run import show_status
+
+    return show_status(args.config or default_config_path())
 
 
 def _cmd_config_check(args: argparse.Namespace) -> int:
@@ -53,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--new-refresh", action="store_true", help="start a new refresh even if one can be resumed")
     run.add_argument("--refresh-catalog", action="store_true", help="re-describe every object (ignore the catalog TTL)")
     run.set_defaults(func=_cmd_run)
+
+    status = commands.add_parser("status", help="show the current/last refresh and its chunks by status")
+    _add_config_arg(status)
+    status.set_defaults(func=_cmd_status)
 
     org = commands.add_parser("org", help="the built-in local Salesforce org emulator")
     add_serve_parser(org.add_subparsers(dest="org_command", required=True, metavar="ORG_COMMAND"))

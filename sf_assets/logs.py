@@ -70,10 +70,20 @@ class KeyValueFormatter(logging.Formatter):
         return f"ts={ts} level={record.levelname} {ctx} message={json.dumps(record.getMessage(), ensure_ascii=False)}"
 
 
-def setup_logging(level: str = "INFO", log_dir: Path | None = None, fmt: str = "json", console: bool = True) -> None:
-    """Configure the `sf_assets` logger: rotating file under `log_dir` and (optionally) stderr."""
+class ConsoleFormatter(logging.Formatter):
+    """Short human lines for a terminal: `WARNING Opportunity/c0003: message`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        where = "/".join(v for v in (getattr(record, "object", "-"), getattr(record, "chunk_id", "-")) if v != "-")
+        return f"{record.levelname} {where + ': ' if where else ''}{record.getMessage()}"
+
+
+def setup_logging(level: str = "INFO", log_dir: Path | None = None, fmt: str = "json", console: bool = True,
+                  console_level: str = "WARNING") -> None:
+    """Configure the `sf_assets` logger: rotating file under `log_dir` and stderr (from `console_level`)."""
     logger = logging.getLogger(ROOT)
     logger.setLevel(level)
+    logger.propagate = False  # our handlers are complete; Dagster attaches its own to show lines in the UI
     for handler in list(logger.handlers):
         if getattr(handler, "_sf_assets", False):
             logger.removeHandler(handler)
@@ -86,9 +96,13 @@ def setup_logging(level: str = "INFO", log_dir: Path | None = None, fmt: str = "
             logging.handlers.RotatingFileHandler(log_dir / "sf_assets.log", maxBytes=20_000_000, backupCount=10, encoding="utf-8")
         )
     if console:
-        handlers.append(logging.StreamHandler())
+        stream = logging.StreamHandler()
+        stream.setLevel(console_level)
+        stream.setFormatter(ConsoleFormatter())
+        handlers.append(stream)
     for handler in handlers:
-        handler.setFormatter(formatter)
+        if handler.formatter is None:
+            handler.setFormatter(formatter)
         handler.addFilter(ContextFilter())
         handler.addFilter(RedactingFilter())
         handler._sf_assets = True  # type: ignore[attr-defined]

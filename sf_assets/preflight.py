@@ -149,6 +149,8 @@ def run_preflight(sf: Any, config: PipelineConfig, conn: sqlite3.Connection, ref
                   sleep: Callable[[float], None] = time.sleep) -> PreflightReport:
     """Every preflight check, in order; raises PreflightError before any Bulk job is created."""
     prepare_dirs(config.paths)
+    if config.paths.create_share_dir and config.paths.share_dir is not None:
+        config.paths.share_dir.mkdir(parents=True, exist_ok=True)
     warnings = [w for w in [share_warning(config.paths.share_dir)] if w]
     for warning in warnings:
         log.warning(warning)

@@ -1,28 +1,43 @@
-"""`sf-assets run`: the whole refresh in-process, recorded in the persistent local Dagster instance.
+"""The whole refresh, in-process, recorded in a Dagster instance: used by `sf-assets run` and the schedule.
 
-Runs, in order: the prepare assets (one run), each object's chunk partitions of the current
-refresh (one single-run backfill per object), then the downstream assets (one run). Every run is
-tagged with the refresh id, so the UI groups them and later stages find the refresh.
+Stages, each a Dagster run tagged with the refresh id: prepare (preflight → chunk plans), each
+object's chunks of the current refresh (one single-run backfill per object), output (staging,
+datasets, Power BI files) and — when launched from the CLI — the share copy. The health JSON is
+written at the end, on success and on failure.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import sys
-from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-from sf_assets.assets.common import REFRESH_TAG, state_db
-from sf_assets.config import PipelineConfig, load_config
+from sf_assets.assets.common import LAUNCHED_BY_TAG, REFRESH_TAG, state_db
+from sf_assets.config import PipelineConfig
 from sf_assets.config.models import EmulatorAuth
-from sf_assets.logs import log_context, setup_logging
+from sf_assets.logs import log_context
+from sf_assets.salesforce.api_usage import ApiUsage, usage_from_limits
+from sf_assets.salesforce.connection import SalesforceConnection
 
 log = logging.getLogger(__name__)
-LAUNCHED_BY_TAG = "sf_assets/launched_by"
+
+
+@dataclass
+class RefreshOutcome:
+    """What a refresh did: status, runs, failures, files."""
+
+    refresh_id: str
+    ok: bool
+    started_at: datetime
+    ended_at: datetime | None = None
+    run_ids: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    health_path: Path | None = None
 
 
 def ensure_dagster_home(config: PipelineConfig) -> Path:
@@ -35,64 +50,91 @@ def ensure_dagster_home(config: PipelineConfig) -> Path:
     return path
 
 
-def _report_failure(result: dg.ExecuteInProcessResult) -> None:
+def _failures(result: dg.ExecuteInProcessResult) -> list[str]:
+    found = []
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data is not None:
-            message = event.step_failure_data.error.message.strip() if event.step_failure_data.error else "failed"
-            print(f"sf-assets: {event.step_key} failed: {message.splitlines()[0]}", file=sys.stderr)
+            data = event.step_failure_data
+            text = (data.user_failure_data.description if data.user_failure_data else None) or (
+                data.error.message if data.error else "failed")
+            found.append(f"{event.step_key}: {text.strip().splitlines()[0]}")
+    return found
 
 
-def _materialize(defs: dg.Definitions, keys: Sequence[dg.AssetKey], instance: dg.DagsterInstance, tags: dict[str, str],
+def _materialize(defs: dg.Definitions, keys: list[dg.AssetKey], instance: dg.DagsterInstance, tags: dict[str, str],
                  run_config: dict | None = None) -> dg.ExecuteInProcessResult:
     wanted = set(keys)
     assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition) and wanted & set(a.keys)]
     checks = [c for c in defs.asset_checks or [] if any(k.asset_key in wanted for k in c.check_keys)]
+    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the sf_assets log has the detail
     return dg.materialize([*assets, *checks], instance=instance, resources=defs.resources, tags=tags,
-                          run_config=run_config or {}, raise_on_error=False, selection=list(keys))
+                          run_config={**quiet, **(run_config or {})}, raise_on_error=False, selection=keys)
 
 
-def run_refresh(config_path: Path, new_refresh: bool = False, refresh_catalog: bool = False) -> int:
-    """Run every stage of a refresh; returns 0 on success, 1 when the refresh failed."""
+def _usage_now(config: PipelineConfig) -> ApiUsage | None:
+    """API usage at the end of the refresh (None when /limits cannot be read)."""
+    try:
+        return usage_from_limits(SalesforceConnection(config.salesforce).client().limits())
+    except Exception as exc:  # noqa: BLE001 - the health JSON must not fail for this
+        log.warning("Could not read API usage at the end of the refresh: %s", exc)
+        return None
+
+
+def execute_refresh(config: PipelineConfig, instance: dg.DagsterInstance, *, new_refresh: bool = False,
+                    refresh_catalog: bool = False, launched_by: str = "cli", publish: bool = True) -> RefreshOutcome:
+    """Run (or resume) a refresh through `instance`; writes the health JSON; never raises for a failed stage."""
     from sf_assets.assets.extract import chunk_partitions, object_asset_key
+    from sf_assets.assets.output import POWERBI_OUTPUT, share_copy, staging_asset_key
     from sf_assets.definitions import PREPARE_ASSETS, build_definitions
     from sf_assets.extract.refresh import current_or_new_refresh, finish_refresh
+    from sf_assets.health import file_info
+    from sf_assets.refresh_health import MessageCollector, write_refresh_health
+    from sf_assets.share import current_files
+    from sf_assets.storage.staging import staging_stats
     from sf_assets.salesforce.emulator_target import connect_emulator
+    from sf_assets.storage.output_cleanup import delete_finished_chunk_files, remove_stale_files
 
-    config = load_config(config_path)
-    setup_logging(config.logging.level, config.paths.log_dir, config.logging.format)
-    home = ensure_dagster_home(config)
     if isinstance(config.salesforce.auth, EmulatorAuth):
         connect_emulator(config.salesforce.auth, config.salesforce.api_version)
     with state_db(config) as conn:
         refresh = current_or_new_refresh(conn, config.extraction.resume_window_hours, force_new=new_refresh)
-    refresh_id = refresh.refresh_id
+    outcome = RefreshOutcome(refresh.refresh_id, ok=True, started_at=datetime.now(timezone.utc))
     defs = build_definitions(str(config.source_file))
-    tags = {REFRESH_TAG: refresh_id, LAUNCHED_BY_TAG: "cli"}
-    with log_context(refresh_id=refresh_id), dg.DagsterInstance.get() as instance:
-        log.info("Refresh %s %s (Dagster instance %s)", refresh_id, "resumed" if refresh.resumed else "started", home)
-        stages: list[tuple[str, list[dg.AssetKey], dict[str, str]]] = [
-            ("prepare", [a.key for a in PREPARE_ASSETS], {})]
-        result = _materialize(defs, stages[0][1], instance, tags,
-                              {"ops": {"metadata_catalog": {"config": {"force_refresh": refresh_catalog}}}})
-        ok = result.success
-        if ok:
+    tags = {REFRESH_TAG: refresh.refresh_id, LAUNCHED_BY_TAG: launched_by}
+
+    def run(stage: str, keys: list[dg.AssetKey], extra_tags: dict[str, str], run_config: dict | None = None) -> bool:
+        result = _materialize(defs, keys, instance, {**tags, **extra_tags}, run_config)
+        outcome.run_ids.append(result.run_id)
+        if not result.success:
+            outcome.failures.extend(_failures(result) or [f"{stage} failed"])
+        return result.success
+
+    with log_context(refresh_id=refresh.refresh_id), MessageCollector() as messages:
+        log.info("Refresh %s %s", refresh.refresh_id, "resumed" if refresh.resumed else "started")
+        remove_stale_files(config.paths.work_dir / "tmp", config.output.cleanup_after_hours)
+        catalog_config = {"ops": {"metadata_catalog": {"config": {"force_refresh": refresh_catalog}}}}
+        outcome.ok = run("prepare", [a.key for a in PREPARE_ASSETS], {}, catalog_config)
+        if outcome.ok:
             for obj in config.objects:
                 name = chunk_partitions(obj.name).name
-                keys = [k for k in instance.get_dynamic_partitions(name) if k.startswith(f"{refresh_id}_")]
-                if not keys:
-                    continue
+                keys = [k for k in instance.get_dynamic_partitions(name or "") if k.startswith(f"{refresh.refresh_id}_")]
                 range_tags = {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
                 with log_context(object=obj.name):
-                    result = _materialize(defs, [object_asset_key(obj.name)], instance, {**tags, **range_tags})
-                if not result.success:
-                    ok = False
-                    _report_failure(result)
-        else:
-            _report_failure(result)
-    with state_db(config) as conn:
-        finish_refresh(conn, refresh_id, "success" if ok else "failed")
-    if not ok:
-        print(f"Refresh {refresh_id} failed; `sf-assets run` resumes it (finished chunks are kept).", file=sys.stderr)
-        return 1
-    print(f"Refresh {refresh_id} finished (runs are in the Dagster UI: dagster dev -w workspace.yaml).")
-    return 0
+                    outcome.ok &= run(f"extract {obj.name}", [object_asset_key(obj.name)], range_tags)
+        if outcome.ok:
+            output_keys = [*(staging_asset_key(o.name) for o in config.objects), POWERBI_OUTPUT]
+            outcome.ok = run("output", output_keys, {})
+        if outcome.ok and publish and config.paths.share_dir is not None:
+            outcome.ok = run("publish", [share_copy.key], {})
+        outcome.ended_at = datetime.now(timezone.utc)
+        status = "success" if outcome.ok else "failed"
+        with state_db(config) as conn:
+            finish_refresh(conn, refresh.refresh_id, status, {"runs": outcome.run_ids, "failures": outcome.failures})
+        if outcome.ok:
+            delete_finished_chunk_files(config.paths.state_db)
+        outcome.health_path = write_refresh_health(
+            config, refresh.refresh_id, status, started_at=refresh.started_at, ended_at=outcome.ended_at,
+            run_ids=outcome.run_ids, messages=messages, errors=outcome.failures, api_usage_end=_usage_now(config),
+            final_files=[file_info(p) for p in current_files(config, refresh.refresh_id)],
+            sqlite_stats=staging_stats(config.paths.staging_db) if config.paths.staging_db.exists() else {})
+    return outcome

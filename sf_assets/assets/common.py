@@ -13,6 +13,8 @@ from sf_assets.storage.state_db import open_state_db
 
 REFRESH_TAG = "sf_assets/refresh_id"
 NEW_REFRESH_TAG = "sf_assets/new_refresh"
+LAUNCHED_BY_TAG = "sf_assets/launched_by"
+REFRESH_DRIVERS = frozenset({"cli", "schedule"})  # they run every stage and write the health JSON themselves
 
 
 @contextlib.contextmanager
@@ -39,10 +41,16 @@ def refresh_id_for(context: dg.AssetExecutionContext | dg.AssetCheckExecutionCon
     if create:
         force_new = tags.get(NEW_REFRESH_TAG) == "true"
         return current_or_new_refresh(conn, config.extraction.resume_window_hours, force_new=force_new).refresh_id
-    row = conn.execute("SELECT refresh_id FROM refreshes ORDER BY started_at DESC LIMIT 1").fetchone()
-    if row is None:
+    refresh_id = latest_refresh_id(conn)
+    if refresh_id is None:
         raise dg.Failure(description="No refresh has started yet: materialize preflight first (or run `sf-assets run`).")
-    return row[0]
+    return refresh_id
+
+
+def latest_refresh_id(conn: sqlite3.Connection) -> str | None:
+    """The most recently started refresh, if any."""
+    row = conn.execute("SELECT refresh_id FROM refreshes ORDER BY started_at DESC LIMIT 1").fetchone()
+    return row[0] if row else None
 
 
 def fail(exc: Exception) -> dg.Failure:

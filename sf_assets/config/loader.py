@@ -94,7 +94,8 @@ def _resolve(value: Path | None, base: Path) -> Path | None:
 def resolve_paths(config: PipelineConfig, base: Path) -> PipelineConfig:
     """Resolve every relative path of `config` against `base` (the config file's folder)."""
     paths = config.paths
-    new_paths = paths.model_copy(update={k: _resolve(getattr(paths, k), base) for k in type(paths).model_fields})
+    new_paths = paths.model_copy(update={
+        k: _resolve(v, base) for k in type(paths).model_fields if isinstance(v := getattr(paths, k), Path)})
     sf = config.salesforce
     auth = sf.auth
     auth_updates = {k: _resolve(getattr(auth, k), base) for k in ("state_file", "private_key_file") if hasattr(auth, k)}

@@ -164,6 +164,9 @@ class PathsConfig(_Model):
     state_db: Path = Field(Path("../var/state/state.db"), description="Catalog, plans, job tracker (local disk).")
     staging_db: Path = Field(Path("../var/state/staging.db"), description="SQLite staging tables (local disk).")
     share_dir: Path | None = Field(None, description=r"Network share to publish to, e.g. \\server\share\powerbi.")
+    create_share_dir: bool = Field(
+        False, description="Create share_dir when missing (a local folder, as in the demo); leave off for a real share."
+    )
 
 
 class PreflightConfig(_Model):

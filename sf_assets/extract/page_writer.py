@@ -95,7 +95,7 @@ def page_batches(source: Readable, plan: FieldPlan) -> Iterator[pa.RecordBatch]:
         return
     yield from pacsv.open_csv(
         _Body(body, first),
-        read_options=pacsv.ReadOptions(column_names=names, block_size=CSV_BLOCK_BYTES),
+        read_options=pacsv.ReadOptions(column_names=names, block_size=CSV_BLOCK_BYTES, use_threads=False),
         parse_options=arrow_parse_options(),
         convert_options=arrow_convert_options(plan),
     )

@@ -1,0 +1,83 @@
+"""`sf-assets run` and `sf-assets status`: a refresh from a terminal, and what the job tracker knows."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from sf_assets.config import load_config
+from sf_assets.logs import setup_logging
+
+EXIT_OK, EXIT_FAILED = 0, 1
+
+
+def run_refresh(config_path: Path, new_refresh: bool = False, refresh_catalog: bool = False) -> int:
+    """Run or resume a refresh in the persistent local Dagster instance and print a summary."""
+    from sf_assets.runner import ensure_dagster_home, execute_refresh
+    from sf_assets.share import current_files
+
+    config = load_config(config_path)
+    setup_logging(config.logging.level, config.paths.log_dir, config.logging.format, console_level="WARNING")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # Dagster's storage migrations are not news
+    ensure_dagster_home(config)
+    print(f"Refreshing {', '.join(o.name for o in config.objects)} (logs: {config.paths.log_dir / 'sf_assets.log'})")
+    with dg.DagsterInstance.get() as instance:
+        outcome = execute_refresh(config, instance, new_refresh=new_refresh, refresh_catalog=refresh_catalog)
+    seconds = ((outcome.ended_at or outcome.started_at) - outcome.started_at).total_seconds()
+    print(f"\nRefresh {outcome.refresh_id}: {'SUCCESS' if outcome.ok else 'FAILED'} in {seconds:.1f} s")
+    _print_rows(config.paths.state_db, outcome.refresh_id)
+    for path in current_files(config, outcome.refresh_id):
+        print(f"  Power BI file: {path}")
+    print(f"  Health JSON:   {outcome.health_path or 'not written (see the log)'}")
+    if outcome.health_path:
+        published = json.loads(outcome.health_path.read_text(encoding="utf-8")).get("published") or []
+        for copy in published:
+            print(f"  Published:     {copy['path'] if copy['ok'] else 'FAILED: ' + str(copy['error'])}")
+    for failure in outcome.failures:
+        print(f"  Failure: {failure}", file=sys.stderr)
+    if not outcome.ok:
+        print("Run `sf-assets run` again to resume: finished chunks are kept.", file=sys.stderr)
+    print("Runs, partitions and checks: dagster dev -w workspace.yaml")
+    return EXIT_OK if outcome.ok else EXIT_FAILED
+
+
+def _print_rows(state_db: Path, refresh_id: str) -> None:
+    from sf_assets.health import chunk_counts, rows_per_object
+    from sf_assets.storage.state_db import open_state_db
+
+    conn = open_state_db(state_db)
+    try:
+        rows, chunks = rows_per_object(conn, refresh_id), chunk_counts(conn, refresh_id)
+    finally:
+        conn.close()
+    for name, count in rows.items():
+        c = chunks.get(name)
+        detail = f" ({c.ok + c.fixed} chunks ok, {c.failed} failed, {c.skipped} pending)" if c else ""
+        print(f"  {name:<20} {count:>12,} rows{detail}")
+
+
+def show_status(config_path: Path) -> int:
+    """Print the current/last refresh and its chunks by status."""
+    from sf_assets.storage.state_db import open_state_db
+
+    config = load_config(config_path)
+    conn = open_state_db(config.paths.state_db)
+    try:
+        refresh = conn.execute(
+            "SELECT refresh_id, started_at, finished_at, status FROM refreshes ORDER BY started_at DESC LIMIT 1").fetchone()
+        if refresh is None:
+            print("No refresh yet: run `sf-assets run`.")
+            return EXIT_OK
+        refresh_id, started, finished, status = refresh
+        print(f"Refresh {refresh_id}: {status} (started {started}{', finished ' + finished if finished else ''})")
+        for obj, chunk_status, count, rows in conn.execute(
+                "SELECT object, status, COUNT(*), COALESCE(SUM(rows), 0) FROM chunks WHERE refresh_id = ? "
+                "GROUP BY object, status ORDER BY object, status", (refresh_id,)):
+            print(f"  {obj:<20} {chunk_status:<10} {count:>5} chunks {rows:>12,} rows")
+    finally:
+        conn.close()
+    return EXIT_OK

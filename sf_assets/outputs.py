@@ -1,0 +1,95 @@
+"""Glue from extracted chunks to SQLite staging, dataset builds and the Power BI output (Dagster-free)."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sf_assets.config import PipelineConfig
+from sf_assets.config.models import ObjectConfig
+from sf_assets.extract.tracker import ChunkTracker
+from sf_assets.logs import log_context
+from sf_assets.storage.field_mapping import load_plan
+from sf_assets.storage.output import PublishedDataset, publish_dataset
+from sf_assets.storage.staging import StagingResult, stage_object
+from sf_assets.transform.cluster import dask_client
+from sf_assets.transform.datasets import DatasetsReport, build_datasets
+
+log = logging.getLogger(__name__)
+
+
+class IncompleteExtraction(RuntimeError):
+    """Some chunks of the refresh are not extracted (or were found invalid): they must be (re-)extracted first."""
+
+
+@dataclass
+class OutputsReport:
+    """Datasets built and published; `failed` maps dataset name to its error."""
+
+    published: list[PublishedDataset] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def chunk_files(conn: sqlite3.Connection, refresh_id: str, object_name: str) -> list[Path]:
+    """The chunk files of the object in this refresh; raises IncompleteExtraction unless every chunk succeeded."""
+    rows = conn.execute(
+        "SELECT chunk_id, status, file_path FROM chunks WHERE refresh_id = ? AND object = ? ORDER BY chunk_id",
+        (refresh_id, object_name),
+    ).fetchall()
+    pending = [chunk_id for chunk_id, status, _ in rows if status != "success"]
+    if not rows or pending:
+        raise IncompleteExtraction(
+            f"{len(pending) if rows else 'all'} chunk(s) of {object_name} in refresh {refresh_id} are not extracted"
+            f"{': ' + ', '.join(pending[:10]) if pending else ''}; materialize them first (or run `sf-assets run`)"
+        )
+    return [Path(path) for _, _, path in rows]
+
+
+def stage(config: PipelineConfig, conn: sqlite3.Connection, refresh_id: str, obj: ObjectConfig) -> StagingResult:
+    """Load the object's chunks into the staging DB; invalid chunks are marked failed for re-extraction."""
+    with log_context(refresh_id=refresh_id, object=obj.name):
+        files = chunk_files(conn, refresh_id, obj.name)
+        result = stage_object(config.paths.staging_db, load_plan(conn, obj.name), files, obj, config.staging)
+        if result.invalid_chunks:
+            tracker = ChunkTracker(conn)
+            invalid = {str(p) for p in result.invalid_chunks}
+            for state in tracker.chunks(refresh_id, obj.name):
+                if state.file_path in invalid:
+                    tracker.mark_failed(state.key, "chunk file failed the schema check: re-extract it")
+            raise IncompleteExtraction(
+                f"{len(invalid)} chunk file(s) of {obj.name} failed the schema check and were marked for re-extraction"
+            )
+        return result
+
+
+def build_outputs(config: PipelineConfig, refresh_id: str) -> tuple[DatasetsReport, OutputsReport]:
+    """Run every dataset (a failing one does not stop the others) and publish each result for Power BI."""
+    parts_root = config.paths.work_dir / "datasets" / refresh_id
+    with log_context(refresh_id=refresh_id):
+        try:
+            if config.dask.engine == "dask_sql":
+                with dask_client(config.dask, config.paths.work_dir) as client:
+                    report = build_datasets(config.datasets, config.paths.staging_db, parts_root, engine="dask_sql",
+                                            client=client, decimals_as_float=config.output.decimals_as_float)
+            else:
+                report = build_datasets(config.datasets, config.paths.staging_db, parts_root, engine="sqlite",
+                                        decimals_as_float=config.output.decimals_as_float)
+            outputs = OutputsReport(failed={r.name: r.error or "failed" for r in report.results if not r.ok})
+            by_name = {d.name: d for d in config.datasets}
+            for result in report.results:
+                if result.result is None:
+                    continue
+                try:
+                    outputs.published.append(publish_dataset(
+                        by_name[result.name], result.result.parts, result.result.schema, result.result.rows,
+                        config.paths.output_dir, config.output, refresh_id, source_rows=result.source_rows,
+                        timings={"build_s": result.seconds}))
+                except Exception as exc:  # noqa: BLE001 - reported per dataset; the others go on
+                    log.error("Publishing dataset %s failed: %s", result.name, exc)
+                    outputs.failed[result.name] = f"{type(exc).__name__}: {exc}"
+        finally:
+            shutil.rmtree(parts_root, ignore_errors=True)
+    return report, outputs
