@@ -20,6 +20,7 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 from sf_assets.assets.common import LAUNCHED_BY_TAG, REFRESH_TAG, state_db
 from sf_assets.config import PipelineConfig
 from sf_assets.config.models import EmulatorAuth
+from sf_assets.extract.refresh import Refresh
 from sf_assets.logs import log_context
 from sf_assets.salesforce.api_usage import ApiUsage, usage_from_limits
 from sf_assets.salesforce.connection import SalesforceConnection
@@ -80,27 +81,13 @@ def _usage_now(config: PipelineConfig) -> ApiUsage | None:
         return None
 
 
-def execute_refresh(config: PipelineConfig, instance: dg.DagsterInstance, *, new_refresh: bool = False,
-                    refresh_catalog: bool = False, launched_by: str = "cli", publish: bool = True) -> RefreshOutcome:
-    """Run (or resume) a refresh through `instance`; writes the health JSON; never raises for a failed stage."""
+def _run_stages(defs: dg.Definitions, config: PipelineConfig, instance: dg.DagsterInstance, refresh: Refresh,
+                tags: dict[str, str], outcome: RefreshOutcome, refresh_catalog: bool, publish: bool) -> None:
+    """Prepare, each object's chunks, output, then (optionally) the share copy; stops at the first failed stage."""
     from sf_assets.assets.extract import chunk_partitions, object_asset_key
     from sf_assets.assets.output import POWERBI_OUTPUT, share_copy, staging_asset_key
-    from sf_assets.definitions import PREPARE_ASSETS, build_definitions
-    from sf_assets.extract.refresh import current_or_new_refresh, finish_refresh
-    from sf_assets.health import file_info
-    from sf_assets.refresh_health import MessageCollector, write_refresh_health
-    from sf_assets.share import current_files
-    from sf_assets.storage.staging import staging_stats
-    from sf_assets.salesforce.emulator_target import connect_emulator
-    from sf_assets.storage.output_cleanup import delete_finished_chunk_files, remove_stale_files
-
-    if isinstance(config.salesforce.auth, EmulatorAuth):
-        connect_emulator(config.salesforce.auth, config.salesforce.api_version)
-    with state_db(config) as conn:
-        refresh = current_or_new_refresh(conn, config.extraction.resume_window_hours, force_new=new_refresh)
-    outcome = RefreshOutcome(refresh.refresh_id, ok=True, started_at=datetime.now(timezone.utc))
-    defs = build_definitions(str(config.source_file))
-    tags = {REFRESH_TAG: refresh.refresh_id, LAUNCHED_BY_TAG: launched_by}
+    from sf_assets.definitions import PREPARE_ASSETS
+    from sf_assets.storage.output_cleanup import remove_stale_files
 
     def run(stage: str, keys: list[dg.AssetKey], extra_tags: dict[str, str], run_config: dict | None = None) -> bool:
         result = _materialize(defs, keys, instance, {**tags, **extra_tags}, run_config)
@@ -109,23 +96,52 @@ def execute_refresh(config: PipelineConfig, instance: dg.DagsterInstance, *, new
             outcome.failures.extend(_failures(result) or [f"{stage} failed"])
         return result.success
 
+    log.info("Refresh %s %s", refresh.refresh_id, "resumed" if refresh.resumed else "started")
+    remove_stale_files(config.paths.work_dir / "tmp", config.output.cleanup_after_hours)
+    catalog_config = {"ops": {"metadata_catalog": {"config": {"force_refresh": refresh_catalog}}}}
+    outcome.ok = run("prepare", [a.key for a in PREPARE_ASSETS], {}, catalog_config)
+    if not outcome.ok:
+        return
+    for obj in config.objects:
+        name = chunk_partitions(obj.name).name or ""
+        keys = [k for k in instance.get_dynamic_partitions(name) if k.startswith(f"{refresh.refresh_id}_")]
+        range_tags = {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
+        with log_context(object=obj.name):
+            outcome.ok &= run(f"extract {obj.name}", [object_asset_key(obj.name)], range_tags)
+    if not outcome.ok:
+        return
+    outcome.ok = run("output", [*(staging_asset_key(o.name) for o in config.objects), POWERBI_OUTPUT], {})
+    if outcome.ok and publish and config.paths.share_dir is not None:
+        outcome.ok = run("publish", [share_copy.key], {})
+
+
+def execute_refresh(config: PipelineConfig, instance: dg.DagsterInstance, *, new_refresh: bool = False,
+                    refresh_catalog: bool = False, launched_by: str = "cli", publish: bool = True) -> RefreshOutcome:
+    """Run (or resume) a refresh through `instance`; writes the health JSON; never raises for a failed stage."""
+    from sf_assets.definitions import build_definitions
+    from sf_assets.extract.refresh import current_or_new_refresh, finish_refresh
+    from sf_assets.health import file_info
+    from sf_assets.refresh_health import MessageCollector, write_refresh_health
+    from sf_assets.share import current_files
+    from sf_assets.storage.staging import staging_stats
+    from sf_assets.salesforce.emulator_target import connect_emulator
+    from sf_assets.storage.output_cleanup import delete_finished_chunk_files
+
+    with state_db(config) as conn:
+        refresh = current_or_new_refresh(conn, config.extraction.resume_window_hours, force_new=new_refresh)
+    outcome = RefreshOutcome(refresh.refresh_id, ok=True, started_at=datetime.now(timezone.utc))
+    tags = {REFRESH_TAG: refresh.refresh_id, LAUNCHED_BY_TAG: launched_by}
+
     with log_context(refresh_id=refresh.refresh_id), MessageCollector() as messages:
-        log.info("Refresh %s %s", refresh.refresh_id, "resumed" if refresh.resumed else "started")
-        remove_stale_files(config.paths.work_dir / "tmp", config.output.cleanup_after_hours)
-        catalog_config = {"ops": {"metadata_catalog": {"config": {"force_refresh": refresh_catalog}}}}
-        outcome.ok = run("prepare", [a.key for a in PREPARE_ASSETS], {}, catalog_config)
-        if outcome.ok:
-            for obj in config.objects:
-                name = chunk_partitions(obj.name).name
-                keys = [k for k in instance.get_dynamic_partitions(name or "") if k.startswith(f"{refresh.refresh_id}_")]
-                range_tags = {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
-                with log_context(object=obj.name):
-                    outcome.ok &= run(f"extract {obj.name}", [object_asset_key(obj.name)], range_tags)
-        if outcome.ok:
-            output_keys = [*(staging_asset_key(o.name) for o in config.objects), POWERBI_OUTPUT]
-            outcome.ok = run("output", output_keys, {})
-        if outcome.ok and publish and config.paths.share_dir is not None:
-            outcome.ok = run("publish", [share_copy.key], {})
+        try:
+            if isinstance(config.salesforce.auth, EmulatorAuth):
+                connect_emulator(config.salesforce.auth, config.salesforce.api_version)
+            defs = build_definitions(str(config.source_file))
+            _run_stages(defs, config, instance, refresh, tags, outcome, refresh_catalog, publish)
+        except Exception as exc:  # noqa: BLE001 - recorded, reported in the health JSON, never half-silent
+            log.error("Refresh %s stopped: %s", refresh.refresh_id, exc)
+            outcome.ok = False
+            outcome.failures.append(f"{type(exc).__name__}: {exc}")
         outcome.ended_at = datetime.now(timezone.utc)
         status = "success" if outcome.ok else "failed"
         with state_db(config) as conn:

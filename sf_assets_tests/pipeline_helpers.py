@@ -36,7 +36,7 @@ def write_config(org: EmulatorOrg, tmp_path: Path, objects: list[dict] | None = 
     for key, value in sections.items():
         data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value
     path = config_dir / "pipeline.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    path.write_text(yaml.safe_dump(data, sort_keys=False, width=10**6), encoding="utf-8")
     return path
 
 

@@ -40,7 +40,8 @@ def _from_state_file(state_file: Path) -> EmulatorTarget | None:
         )
     except (requests.RequestException, OSError):
         return None
-    return target if response.status_code == 200 else None
+    # Any answer but 401 means this emulator is alive with this token (a 503 may be an injected fault).
+    return target if response.status_code != 401 else None
 
 
 def connect_emulator(auth: EmulatorAuth, api_version: str) -> EmulatorTarget:
