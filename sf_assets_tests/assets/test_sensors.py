@@ -1,0 +1,93 @@
+"""The publish sensor requests exactly one publish run per new Power BI output; the failure sensor writes health."""
+
+import json
+
+import dagster as dg
+
+from sf_assets.assets.common import LAUNCHED_BY_TAG, REFRESH_TAG
+from sf_assets.assets.output import POWERBI_OUTPUT
+from sf_assets.definitions import defs
+from sf_assets.sensors import publish_on_new_output
+
+
+def materialize_output(instance, refresh_id, tags=None):
+    """A real materialization event of powerbi_output in a real (trivial) run with the given tags."""
+
+    @dg.asset(key=POWERBI_OUTPUT)
+    def fake_output():  # stands in for the heavy dataset build: only the event matters to the sensor
+        return dg.MaterializeResult(metadata={"refresh_id": refresh_id})
+
+    result = dg.materialize([fake_output], instance=instance, tags=tags or {})
+    assert result.success
+    return result.run_id
+
+
+def tick(instance, cursor=None):
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+    return publish_on_new_output.evaluate_tick(context)
+
+
+def test_one_publish_run_per_materialization():
+    with dg.instance_for_test() as instance:
+        first = tick(instance)  # empty cursor, no event yet
+        assert not first.run_requests
+        run_id = materialize_output(instance, "r1")
+        result = tick(instance, first.cursor)
+        assert len(result.run_requests) == 1
+        request = result.run_requests[0]
+        assert request.run_key == f"publish-{run_id}" and request.tags[REFRESH_TAG] == "r1"
+        assert request.job_name in (None, "publish_job")
+        again = tick(instance, result.cursor)
+        assert not again.run_requests  # the same materialization is not published twice
+        second_run = materialize_output(instance, "r2")
+        latest = tick(instance, again.cursor)
+        assert [r.run_key for r in latest.run_requests] == [f"publish-{second_run}"]
+
+
+def test_first_tick_with_empty_cursor_still_publishes():
+    with dg.instance_for_test() as instance:
+        run_id = materialize_output(instance, "r1")
+        result = tick(instance)
+        assert [r.run_key for r in result.run_requests] == [f"publish-{run_id}"]
+
+
+def test_cli_refresh_publishes_itself():
+    with dg.instance_for_test() as instance:
+        materialize_output(instance, "r1", tags={LAUNCHED_BY_TAG: "cli", REFRESH_TAG: "r1"})
+        result = tick(instance)
+        assert not result.run_requests
+        assert "publishes itself" in (result.skip_message or "")
+
+
+def test_failure_sensor_writes_health_for_ui_runs(org, tmp_path, monkeypatch):
+    from sf_assets.resources import PipelineConfigResource
+    from sf_assets.sensors import health_on_failure
+    from sf_assets_tests.pipeline_helpers import write_config
+    from sf_assets.storage.state_db import open_state_db
+    from sf_assets.extract.refresh import current_or_new_refresh
+
+    path = write_config(org, tmp_path)
+    pipeline = PipelineConfigResource(config_path=str(path))
+    refresh_id = current_or_new_refresh(open_state_db(tmp_path / "state" / "state.db"), 20).refresh_id
+
+    @dg.asset
+    def broken():
+        raise RuntimeError(f"boom with token {org.access_token}")
+
+    with dg.instance_for_test() as instance:
+        result = dg.materialize([broken], instance=instance, raise_on_error=False)
+        assert not result.success
+        run = instance.get_run_by_id(result.run_id)
+        failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE)
+        context = dg.build_run_status_sensor_context(
+            sensor_name="health_on_failure", dagster_instance=instance, dagster_run=run, dagster_event=failure,
+            resources={"pipeline": pipeline},
+        ).for_run_failure()
+        health_on_failure(context)
+    report = tmp_path / "output" / f"health_check_{refresh_id}.json"
+    data = json.loads(report.read_text(encoding="utf-8"))
+    assert data["status"] == "failed" and data["run_ids"] == [result.run_id]
+    from sf_assets.redaction import register_secret
+
+    register_secret(org.access_token)
+    assert org.access_token not in report.read_text(encoding="utf-8")
