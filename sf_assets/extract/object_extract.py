@@ -14,6 +14,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 from sf_assets.extract.chunk_extract import ChunkResult, ExtractContext, extract_chunk
+from sf_assets.logs import log_context
 from sf_assets.redaction import redact
 from sf_assets.salesforce.field_plan import FieldPlan
 
@@ -38,6 +39,12 @@ class ObjectResult:
 def extract_object(ctx: ExtractContext, plan: FieldPlan, *, query_all: bool = False,
                    chunk_ids: Sequence[str] | None = None, on_result: OnResult | None = None) -> ObjectResult:
     """Extract the object's chunks (all planned ones by default); `on_result` is called per chunk as it ends."""
+    with log_context(refresh_id=ctx.refresh_id, object=plan.object_name):
+        return _extract_object(ctx, plan, query_all, chunk_ids, on_result)
+
+
+def _extract_object(ctx: ExtractContext, plan: FieldPlan, query_all: bool, chunk_ids: Sequence[str] | None,
+                    on_result: OnResult | None) -> ObjectResult:
     ids = list(chunk_ids) if chunk_ids is not None else [
         s.key.chunk_id for s in ctx.tracker.chunks(ctx.refresh_id, plan.object_name)]
     outcome = ObjectResult(plan.object_name)

@@ -230,7 +230,10 @@ class BulkClient:
         return retry_call(once, label, self.retry, sleep=self.sleep)
 
     def create_query_job(self, soql: str, *, query_all: bool = False, label: str = "Bulk API query") -> JobInfo:
-        """Create a query (or queryAll) job; its `api_version` is the one to fetch results with."""
+        """Create a query (or queryAll) job; its `api_version` is the one to fetch results with.
+
+        A POST retried after a lost response can leave an orphan job (Salesforce deletes it in 7 days).
+        """
         self.governor.check()
         body = {"operation": "queryAll" if query_all else "query", "query": soql,
                 "contentType": "CSV", "columnDelimiter": "COMMA", "lineEnding": "LF"}
