@@ -21,8 +21,6 @@ from pathlib import Path
 SOQL = ("SELECT Id, AccountId, Account.Name, Name, StageName, Amount, Probability, CloseDate, Type, LeadSource, "
         "IsClosed, IsWon, ForecastCategory, ExpectedRevenue, Description, CreatedDate, LastModifiedDate "
         "FROM Opportunity")
-# The emulator's "huge" Amount (12345678901234567.89) exceeds describe()'s precision 18: widen it.
-OVERRIDES = {"Amount": "decimal(38,2)", "ExpectedRevenue": "decimal(38,2)"}
 
 
 def _peak_rss_mb() -> float:
@@ -59,7 +57,7 @@ def child(state_file: Path, folder: Path, chunk_size: int, page_records: int) ->
                                                                          autostart=False)))
     sf = connection.client()
     catalog = {name: ObjectMeta.from_describe(getattr(sf, name).describe()) for name in ("Opportunity", "Account")}
-    plan = build_field_plan(parse_soql(SOQL), catalog, critical_fields=[], overrides=OVERRIDES)
+    plan = build_field_plan(parse_soql(SOQL), catalog, critical_fields=[])
     extraction = ExtractionConfig(chunk_size=chunk_size, max_records_per_page=page_records, max_concurrent_jobs=2,
                                   poll_initial_s=0.05, poll_max_s=0.5)
     client = BulkClient(connection, ApiGovernor(ApiUsageConfig(), 2), RetryConfig(), extraction)

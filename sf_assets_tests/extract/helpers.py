@@ -35,9 +35,6 @@ SOQL = {
     "Widget__c": "SELECT * FROM Widget__c",
 }
 QUERY_ALL = {"Widget__c"}
-# The emulator's "huge" currency value 12345678901234567.89 has 19 digits, more than the fields'
-# describe() precision of 18 allows (decimal128(18, 2) cannot hold it); widen those columns.
-WIDE = {"Opportunity": ("Amount", "ExpectedRevenue"), "Widget__c": ("Amount__c", "Score__c")}
 
 
 def connect(org: EmulatorOrg, tmp: Path) -> SalesforceConnection:
@@ -50,8 +47,7 @@ def field_plan(connection: SalesforceConnection, object_name: str, soql: str | N
     """The object's field plan, from describe() of the object and of its parents."""
     describe = sf_describer(connection.client())
     catalog = {name: ObjectMeta.from_describe(describe(name)) for name in {"Account", object_name}}
-    overrides = {name: "decimal(38,2)" for name in WIDE.get(object_name, ())}
-    return build_field_plan(parse_soql(soql or SOQL[object_name]), catalog, critical_fields=[], overrides=overrides)
+    return build_field_plan(parse_soql(soql or SOQL[object_name]), catalog, critical_fields=[])
 
 
 def make_context(connection: SalesforceConnection, tmp: Path, refresh_id: str = "R1", *,
