@@ -74,7 +74,11 @@ def test_consolidated_file_has_the_documented_power_bi_types(tmp_path):
 def test_duckdb_reads_the_consolidated_file(tmp_path):
     duckdb = pytest.importorskip("duckdb")
     published = _publish(tmp_path, "r1")
-    assert duckdb.sql(f"SELECT count(*) FROM '{published.stable_file.as_posix()}'").fetchone()[0] == 1000
+    source = f"'{published.stable_file.as_posix()}'"
+    assert duckdb.sql(f"SELECT count(*) FROM {source}").fetchall()[0][0] == 1000
+    types = dict((row[0], row[1]) for row in duckdb.sql(f"DESCRIBE SELECT * FROM {source}").fetchall())
+    assert types["Created"] == "TIMESTAMP WITH TIME ZONE" and types["Amount"] == "DOUBLE"
+    assert types["Probability"] == "DECIMAL(19,4)"
 
 
 def test_partitioned_dataset_and_manifest(tmp_path):
