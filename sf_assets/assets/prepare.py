@@ -86,6 +86,9 @@ def field_plans(pipeline: PipelineConfigResource) -> dg.MaterializeResult:
     for name, plan in plans.items():
         metadata[f"{name} columns"] = dg.MetadataValue.table_schema(_table_schema(plan))
         metadata[f"{name} dropped"] = dg.MetadataValue.json([{"field": f, "reason": r} for f, r in plan.dropped])
+        long_text = [c.name for c in plan.columns if c.long_text]
+        if long_text:  # Power BI cuts text cells at ~32k characters
+            metadata[f"{name} long_text_over_32k"] = dg.MetadataValue.json(long_text)
     return dg.MaterializeResult(metadata=metadata)
 
 

@@ -44,6 +44,7 @@ def test_prepare_assets_materialize_with_metadata(org, tmp_path):
     assert {"Location__Latitude__s", "Location__Longitude__s", "ShipStreet", "ShipCountry"} <= widget_columns
     assert not {"Location__c", "ShipAddress"} & widget_columns  # compounds replaced by their components
     assert "Blob__c" not in widget_columns  # base64 is refused by Bulk
+    assert plans["Widget__c long_text_over_32k"].value == ["LongText__c"]  # flagged for Power BI's cell limit
     checks = result.get_asset_check_evaluations()
     assert [c.passed for c in checks] == [True]
     config_conn = open_state_db(tmp_path / "state" / "state.db")
