@@ -18,6 +18,7 @@ import logging
 import shutil
 import time
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from sf_assets.extract.chunk_file import ChunkFileStats, md5_file, merge_parts, parquet_rows
@@ -176,7 +177,7 @@ def _fetch_pages(ctx: ExtractContext, job: QueryJob, plan: FieldPlan, key: Chunk
     while page == 0 or locator is not None:
         page += 1
         records, next_locator = retry_call(
-            lambda: fetch(page, locator), label, ctx.client.retry, sleep=ctx.client.sleep,
+            partial(fetch, page, locator), label, ctx.client.retry, sleep=ctx.client.sleep,
             retry_on=lambda exc: is_transient(exc) and not isinstance(exc, ChunkValidationError))
         ctx.tracker.page_done(key, page, locator, records, next_locator)
         locator = next_locator

@@ -31,6 +31,7 @@ import dataclasses
 import logging
 import math
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import pyarrow as pa
@@ -128,7 +129,7 @@ def scan_ids(client: BulkClient, plan: FieldPlan, *, query_all: bool = False, la
         job.wait()
         locator: str | None = None
         while True:
-            arrays, locator = retry_call(lambda: fetch(job, locator), label, client.retry, sleep=client.sleep)
+            arrays, locator = retry_call(partial(fetch, job, locator), label, client.retry, sleep=client.sleep)
             for array in arrays:
                 sample.add(array)
             if locator is None:

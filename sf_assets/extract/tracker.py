@@ -56,11 +56,6 @@ class ChunkState:
     error: str | None
     max_last_modified: str | None
 
-    @property
-    def all_pages_done(self) -> bool:
-        """Every results page of the current job is written (only the merge is left)."""
-        return self.pages_done > 0 and self.next_locator is None
-
 
 _COLUMNS = ("refresh_id, object, chunk_id, id_lo, id_hi, status, attempts, job_id, job_api_version, next_locator, "
             "pages_done, file_path, rows, bytes, checksum, started_at, ended_at, error, max_last_modified")
