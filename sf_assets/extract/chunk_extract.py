@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from sf_assets.extract.chunk_file import ChunkFileStats, md5_file, merge_parts, parquet_rows
+from sf_assets.extract.chunk_file import ChunkFileStats, merge_parts, parquet_rows
 from sf_assets.extract.page_writer import ChunkValidationError, write_page
 from sf_assets.extract.tracker import ChunkKey, ChunkState, ChunkTracker
 from sf_assets.logs import log_context
@@ -31,6 +31,7 @@ from sf_assets.salesforce.bulk2 import (
 )
 from sf_assets.salesforce.field_plan import FieldPlan
 from sf_assets.salesforce.retry import is_transient
+from sf_assets.storage.manifest import md5_file
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -12,8 +11,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from sf_assets.extract.page_writer import PARQUET_COMPRESSION, ChunkValidationError, atomic_replace
+from sf_assets.extract.page_writer import PARQUET_COMPRESSION, ChunkValidationError
 from sf_assets.salesforce.field_plan import FieldPlan
+from sf_assets.storage.files import replace_with_retry
+from sf_assets.storage.manifest import md5_file
 
 ROW_GROUP_ROWS = 65_536
 LAST_MODIFIED = "LastModifiedDate"
@@ -27,15 +28,6 @@ class ChunkFileStats:
     bytes: int
     checksum: str
     max_last_modified: str | None
-
-
-def md5_file(path: Path) -> str:
-    """Hex MD5 of a file, read in 1 MiB blocks."""
-    digest = hashlib.md5(usedforsecurity=False)
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def parquet_rows(paths: Sequence[Path]) -> int:
@@ -97,7 +89,7 @@ def merge_parts(parts: Sequence[Path], dest: Path, plan: FieldPlan, id_lo: str |
                 writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
         check.finish(rows)
         checksum, size = md5_file(tmp), tmp.stat().st_size
-        atomic_replace(tmp, dest)
+        replace_with_retry(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
     return ChunkFileStats(rows, size, checksum, _salesforce_stamp(latest))

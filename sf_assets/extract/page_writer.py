@@ -8,8 +8,6 @@ temporary name, renamed only when the row count equals the page's Sforce-NumberO
 from __future__ import annotations
 
 import csv
-import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
@@ -21,10 +19,10 @@ import pyarrow.parquet as pq
 from sf_assets.salesforce.field_plan import FieldPlan
 from sf_assets.salesforce.field_types import arrow_convert_options, arrow_parse_options, cast_csv_table
 from sf_assets.salesforce.retry import TransientError
+from sf_assets.storage.files import replace_with_retry
 
 CSV_BLOCK_BYTES = 1 << 20
 PARQUET_COMPRESSION = "snappy"
-_REPLACE_ATTEMPTS = 10
 
 
 class ChunkValidationError(TransientError):
@@ -73,18 +71,6 @@ def split_header(source: Readable) -> tuple[list[str], _Body]:
     return names, _Body(source, rest)
 
 
-def atomic_replace(src: Path, dst: Path) -> None:
-    """os.replace, retried briefly on PermissionError (Windows antivirus and indexers hold files)."""
-    for attempt in range(_REPLACE_ATTEMPTS):
-        try:
-            os.replace(src, dst)
-            return
-        except PermissionError:
-            if attempt == _REPLACE_ATTEMPTS - 1:
-                raise
-            time.sleep(0.1 * (attempt + 1))
-
-
 def page_batches(source: Readable, plan: FieldPlan) -> Iterator[pa.RecordBatch]:
     """String batches of one results page, after checking its header against the plan's columns."""
     names, body = split_header(source)
@@ -116,7 +102,7 @@ def write_page(source: Readable, plan: FieldPlan, dest: Path, expected_rows: int
                 rows += batch.num_rows
         if rows != expected_rows:
             raise ShortPageError(f"page has {rows} rows but Sforce-NumberOfRecords says {expected_rows}")
-        atomic_replace(tmp, dest)
+        replace_with_retry(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)
     return rows

@@ -6,8 +6,8 @@ import math
 import pyarrow.compute as pc
 import pytest
 
-from sf_assets.extract.chunk_file import md5_file
 from sf_assets.emulator.values import AWKWARD, LONG_TEXT
+from sf_assets.storage.manifest import md5_file
 from sf_assets_tests.extract.helpers import QUERY_ALL, expected_table, extract_all, make_context, read_chunks
 
 
