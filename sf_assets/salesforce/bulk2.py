@@ -22,16 +22,16 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import requests
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from sf_assets.config.models import ExtractionConfig, RetryConfig
 from sf_assets.redaction import redact
 from sf_assets.salesforce.connection import SalesforceConnection
 from sf_assets.salesforce.governor import ApiGovernor
-from sf_assets.salesforce.retry import TransientError, describe_cause, is_transient
+from sf_assets.salesforce.retry import TransientError, call_with_retry, describe_cause, is_transient
 
 log = logging.getLogger(__name__)
+BULK_RETRY_MESSAGE = "Retrying {what}. Attempt {attempt} of {attempts} ({cause})"
 T = TypeVar("T")
 TERMINAL_STATES = frozenset({"JobComplete", "Failed", "Aborted"})
 _INVALID_QUERY = re.compile(r"INVALID_FIELD|MALFORMED_QUERY|INVALID_TYPE|No such column|Didn't understand relationship")
@@ -129,21 +129,8 @@ def job_failure(info: JobInfo) -> BulkError:
 def retry_call(fn: Callable[[], T], what: str, policy: RetryConfig,
                retry_on: Callable[[BaseException], bool] = is_transient,
                sleep: Callable[[float], None] = time.sleep) -> T:
-    """Call `fn`, retrying per `policy`; logs 'Retrying <what>. Attempt 2 of 3 (HTTP 503)'."""
-
-    def before_sleep(state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        log.warning("Retrying %s. Attempt %d of %d (%s)", what, state.attempt_number + 1, policy.attempts,
-                    describe_cause(exc) if exc else "?")
-
-    return Retrying(
-        stop=stop_after_attempt(policy.attempts),
-        wait=wait_exponential(multiplier=policy.backoff_base_s, max=policy.backoff_max_s) + wait_random(0, policy.jitter_s),
-        retry=retry_if_exception(retry_on),
-        before_sleep=before_sleep,
-        reraise=True,
-        sleep=sleep,
-    )(fn)
+    """`call_with_retry` with the Bulk log format: 'Retrying <what>. Attempt 2 of 3 (HTTP 503)'."""
+    return call_with_retry(fn, what, policy, sleep, retry_on=retry_on, message=BULK_RETRY_MESSAGE)
 
 
 class ResultsPage:

@@ -60,19 +60,23 @@ def describe_cause(exc: BaseException) -> str:
     return redact(f"{type(exc).__name__}: {exc}")[:200]
 
 
-def call_with_retry(fn: Callable[[], T], what: str, policy: RetryConfig, sleep: Callable[[float], None] | None = None) -> T:
-    """Call `fn`, retrying transient errors per `policy`; logs 'Retrying <what> due to <cause>. Attempt 2 of 3'."""
+RETRY_MESSAGE = "Retrying {what} due to {cause}. Attempt {attempt} of {attempts}"
+
+
+def call_with_retry(fn: Callable[[], T], what: str, policy: RetryConfig, sleep: Callable[[float], None] | None = None,
+                    *, retry_on: Callable[[BaseException], bool] = is_transient, message: str = RETRY_MESSAGE) -> T:
+    """Call `fn`, retrying errors `retry_on` accepts per `policy`; each retry is logged with `message`."""
 
     def before_sleep(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
-        log.warning("Retrying %s due to %s. Attempt %d of %d", what, describe_cause(exc) if exc else "?",
-                    state.attempt_number + 1, policy.attempts)
+        log.warning(message.format(what=what, cause=describe_cause(exc) if exc else "?",
+                                   attempt=state.attempt_number + 1, attempts=policy.attempts))
 
     kwargs = {"sleep": sleep} if sleep is not None else {}
     retrying = Retrying(
         stop=stop_after_attempt(policy.attempts),
         wait=wait_exponential(multiplier=policy.backoff_base_s, max=policy.backoff_max_s) + wait_random(0, policy.jitter_s),
-        retry=retry_if_exception(is_transient),
+        retry=retry_if_exception(retry_on),
         before_sleep=before_sleep,
         reraise=True,
         **kwargs,
