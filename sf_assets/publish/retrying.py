@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import TypeVar
 
-from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential, wait_random
-
 from sf_assets.config.models import PublishConfig, RetryConfig
 from sf_assets.redaction import redact
+from sf_assets.salesforce.retry import call_with_retry
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
@@ -23,22 +20,9 @@ def with_retries(fn: Callable[[], T], what: str, policy: PublishConfig, retry: R
                  sleep: Callable[[float], None]) -> T:
     """Call `fn`, retrying OSError `policy.retries` times with RetryConfig's exponential backoff; PublishError at the end."""
     attempts = policy.retries + 1
-
-    def before_sleep(state: RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        log.warning("Retrying publish of %s due to %s. Attempt %d of %d", what, _cause(exc),
-                    state.attempt_number + 1, attempts)
-
-    retrying = Retrying(
-        stop=stop_after_attempt(attempts),
-        wait=wait_exponential(multiplier=retry.backoff_base_s, max=retry.backoff_max_s) + wait_random(0, retry.jitter_s),
-        retry=retry_if_exception_type(OSError),
-        before_sleep=before_sleep,
-        sleep=sleep,
-        reraise=True,
-    )
     try:
-        return retrying(fn)
+        return call_with_retry(fn, f"publish of {what}", retry.model_copy(update={"attempts": attempts}), sleep,
+                               retry_on=lambda exc: isinstance(exc, OSError))
     except OSError as exc:
         raise PublishError(f"Publish of {what} failed after {attempts} attempt(s): {_cause(exc)}") from exc
 
