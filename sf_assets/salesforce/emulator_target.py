@@ -40,8 +40,25 @@ def _from_state_file(state_file: Path) -> EmulatorTarget | None:
         )
     except (requests.RequestException, OSError):
         return None
-    # Any answer but 401 means this emulator is alive with this token (a 503 may be an injected fault).
-    return target if response.status_code != 401 else None
+    if response.status_code == 401:  # alive, but the token expired: log in again like a client would
+        return _relogin(target, state.get("login_url") or target.session.instance_url)
+    return target  # any other answer means it is alive (a 503 may be an injected fault)
+
+
+def _relogin(target: EmulatorTarget, login_url: str) -> EmulatorTarget | None:
+    """A new session from the emulator's OAuth endpoint (client credentials of its demo connected app)."""
+    from sf_assets.emulator.org import CREDENTIALS
+
+    try:
+        response = requests.post(
+            f"{login_url}/services/oauth2/token", verify=str(target.ca_path), timeout=(2, 10),
+            data={"grant_type": "client_credentials", "client_id": CREDENTIALS["consumer_key"],
+                  "client_secret": CREDENTIALS["consumer_secret"]},
+        )
+        token = response.json()["access_token"] if response.ok else None
+    except (requests.RequestException, ValueError, KeyError):
+        return None
+    return EmulatorTarget(SalesforceSession(target.session.instance_url, token), target.ca_path) if token else None
 
 
 def connect_emulator(auth: EmulatorAuth, api_version: str) -> EmulatorTarget:

@@ -138,3 +138,13 @@ def test_no_secret_in_logs(org, creds, caplog, tmp_path):
     logging.getLogger("sf_assets.test").info("session %s with password %s", client.session_id, creds["password"])
     text = (tmp_path / "sf_assets.log").read_text(encoding="utf-8")
     assert client.session_id not in text and creds["password"] not in text and "***" in text
+
+
+def test_emulator_auth_logs_in_again_after_expiry(make_org, tmp_path):
+    org = make_org()
+    state = org.write_state_file(tmp_path / "org.json")
+    connection = SalesforceConnection(SalesforceConfig(auth=EmulatorAuth(kind="emulator", state_file=state, autostart=False)))
+    assert_works(connection)
+    org.expire_sessions()
+    assert_works(SalesforceConnection(connection.config))  # a new process finds the server and logs in
+    assert connection.reauthenticate().limits()["DailyApiRequests"]["Max"] > 0
