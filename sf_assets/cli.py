@@ -21,7 +21,8 @@ def _add_config_arg(parser: argparse.ArgumentParser) -> None:
 def _cmd_run(args: argparse.Namespace) -> int:
     from sf_assets.cli_run import run_refresh
 
-    return run_refresh(args.config or default_config_path(), new_refresh=args.new_refresh, refresh_catalog=args.refresh_catalog)
+    return run_refresh(args.config or default_config_path(), new_refresh=args.new_refresh,
+                       refresh_catalog=args.refresh_catalog, log_level=args.log_level)
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
@@ -58,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_config_arg(run)
     run.add_argument("--new-refresh", action="store_true", help="start a new refresh even if one can be resumed")
     run.add_argument("--refresh-catalog", action="store_true", help="re-describe every object (ignore the catalog TTL)")
+    run.add_argument("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"], default=None,
+                     help="log file verbosity (default: logging.level of the config)")
     run.set_defaults(func=_cmd_run)
 
     status = commands.add_parser("status", help="show the current/last refresh and its chunks by status")

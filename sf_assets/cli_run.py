@@ -15,13 +15,14 @@ from sf_assets.logs import setup_logging
 EXIT_OK, EXIT_FAILED = 0, 1
 
 
-def run_refresh(config_path: Path, new_refresh: bool = False, refresh_catalog: bool = False) -> int:
+def run_refresh(config_path: Path, new_refresh: bool = False, refresh_catalog: bool = False,
+                log_level: str | None = None) -> int:
     """Run or resume a refresh in the persistent local Dagster instance and print a summary."""
     from sf_assets.runner import ensure_dagster_home, execute_refresh
     from sf_assets.share import current_files
 
     config = load_config(config_path)
-    setup_logging(config.logging.level, config.paths.log_dir, config.logging.format, console_level="WARNING")
+    setup_logging(log_level or config.logging.level, config.paths.log_dir, config.logging.format, console_level="WARNING")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # Dagster's storage migrations are not news
     ensure_dagster_home(config)
     print(f"Refreshing {', '.join(o.name for o in config.objects)} (logs: {config.paths.log_dir / 'sf_assets.log'})")

@@ -11,11 +11,12 @@ from collections.abc import Iterator, Sequence
 
 from sf_assets.config import PipelineConfig
 from sf_assets.config.models import ObjectConfig
-from sf_assets.extract.chunk_extract import ExtractContext
+from sf_assets.extract.chunk_extract import ChunkResult, ExtractContext
 from sf_assets.extract.chunk_planner import ChunkPlan, plan_chunks
 from sf_assets.extract.object_extract import ObjectResult, OnResult, extract_object
 from sf_assets.extract.tracker import ChunkTracker
 from sf_assets.logs import log_context
+from sf_assets.progress import Progress
 from sf_assets.salesforce.bulk2 import BulkClient
 from sf_assets.salesforce.connection import SalesforceConnection
 from sf_assets.salesforce.governor import ApiGovernor
@@ -69,7 +70,13 @@ def plan_object(ctx: ExtractContext, config: PipelineConfig, obj: ObjectConfig, 
 def extract_chunks(
     ctx: ExtractContext, obj: ObjectConfig, conn: sqlite3.Connection, chunk_ids: Sequence[str], on_result: OnResult
 ) -> ObjectResult:
-    """Extract the given chunks of one object (finished ones whose file matches are skipped)."""
+    """Extract the given chunks of one object (finished ones whose file matches are skipped); logs progress."""
+    progress = Progress(len(chunk_ids), estimate(conn, ctx.refresh_id, obj.name))
+
+    def report(chunk_id: str, result: ChunkResult | Exception) -> None:
+        progress.step(result.rows if isinstance(result, ChunkResult) else 0)
+        on_result(chunk_id, result)
+
     with log_context(refresh_id=ctx.refresh_id, object=obj.name):
         return extract_object(ctx, load_plan(conn, obj.name), query_all=obj.query_all, chunk_ids=chunk_ids,
-                              on_result=on_result)
+                              on_result=report)

@@ -97,7 +97,8 @@ def setup_logging(level: str = "INFO", log_dir: Path | None = None, fmt: str = "
         )
     if console:
         stream = logging.StreamHandler()
-        stream.setLevel(console_level)
+        threshold = logging.getLevelName(console_level)
+        stream.addFilter(lambda r: r.levelno >= threshold or getattr(r, "progress", False))
         stream.setFormatter(ConsoleFormatter())
         handlers.append(stream)
     for handler in handlers:

@@ -67,7 +67,7 @@ def _materialize(defs: dg.Definitions, keys: list[dg.AssetKey], instance: dg.Dag
     wanted = set(keys)
     assets = [a for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition) and wanted & set(a.keys)]
     checks = [c for c in defs.asset_checks or [] if any(k.asset_key in wanted for k in c.check_keys)]
-    quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the sf_assets log has the detail
+    quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}  # detail: the sf_assets log and the UI
     return dg.materialize([*assets, *checks], instance=instance, resources=defs.resources, tags=tags,
                           run_config={**quiet, **(run_config or {})}, raise_on_error=False, selection=keys)
 
