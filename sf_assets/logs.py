@@ -34,6 +34,11 @@ def log_context(**fields: object) -> Iterator[None]:
         _context.reset(token)
 
 
+def bind_log_context(**fields: object) -> None:
+    """Set log context fields until the next bind (for a Dagster step: its run id and refresh id)."""
+    _context.set({**_context.get(), **{k: str(v) for k, v in fields.items() if v is not None}})
+
+
 class ContextFilter(logging.Filter):
     """Copies the current log context onto each record (missing fields as '-')."""
 

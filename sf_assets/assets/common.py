@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from sf_assets.config import PipelineConfig
+from sf_assets.logs import bind_log_context
 from sf_assets.storage.state_db import open_state_db
 
 REFRESH_TAG = "sf_assets/refresh_id"
@@ -37,13 +38,15 @@ def refresh_id_for(context: dg.AssetExecutionContext | dg.AssetCheckExecutionCon
 
     tags = context.run.tags
     if REFRESH_TAG in tags:
-        return tags[REFRESH_TAG]
-    if create:
+        refresh_id: str | None = tags[REFRESH_TAG]
+    elif create:
         force_new = tags.get(NEW_REFRESH_TAG) == "true"
-        return current_or_new_refresh(conn, config.extraction.resume_window_hours, force_new=force_new).refresh_id
-    refresh_id = latest_refresh_id(conn)
+        refresh_id = current_or_new_refresh(conn, config.extraction.resume_window_hours, force_new=force_new).refresh_id
+    else:
+        refresh_id = latest_refresh_id(conn)
     if refresh_id is None:
         raise dg.Failure(description="No refresh has started yet: materialize preflight first (or run `sf-assets run`).")
+    bind_log_context(refresh_id=refresh_id, run_id=context.run_id)  # every log line of this step carries both
     return refresh_id
 
 
