@@ -24,6 +24,7 @@ from sf_assets.extract.refresh import Refresh
 from sf_assets.logs import log_context
 from sf_assets.salesforce.api_usage import ApiUsage, usage_from_limits
 from sf_assets.salesforce.connection import SalesforceConnection
+from sf_assets.storage.refresh_lock import refresh_lock
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,14 @@ def _failures(result: dg.ExecuteInProcessResult) -> list[str]:
     return found
 
 
+def _interrupted(result: dg.ExecuteInProcessResult) -> bool:
+    return any(
+        event.is_step_failure and event.step_failure_data is not None and event.step_failure_data.error is not None
+        and event.step_failure_data.error.cls_name == "DagsterExecutionInterruptedError"
+        for event in result.all_events
+    )
+
+
 def _materialize(defs: dg.Definitions, keys: list[dg.AssetKey], instance: dg.DagsterInstance, tags: dict[str, str],
                  run_config: dict | None = None) -> dg.ExecuteInProcessResult:
     wanted = set(keys)
@@ -92,6 +101,8 @@ def _run_stages(defs: dg.Definitions, config: PipelineConfig, instance: dg.Dagst
     def run(stage: str, keys: list[dg.AssetKey], extra_tags: dict[str, str], run_config: dict | None = None) -> bool:
         result = _materialize(defs, keys, instance, {**tags, **extra_tags}, run_config)
         outcome.run_ids.append(result.run_id)
+        if _interrupted(result):  # Dagster turned Ctrl+C into a step failure: stop the whole refresh
+            raise KeyboardInterrupt
         if not result.success:
             outcome.failures.extend(_failures(result) or [f"{stage} failed"])
         return result.success
@@ -117,7 +128,16 @@ def _run_stages(defs: dg.Definitions, config: PipelineConfig, instance: dg.Dagst
 
 def execute_refresh(config: PipelineConfig, instance: dg.DagsterInstance, *, new_refresh: bool = False,
                     refresh_catalog: bool = False, launched_by: str = "cli", publish: bool = True) -> RefreshOutcome:
-    """Run (or resume) a refresh through `instance`; writes the health JSON; never raises for a failed stage."""
+    """Run (or resume) a refresh through `instance`; writes the health JSON; never raises for a failed stage.
+
+    Raises RefreshLocked when another refresh of the same state DB is running.
+    """
+    with refresh_lock(config.paths.state_db.parent / "refresh.lock"):
+        return _execute(config, instance, new_refresh, refresh_catalog, launched_by, publish)
+
+
+def _execute(config: PipelineConfig, instance: dg.DagsterInstance, new_refresh: bool, refresh_catalog: bool,
+             launched_by: str, publish: bool) -> RefreshOutcome:
     from sf_assets.definitions import build_definitions
     from sf_assets.extract.refresh import current_or_new_refresh, finish_refresh
     from sf_assets.health import file_info
@@ -132,16 +152,18 @@ def execute_refresh(config: PipelineConfig, instance: dg.DagsterInstance, *, new
     outcome = RefreshOutcome(refresh.refresh_id, ok=True, started_at=datetime.now(timezone.utc))
     tags = {REFRESH_TAG: refresh.refresh_id, LAUNCHED_BY_TAG: launched_by}
 
+    interrupted = False
     with log_context(refresh_id=refresh.refresh_id), MessageCollector() as messages:
         try:
             if isinstance(config.salesforce.auth, EmulatorAuth):
                 connect_emulator(config.salesforce.auth, config.salesforce.api_version)
             defs = build_definitions(str(config.source_file))
             _run_stages(defs, config, instance, refresh, tags, outcome, refresh_catalog, publish)
-        except Exception as exc:  # noqa: BLE001 - recorded, reported in the health JSON, never half-silent
-            log.error("Refresh %s stopped: %s", refresh.refresh_id, exc)
+        except (Exception, KeyboardInterrupt) as exc:  # recorded and reported in the health JSON, never half-silent
+            log.error("Refresh %s stopped: %s", refresh.refresh_id, exc or type(exc).__name__)
             outcome.ok = False
-            outcome.failures.append(f"{type(exc).__name__}: {exc}")
+            outcome.failures.append(f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__)
+            interrupted = isinstance(exc, KeyboardInterrupt)
         outcome.ended_at = datetime.now(timezone.utc)
         status = "success" if outcome.ok else "failed"
         with state_db(config) as conn:
@@ -153,4 +175,6 @@ def execute_refresh(config: PipelineConfig, instance: dg.DagsterInstance, *, new
             run_ids=outcome.run_ids, messages=messages, errors=outcome.failures, api_usage_end=_usage_now(config),
             final_files=[file_info(p) for p in current_files(config, refresh.refresh_id)],
             sqlite_stats=staging_stats(config.paths.staging_db) if config.paths.staging_db.exists() else {})
+    if interrupted:
+        raise KeyboardInterrupt
     return outcome

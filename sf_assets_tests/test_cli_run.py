@@ -1,0 +1,72 @@
+"""`sf-assets run` as a user runs it: a real process, the persistent instance, exit codes, Ctrl+C, the lock."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from sf_assets.emulator import FaultPlan
+from sf_assets.storage.refresh_lock import refresh_lock
+from sf_assets_tests.pipeline_helpers import write_config
+
+REPO = Path(__file__).resolve().parents[1]
+OBJECTS = [{"name": "Account", "soql": "SELECT Id, Name, Industry FROM Account"}]
+DATASETS = [{"name": "accounts", "sql": "SELECT Id, Name, Industry FROM Account"}]
+
+
+def start(path, tmp_path):
+    home = tmp_path / "dagster_home"
+    home.mkdir(exist_ok=True)
+    shutil.copy(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")  # the committed laptop instance config
+    env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "sf_assets.cli", "run", "--config", str(path)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_run_prints_where_the_outputs_are(org, tmp_path):
+    path = write_config(org, tmp_path, objects=OBJECTS, datasets=DATASETS, paths={"create_share_dir": True})
+    proc = start(path, tmp_path)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+    lines = dict(map(str.strip, line.strip().split(": ", 1)) for line in out.splitlines() if line.strip().startswith(
+        ("Power BI file:", "Health JSON:", "Published:")))
+    assert os.path.isfile(lines["Power BI file"]) and os.path.isfile(lines["Health JSON"])
+    assert os.path.isfile(lines["Published"])
+    assert "SUCCESS" in out and "Account" in out
+    assert json.loads(open(lines["Health JSON"], encoding="utf-8").read())["status"] == "success"
+    assert (tmp_path / "dagster_home" / "storage").is_dir()  # runs recorded in the persistent instance
+
+
+def test_second_refresh_is_refused_while_one_runs(org, tmp_path):
+    path = write_config(org, tmp_path, objects=OBJECTS, datasets=DATASETS)
+    with refresh_lock(tmp_path / "state" / "refresh.lock"):
+        proc = start(path, tmp_path)
+        out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1
+    assert "another refresh is running" in err and "Traceback" not in err
+    assert not org.counters()["jobs_created"]
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT delivery to a child differs on Windows")
+def test_ctrl_c_aborts_the_open_job_and_reports(org, tmp_path):
+    path = write_config(org, tmp_path, objects=OBJECTS, datasets=DATASETS)
+    org.set_faults(FaultPlan.parse("slow_jobs:1000"))  # the job stays InProgress until we interrupt
+    proc = start(path, tmp_path)
+    deadline = time.monotonic() + 120
+    while not org.counters()["jobs_created"] and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert org.counters()["jobs_created"], proc.communicate()[1][-2000:]
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-2000:]
+    assert "interrupted" in err
+    assert org.counters()["aborts"] >= 1
+    health = sorted((tmp_path / "output").glob("health_check_*.json"))
+    assert health and json.loads(health[-1].read_text(encoding="utf-8"))["status"] == "failed"
