@@ -131,3 +131,32 @@ def test_failed_chunks_then_resume_extracts_only_what_is_missing(org, tmp_path):
         assert org.counters()["jobs_created"] == {"Account": 1}  # only the failed chunk ran again
         table = pq.read_table(tmp_path / "output" / "opportunities" / "opportunities.parquet")
         assert sorted(table.column("Id").to_pylist()) == expected_join(org).column("Id").to_pylist()
+
+
+def test_failed_chunk_rematerialized_alone_like_from_the_ui(org, tmp_path):
+    from sf_assets.definitions import build_definitions
+    from sf_assets.emulator import FaultPlan
+
+    path = write_config(org, tmp_path, objects=OBJECTS, datasets=[{"name": "opportunities", "sql": JOIN}],
+                        extraction={"chunk_size": 500}, retry={"attempts": 1}, paths={"share_dir": None})
+    with dg.instance_for_test() as instance:
+        org.set_faults(FaultPlan.parse("job_fail_once:Account"))
+        first = refresh(path, instance)
+        assert not first.ok
+        org.set_faults(FaultPlan())
+        org.reset_counters()
+        (failed_key,) = instance.get_dynamic_partitions("Account_chunks")
+        defs = build_definitions(str(path))
+        account = defs.resolve_asset_graph().assets_def_for_key(dg.AssetKey(["salesforce", "Account"]))
+        # What the UI's "Materialize" of one failed partition runs: that partition alone, no refresh tag.
+        result = dg.materialize([a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and a.key == account.key],
+                                instance=instance, resources=defs.resources, partition_key=failed_key)
+        assert result.success
+        (event,) = result.asset_materializations_for_node("salesforce__Account")
+        assert event.partition == failed_key
+        assert event.metadata["refresh_id"].value == first.refresh_id
+        assert event.metadata["id_range"].value == "[-inf, +inf)"
+        assert event.metadata["dagster/row_count"].value == org.data.row_count("Account")
+        assert org.counters()["jobs_created"] == {"Account": 1}
+        status = instance.get_status_by_partition(account.key, [failed_key], account.partitions_def)
+        assert status[failed_key].value == "MATERIALIZED"
