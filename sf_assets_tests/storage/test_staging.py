@@ -82,15 +82,15 @@ def test_failed_load_rolls_back_and_keeps_the_previous_table(tmp_path, chunks, m
     stage_object(db, PLAN, chunks, OBJ, CFG)
     before = _rows(db, 'SELECT * FROM "Opportunity" ORDER BY Id')
     calls = {"n": 0}
-    real = staging.to_sqlite_rows
+    real = staging.to_sqlite_groups
 
-    def failing(batch):
+    def failing(batch, group):
         calls["n"] += 1
         if calls["n"] == 3:
             raise RuntimeError("disk on fire")
-        return real(batch)
+        return real(batch, group)
 
-    monkeypatch.setattr(staging, "to_sqlite_rows", failing)
+    monkeypatch.setattr(staging, "to_sqlite_groups", failing)
     with pytest.raises(RuntimeError, match="disk on fire"):
         stage_object(db, PLAN, chunks + chunks, OBJ, CFG)
     assert _rows(db, 'SELECT * FROM "Opportunity" ORDER BY Id') == before
