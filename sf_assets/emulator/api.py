@@ -206,5 +206,6 @@ def _results(org: "EmulatorOrg", h: Handler, job: Job, version: str, query: dict
     if reset:
         org.stats.add("errors", "reset")
     org.stats.add("rows_served", n=len(rows))
-    chunks = csv_page(job.plan, rows, DELIMITERS[job.column_delimiter], LINE_ENDINGS[job.line_ending])
-    h.stream(chunks, headers, reset_after=0 if reset else None)
+    gzip = h.accepts_gzip()
+    chunks = csv_page(job.plan, rows, DELIMITERS[job.column_delimiter], LINE_ENDINGS[job.line_ending], gzip=gzip)
+    h.stream(chunks, headers, reset_after=0 if reset else None, gzipped=gzip)

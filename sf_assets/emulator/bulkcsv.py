@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import io
 import itertools
+import struct
+import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Iterator
@@ -19,6 +21,56 @@ LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
 RENDER_BLOCK = 65536
 PREFETCH = 3
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sf-emulator-render")
+GZIP_LEVEL = 1
+GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # deflate, no name, mtime 0, unknown OS
+_CRC_POLY = 0xEDB88320
+
+
+def _multmodp(a: int, b: int) -> int:
+    """a * b modulo the CRC-32 polynomial (reflected bit order, as in zlib's crc32_combine)."""
+    m, p = 1 << 31, 0
+    while True:
+        if a & m:
+            p ^= b
+            if not a & (m - 1):
+                return p
+        m >>= 1
+        b = (b >> 1) ^ _CRC_POLY if b & 1 else b >> 1
+
+
+_X2N = [1 << 30]  # x^(2^k) modulo the polynomial
+for _ in range(31):
+    _X2N.append(_multmodp(_X2N[-1], _X2N[-1]))
+
+
+def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
+    """CRC-32 of A+B from crc32(A), crc32(B) and len(B) (zlib's algorithm)."""
+    p, k = 1 << 31, 3
+    while len2:
+        if len2 & 1:
+            p = _multmodp(_X2N[k & 31], p)
+        len2 >>= 1
+        k += 1
+    return _multmodp(p, crc1) ^ crc2
+
+
+def deflate_block(data: bytes | memoryview) -> tuple[bytes, int, int]:
+    """(raw deflate of ``data`` ending on a byte boundary (sync flush), crc32, length): blocks
+    deflated independently and concatenated form one valid deflate stream, so worker threads
+    can compress them in parallel (zlib releases the GIL)."""
+    packer = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -15)
+    return packer.compress(data) + packer.flush(zlib.Z_SYNC_FLUSH), zlib.crc32(data), len(data)
+
+
+def gzip_stream(blocks: Iterator[tuple[bytes, int, int]]) -> Iterator[bytes]:
+    """One gzip member (RFC 1952) made of independently deflated blocks."""
+    yield GZIP_HEADER
+    crc, size = 0, 0
+    for deflated, block_crc, length in blocks:
+        crc, size = crc32_combine(crc, block_crc, length), size + length
+        if deflated:
+            yield deflated
+    yield b"\x03\x00" + struct.pack("<II", crc, size & 0xFFFFFFFF)  # empty final block, trailer
 
 
 def csv_block(plan: QueryPlan, idx: np.ndarray, header: bool, delimiter: str = ",", eol: str = "\n") -> bytes:
@@ -38,20 +90,36 @@ def csv_block(plan: QueryPlan, idx: np.ndarray, header: bool, delimiter: str = "
     return buf.getvalue()
 
 
-def csv_page(plan: QueryPlan, idx: np.ndarray, delimiter: str = ",", eol: str = "\n") -> Iterator[bytes]:
-    """One result page (header + rows ``idx``) as CSV chunks; blocks are rendered ahead on worker
-    threads (numpy/Arrow release the GIL) while the caller sends, at most PREFETCH blocks in memory."""
-    yield csv_block(plan, idx[:0], True, delimiter, eol)
-    pending: deque[Future[bytes]] = deque()
+def _csv_block_deflated(plan: QueryPlan, idx: np.ndarray, delimiter: str, eol: str) -> tuple[bytes, int, int]:
+    return deflate_block(csv_block(plan, idx, False, delimiter, eol))
+
+
+def csv_page(plan: QueryPlan, idx: np.ndarray, delimiter: str = ",", eol: str = "\n",
+             gzip: bool = False) -> Iterator[bytes]:
+    """One result page (header + rows ``idx``) as CSV chunks, or as the pieces of one gzip stream
+    when ``gzip``. Blocks are rendered (and compressed) ahead on worker threads (numpy, Arrow and
+    zlib release the GIL) while the caller sends, at most PREFETCH blocks in memory. The bytes
+    depend only on the rows, never on thread timing."""
+    if not gzip:
+        yield csv_block(plan, idx[:0], True, delimiter, eol)
+        yield from _ahead(csv_block, plan, idx, False, delimiter, eol)
+        return
+    header = deflate_block(csv_block(plan, idx[:0], True, delimiter, eol))
+    yield from gzip_stream(itertools.chain([header], _ahead(_csv_block_deflated, plan, idx, delimiter, eol)))
+
+
+def _ahead(fn, plan: QueryPlan, idx: np.ndarray, *args):  # type: ignore[no-untyped-def]
+    """``fn(plan, block, *args)`` for each RENDER_BLOCK rows of ``idx``, PREFETCH computed ahead."""
+    pending: deque[Future] = deque()
     starts = iter(range(0, len(idx), RENDER_BLOCK))
     for start in itertools.islice(starts, PREFETCH):
-        pending.append(_POOL.submit(csv_block, plan, idx[start:start + RENDER_BLOCK], False, delimiter, eol))
+        pending.append(_POOL.submit(fn, plan, idx[start:start + RENDER_BLOCK], *args))
     try:
         while pending:
             chunk = pending.popleft().result()
             start = next(starts, None)
             if start is not None:
-                pending.append(_POOL.submit(csv_block, plan, idx[start:start + RENDER_BLOCK], False, delimiter, eol))
+                pending.append(_POOL.submit(fn, plan, idx[start:start + RENDER_BLOCK], *args))
             yield chunk
     finally:
         for future in pending:

@@ -71,7 +71,7 @@ class IdSpace:
         mat[:, 16] = _CHECK[fixed[1] | (ua << 1) | ((ub & 1) << 4)]
         mat[:, 17] = _CHECK[(ub >> 1) | (uc << 2)]
         offsets = np.arange(0, 18 * (n + 1), 18, dtype=np.int32)
-        return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(mat.tobytes())])
+        return pa.Array.from_buffers(pa.string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(mat)])
 
     def id_for(self, index: int) -> str:
         """The 18-character Id of row ``index``."""

@@ -176,11 +176,11 @@ def _fractions(scale: int) -> pa.Array:
 
 def render_number(arr: pa.Array) -> pa.Array:
     """Java ``Double.toString`` style: ``23.0``, ``0.5``, ``2.5E7`` (exponent from 1e7), digits kept exact."""
+    if pa.types.is_decimal(arr.type) and arr.type.scale <= 3:
+        return _render_decimal(arr)  # already vectorized: a unique() pass would only add a hash
     uniques = pc.unique(arr)
     if len(uniques) <= 64 < len(arr):
         return render_number(uniques).take(pc.index_in(arr, uniques))
-    if pa.types.is_decimal(arr.type) and arr.type.scale <= 3:
-        return _render_decimal(arr)
     return _render_slow(arr)
 
 

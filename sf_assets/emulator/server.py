@@ -96,33 +96,59 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def stream(self, chunks: Iterable[bytes], headers: dict[str, str], reset_after: int | None = None) -> None:
-        """Chunked CSV body, gzip-compressed when accepted; optionally reset the socket mid-body."""
-        gzip = "gzip" in (self.headers.get("Accept-Encoding") or "").lower()
+    def accepts_gzip(self) -> bool:
+        return "gzip" in (self.headers.get("Accept-Encoding") or "").lower()
+
+    def stream(self, chunks: Iterable[bytes], headers: dict[str, str], reset_after: int | None = None,
+               gzipped: bool | None = None) -> None:
+        """Chunked CSV body, optionally reset mid-body. ``gzipped`` None: compress here when the
+        client accepts gzip; True/False: ``chunks`` already are (or are not) one gzip stream."""
+        compress = self.accepts_gzip() if gzipped is None else False
         self.send_response(200)
         self.send_header("Content-Type", "text/csv; charset=UTF-8")
         self.send_header("Transfer-Encoding", "chunked")
-        if gzip:
+        if compress or gzipped:
             self.send_header("Content-Encoding", "gzip")
         for k, v in headers.items():
             self.send_header(k, v)
         if self.limit_info:
             self.send_header("Sforce-Limit-Info", self.limit_info)
         self.end_headers()
-        packer = zlib.compressobj(1, zlib.DEFLATED, 31) if gzip else None
+        packer = zlib.compressobj(1, zlib.DEFLATED, 31) if compress else None
+        self._pending = b""
         for chunk in chunks:
             data = packer.compress(chunk) if packer else chunk
             if reset_after is not None:
                 self._write_chunk(data[:max(1, len(data) // 2)])
+                self._flush_pending()
                 self.reset()
             self._write_chunk(data)
         if packer:
             self._write_chunk(packer.flush())
-        self.wfile.write(b"0\r\n\r\n")
+        self._pending += b"0\r\n\r\n"
+        self._flush_pending()
 
-    def _write_chunk(self, data: bytes) -> None:
-        if data:
-            self.wfile.write(b"%x\r\n" % len(data) + data + b"\r\n")
+    def _write_chunk(self, data: bytes | memoryview) -> None:
+        """Send one HTTP chunk: its size line goes out with the previous chunk's CRLF, and large
+        payloads are sent from a memoryview (no concatenated copy, no tiny TLS records)."""
+        size = len(data)
+        if not size:
+            return
+        head = self._pending + b"%x\r\n" % size
+        if size <= 65536:
+            self._pending = head + bytes(data) + b"\r\n"
+            if len(self._pending) >= 65536:
+                self._flush_pending()
+            return
+        view = memoryview(data).cast("B")
+        self.connection.sendall(head + view[:65536].tobytes())
+        self.connection.sendall(view[65536:])
+        self._pending = b"\r\n"
+
+    def _flush_pending(self) -> None:
+        if self._pending:
+            self.connection.sendall(self._pending)
+            self._pending = b""
 
     def reset(self) -> None:
         """Abort the connection with a TCP RST (injected fault)."""
