@@ -1,6 +1,7 @@
 """Glue between configuration, the state DB and the extraction engine (Dagster-free).
 
-Partition keys of the object assets are `<refresh_id>_<chunk_id>` (see docs/ARCHITECTURE.md).
+Partition keys of the object assets are `<chunk_id>_<refresh_id>`, e.g. `c0007_20261122T020000Z-3f9a`: the chunk
+comes first so the UI's partition list (which cuts long keys) shows it (see docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations
@@ -26,14 +27,14 @@ from sf_assets.storage.refresh_facts import get_fact
 
 def partition_key(refresh_id: str, chunk_id: str) -> str:
     """The Dagster partition key of a chunk."""
-    return f"{refresh_id}_{chunk_id}"
+    return f"{chunk_id}_{refresh_id}"
 
 
 def split_partition_key(key: str) -> tuple[str, str]:
     """(refresh_id, chunk_id) of a partition key."""
-    refresh_id, _, chunk_id = key.rpartition("_")
+    chunk_id, _, refresh_id = key.partition("_")
     if not refresh_id or not chunk_id:
-        raise ValueError(f"'{key}' is not a chunk partition key (<refresh_id>_<chunk_id>)")
+        raise ValueError(f"'{key}' is not a chunk partition key (<chunk_id>_<refresh_id>)")
     return refresh_id, chunk_id
 
 

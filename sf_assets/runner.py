@@ -115,7 +115,7 @@ def _run_stages(defs: dg.Definitions, config: PipelineConfig, instance: dg.Dagst
         return
     for obj in config.objects:
         name = chunk_partitions(obj.name).name or ""
-        keys = [k for k in instance.get_dynamic_partitions(name) if k.startswith(f"{refresh.refresh_id}_")]
+        keys = [k for k in instance.get_dynamic_partitions(name) if k.endswith(f"_{refresh.refresh_id}")]
         range_tags = {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
         with log_context(object=obj.name):
             outcome.ok &= run(f"extract {obj.name}", [object_asset_key(obj.name)], range_tags)

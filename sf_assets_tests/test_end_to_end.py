@@ -85,7 +85,7 @@ def test_full_refresh_output_equals_independent_join(org, pipeline, tmp_path):
     assert conn.execute('SELECT COUNT(*) FROM "Opportunity"').fetchone()[0] == org.data.row_count("Opportunity")
     assert pq.read_metadata(stable).num_rows == expected.num_rows
     partitions = instance.get_dynamic_partitions("Opportunity_chunks")
-    assert partitions and all(k.startswith(second.refresh_id) for k in partitions)  # no stale keys
+    assert partitions and all(k.endswith(f"_{second.refresh_id}") for k in partitions)  # no stale keys
 
 
 def test_failed_dataset_keeps_previous_output_and_writes_failed_health(org, pipeline, tmp_path):

@@ -18,3 +18,11 @@ def test_progress_lines(caplog):
     progress.step(0)  # a failed chunk counts as done, with no rows
     assert progress.step(150).startswith("3 of 4 chunks (75%), 250 rows of ~400")
     assert all(getattr(r, "progress", False) for r in caplog.records)
+
+
+def test_partition_keys_round_trip_and_show_the_chunk_first():
+    from sf_assets.extraction import partition_key, split_partition_key
+
+    key = partition_key("20261122T020000Z-3f9a", "c0007")
+    assert key == "c0007_20261122T020000Z-3f9a" and "," not in key
+    assert split_partition_key(key) == ("20261122T020000Z-3f9a", "c0007")

@@ -106,6 +106,11 @@ class JobStore:
         id15 = "7505g0" + digits
         return id15 + checksum(id15)
 
+    def rearm_fail_once(self) -> None:
+        """Let the next job of each `job_fail_once` object fail again (a new fault plan was set)."""
+        with self._lock:
+            self._failed_once.clear()
+
     def should_fail(self, obj: str, fail_once: frozenset[str]) -> bool:
         """True for the first job of an object listed in ``job_fail_once``."""
         with self._lock:

@@ -110,7 +110,9 @@ class EmulatorOrg:
         self.stats.reset()
 
     def set_faults(self, faults: FaultPlan) -> None:
+        """Replace the fault plan; its `job_fail_once` faults are armed again."""
         self.faults = faults
+        self.jobs.rearm_fail_once()
 
     def set_api_used_pct(self, pct: float) -> None:
         with self._lock:
