@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -42,7 +43,7 @@ def run_refresh(config_path: Path, new_refresh: bool = False, refresh_catalog: b
         print(f"  Failure: {failure}", file=sys.stderr)
     if not outcome.ok:
         print("Run `sf-assets run` again to resume: finished chunks are kept.", file=sys.stderr)
-    print("Runs, partitions and checks: dagster dev -w workspace.yaml")
+    print(f"Runs, partitions and checks in the UI: DAGSTER_HOME={os.environ['DAGSTER_HOME']} dagster dev -w workspace.yaml")
     return EXIT_OK if outcome.ok else EXIT_FAILED
 
 
