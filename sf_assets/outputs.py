@@ -14,6 +14,7 @@ from sf_assets.extract.tracker import ChunkTracker
 from sf_assets.logs import log_context
 from sf_assets.storage.field_mapping import load_plan
 from sf_assets.storage.output import PublishedDataset, publish_dataset
+from sf_assets.storage.output_cleanup import prune_versions
 from sf_assets.storage.staging import StagingResult, stage_object
 from sf_assets.transform.cluster import dask_client
 from sf_assets.transform.datasets import DatasetsReport, build_datasets
@@ -83,10 +84,13 @@ def build_outputs(config: PipelineConfig, refresh_id: str) -> tuple[DatasetsRepo
                 if result.result is None:
                     continue
                 try:
-                    outputs.published.append(publish_dataset(
+                    published = publish_dataset(
                         by_name[result.name], result.result.parts, result.result.schema, result.result.rows,
                         config.paths.output_dir, config.output, refresh_id, source_rows=result.source_rows,
-                        timings={"build_s": result.seconds}))
+                        timings={"build_s": result.seconds})
+                    outputs.published.append(published)
+                    for old in prune_versions(published.folder.parent, config.output.keep_versions):
+                        log.info("Removed old output version %s", old.name)
                 except Exception as exc:  # noqa: BLE001 - reported per dataset; the others go on
                     log.error("Publishing dataset %s failed: %s", result.name, exc)
                     outputs.failed[result.name] = f"{type(exc).__name__}: {exc}"

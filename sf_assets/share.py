@@ -9,24 +9,42 @@ from pathlib import Path
 from sf_assets.config import PipelineConfig
 from sf_assets.health import PublishStatus
 from sf_assets.logs import log_context
-from sf_assets.publish import PublishError, publish_file
+from sf_assets.publish import PublishError, publish_file, publish_folder
 from sf_assets.storage.output import CURRENT
 
 log = logging.getLogger(__name__)
 
 
-def current_files(config: PipelineConfig, refresh_id: str) -> list[Path]:
-    """The stable consolidated file of each dataset whose current version belongs to `refresh_id`."""
-    files = []
+def _pointers(config: PipelineConfig, refresh_id: str) -> list[tuple[Path, dict]]:
+    """(dataset folder, current.json) of each dataset whose current version belongs to `refresh_id`."""
+    found = []
     for dataset in config.datasets:
-        pointer_path = config.paths.output_dir / dataset.name / CURRENT
+        folder = config.paths.output_dir / dataset.name
         try:
-            pointer = json.loads(pointer_path.read_text(encoding="utf-8"))
+            pointer = json.loads((folder / CURRENT).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if pointer.get("refresh_id") == refresh_id and pointer.get("stable_file"):
-            files.append(pointer_path.parent / pointer["stable_file"])
-    return files
+        if pointer.get("refresh_id") == refresh_id:
+            found.append((folder, pointer))
+    return found
+
+
+def current_files(config: PipelineConfig, refresh_id: str) -> list[Path]:
+    """The stable consolidated file of each dataset whose current version belongs to `refresh_id`."""
+    return [folder / p["stable_file"] for folder, p in _pointers(config, refresh_id) if p.get("stable_file")]
+
+
+def current_dataset_folders(config: PipelineConfig, refresh_id: str) -> list[Path]:
+    """The Hive-partitioned dataset folder (`<dataset>/<version>/dataset`) of each current version of `refresh_id`."""
+    return [folder / p["folder"] / "dataset" for folder, p in _pointers(config, refresh_id)
+            if (folder / p["folder"] / "dataset").is_dir()]
+
+
+def _publish(source: Path, share: Path, refresh_id: str, config: PipelineConfig):
+    if source.is_dir():  # <output>/<dataset>/<version>/dataset -> "<dataset>_dataset__<time>__<refresh>"
+        stem = f"{source.parent.parent.name}_dataset"
+        return publish_folder(source, share, refresh_id, config.publish, config.retry, stem=stem)
+    return publish_file(source, share, refresh_id, config.publish, config.retry)
 
 
 def publish_outputs(config: PipelineConfig, refresh_id: str) -> list[PublishStatus]:
@@ -36,10 +54,11 @@ def publish_outputs(config: PipelineConfig, refresh_id: str) -> list[PublishStat
         log.info("No share_dir configured: nothing to publish")
         return []
     statuses = []
+    folders = current_dataset_folders(config, refresh_id) if config.publish.include_dataset_folder else []
     with log_context(refresh_id=refresh_id):
-        for source in current_files(config, refresh_id):
+        for source in [*current_files(config, refresh_id), *folders]:
             try:
-                result = publish_file(source, share, refresh_id, config.publish, config.retry)
+                result = _publish(source, share, refresh_id, config)
             except PublishError as exc:
                 log.error("Publishing %s failed: %s", source.name, exc)
                 statuses.append(PublishStatus(source=source, ok=False, error=str(exc)))

@@ -160,3 +160,17 @@ def test_failed_chunk_rematerialized_alone_like_from_the_ui(org, tmp_path):
         assert org.counters()["jobs_created"] == {"Account": 1}
         status = instance.get_status_by_partition(account.key, [failed_key], account.partitions_def)
         assert status[failed_key].value == "MATERIALIZED"
+
+
+def test_versions_pruned_and_dataset_folder_published(org, tmp_path):
+    path = write_config(org, tmp_path, objects=OBJECTS, datasets=[{"name": "opportunities", "sql": JOIN}],
+                        output={"keep_versions": 1}, publish={"include_dataset_folder": True},
+                        paths={"create_share_dir": True})
+    with dg.instance_for_test() as instance:
+        first, second = refresh(path, instance), refresh(path, instance, new_refresh=True)
+    assert first.ok and second.ok
+    versions = [p.name for p in (tmp_path / "output" / "opportunities").iterdir() if p.is_dir()]
+    assert versions == [f"opportunities__{second.refresh_id}"]  # keep_versions: 1
+    copies = sorted(p.name for p in (tmp_path / "share").iterdir() if p.is_dir() and p.name.endswith(second.refresh_id))
+    assert len(copies) == 1 and copies[0].startswith("opportunities_dataset__")
+    assert any((tmp_path / "share" / copies[0]).rglob("*.parquet"))

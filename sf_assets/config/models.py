@@ -220,6 +220,7 @@ class OutputConfig(_Model):
     max_file_size_mb: int = Field(256, gt=0, description="Approximate size cap per dataset file.")
     decimals_as_float: bool = Field(False, description="Write currency/percent as float64 instead of decimal.")
     cleanup_after_hours: float = Field(72.0, ge=0, description="Temp files older than this are removed at refresh start.")
+    keep_versions: int = Field(2, ge=1, description="Output versions kept per dataset (the current one included).")
 
 
 class PublishConfig(_Model):
@@ -227,6 +228,9 @@ class PublishConfig(_Model):
 
     retries: int = Field(3, ge=0, description="Retries of a failed copy to the share.")
     keep_last: int | None = Field(None, ge=1, description="Keep the last N published files; None keeps all.")
+    include_dataset_folder: bool = Field(
+        False, description="Also copy each dataset's Hive-partitioned folder (for Power BI's Folder connector)."
+    )
 
 
 class ScheduleConfig(_Model):

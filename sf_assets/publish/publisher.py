@@ -56,15 +56,16 @@ def publish_file(src: Path, share_dir: Path, refresh_id: str, policy: PublishCon
 
 def publish_folder(src_dir: Path, share_dir: Path, refresh_id: str, policy: PublishConfig, retry: RetryConfig, *,
                    now: datetime | None = None, progress: Progress | None = None,
-                   sleep: Callable[[float], None] = time.sleep) -> PublishResult:
+                   sleep: Callable[[float], None] = time.sleep, stem: str | None = None) -> PublishResult:
     """Like `publish_file` for a folder: copied to `<name>.tmp/` file by file, verified, then renamed.
 
-    The checksum is that of a manifest (relative path, size and checksum of every file, sorted).
+    The checksum is that of a manifest (relative path, size and checksum of every file, sorted); `stem`
+    names the copy (default: the folder's name).
     """
     src_dir, share_dir = Path(src_dir), Path(share_dir)
     if not src_dir.is_dir():
         raise PublishError(f"Cannot publish {src_dir}: it is not a folder")
-    final = share_dir / published_name(src_dir.name, "", refresh_id, now)
+    final = share_dir / published_name(stem or src_dir.name, "", refresh_id, now)
 
     def attempt() -> tuple[int, str]:
         return _copy_tree(src_dir, tmp_path(final), ProgressLog(src_dir.name, progress))
