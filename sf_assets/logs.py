@@ -88,7 +88,7 @@ def setup_logging(level: str = "INFO", log_dir: Path | None = None, fmt: str = "
     """Configure the `sf_assets` logger: rotating file under `log_dir` and stderr (from `console_level`)."""
     logger = logging.getLogger(ROOT)
     logger.setLevel(level)
-    logger.propagate = False  # our handlers are complete; Dagster attaches its own to show lines in the UI
+    logger.propagate = not console  # with our own console handler, the root logger must not print them again
     for handler in list(logger.handlers):
         if getattr(handler, "_sf_assets", False):
             logger.removeHandler(handler)
@@ -117,3 +117,9 @@ def setup_logging(level: str = "INFO", log_dir: Path | None = None, fmt: str = "
         logger.removeFilter(existing)
     logger.addFilter(ContextFilter())
     logger.addFilter(RedactingFilter())
+
+
+def ensure_logging(level: str, log_dir: Path, fmt: str) -> None:
+    """`setup_logging` without console output, unless this process configured logging already (CLI, tests)."""
+    if not any(getattr(h, "_sf_assets", False) for h in logging.getLogger(ROOT).handlers):
+        setup_logging(level, log_dir, fmt, console=False)

@@ -6,6 +6,7 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from sf_assets.config import PipelineConfig, default_config_path, load_config
+from sf_assets.logs import ensure_logging
 from sf_assets.salesforce.connection import SalesforceConnection
 
 
@@ -16,9 +17,10 @@ class PipelineConfigResource(dg.ConfigurableResource):
     _config: PipelineConfig | None = PrivateAttr(default=None)
 
     def load(self) -> PipelineConfig:
-        """The configuration, parsed once per process."""
+        """The configuration, parsed once per resource; run processes also get the log files set up."""
         if self._config is None:
             self._config = load_config(self.config_path)
+            ensure_logging(self._config.logging.level, self._config.paths.log_dir, self._config.logging.format)
         return self._config
 
 
