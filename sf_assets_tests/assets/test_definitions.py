@@ -35,7 +35,7 @@ def test_definitions_snapshot():
 
 
 def test_schedule_uses_configured_cron():
-    schedule = defs.get_schedule_def("nightly_refresh")
+    schedule = defs.resolve_schedule_def("nightly_refresh")
     assert schedule.cron_schedule == "0 2 * * *" and schedule.execution_timezone == "UTC"
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     result = schedule.evaluate_tick(dg.build_schedule_context())
@@ -49,7 +49,7 @@ def test_definitions_follow_the_config(tmp_path, org):
     custom = build_definitions(str(write_config(org, tmp_path, schedule={"cron": "30 3 * * 1-5", "timezone": "Europe/Berlin"})))
     keys = {k.to_user_string() for k in custom.resolve_asset_graph().get_all_asset_keys()}
     assert "salesforce/Opportunity" in keys and "salesforce/Contact" not in keys
-    assert custom.get_schedule_def("nightly_refresh").cron_schedule == "30 3 * * 1-5"
+    assert custom.resolve_schedule_def("nightly_refresh").cron_schedule == "30 3 * * 1-5"
 
 
 def test_dagster_definitions_validate_cli():
