@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -108,7 +109,8 @@ def _run_stages(defs: dg.Definitions, config: PipelineConfig, instance: dg.Dagst
         return result.success
 
     log.info("Refresh %s %s", refresh.refresh_id, "resumed" if refresh.resumed else "started")
-    remove_stale_files(config.paths.work_dir / "tmp", config.output.cleanup_after_hours)
+    for temp in ("chunks", "datasets"):  # leftovers of crashed or abandoned refreshes
+        remove_stale_files(config.paths.work_dir / temp, config.output.cleanup_after_hours, keep=(refresh.refresh_id,))
     catalog_config = {"ops": {"metadata_catalog": {"config": {"force_refresh": refresh_catalog}}}}
     outcome.ok = run("prepare", [a.key for a in PREPARE_ASSETS], {}, catalog_config)
     if not outcome.ok:
@@ -170,6 +172,7 @@ def _execute(config: PipelineConfig, instance: dg.DagsterInstance, new_refresh: 
             finish_refresh(conn, refresh.refresh_id, status, {"runs": outcome.run_ids, "failures": outcome.failures})
         if outcome.ok:
             delete_finished_chunk_files(config.paths.state_db)
+            shutil.rmtree(config.paths.work_dir / "chunks" / refresh.refresh_id, ignore_errors=True)
         outcome.health_path = write_refresh_health(
             config, refresh.refresh_id, status, started_at=refresh.started_at, ended_at=outcome.ended_at,
             run_ids=outcome.run_ids, messages=messages, errors=outcome.failures, api_usage_end=_usage_now(config),

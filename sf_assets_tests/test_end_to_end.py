@@ -68,6 +68,7 @@ def test_full_refresh_output_equals_independent_join(org, pipeline, tmp_path):
     assert table.column("Amount").to_pylist() == [None if v is None else float(v) for v in expected.column("Amount").to_pylist()]
     assert any("\n" in (d or "") for d in table.column("Description").to_pylist())  # CR/LF survived
 
+    assert not (tmp_path / "work" / "chunks" / outcome.refresh_id).exists()  # temporary chunk files removed
     health = json.loads(outcome.health_path.read_text(encoding="utf-8"))
     assert health["status"] == "success" and health["rows_per_object"]["Opportunity"] == org.data.row_count("Opportunity")
     assert org.access_token not in outcome.health_path.read_text(encoding="utf-8")

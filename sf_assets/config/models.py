@@ -267,6 +267,15 @@ class PipelineConfig(_Model):
     source_file: Path | None = Field(None, exclude=True, description="Set by the loader.")
 
     @model_validator(mode="after")
+    def _cleanup_spares_resumable_work(self) -> PipelineConfig:
+        if self.output.cleanup_after_hours < self.extraction.resume_window_hours:
+            raise ValueError(
+                f"output.cleanup_after_hours ({self.output.cleanup_after_hours:g}) must not be shorter than "
+                f"extraction.resume_window_hours ({self.extraction.resume_window_hours:g}): resumable chunks would be deleted"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _unique_names(self) -> PipelineConfig:
         for kind, names in (("object", [o.name for o in self.objects]), ("dataset", [d.name for d in self.datasets])):
             lowered = [n.lower() for n in names]

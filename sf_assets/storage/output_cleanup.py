@@ -34,14 +34,14 @@ def delete_finished_chunk_files(state_db: Path) -> int:
     return deleted
 
 
-def remove_stale_files(temp_dir: Path, older_than_hours: float) -> int:
-    """Remove files and folders under ``temp_dir`` not modified for ``older_than_hours``."""
+def remove_stale_files(temp_dir: Path, older_than_hours: float, keep: tuple[str, ...] = ()) -> int:
+    """Remove files and folders under ``temp_dir`` not modified for ``older_than_hours`` (names in ``keep`` stay)."""
     if not temp_dir.exists():
         return 0
     cutoff = time.time() - older_than_hours * 3600
     removed = 0
     for entry in temp_dir.iterdir():
-        if entry.stat().st_mtime >= cutoff:
+        if entry.name in keep or entry.stat().st_mtime >= cutoff:
             continue
         if entry.is_dir():
             shutil.rmtree(entry, ignore_errors=True)

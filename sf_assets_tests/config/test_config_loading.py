@@ -120,3 +120,9 @@ def test_reference_doc_is_current():
     assert documented == render_reference()
     for key in ("max_concurrent_jobs", "min_free_disk_gb", "halt_pct", "consolidate_for_powerbi", "password_env"):
         assert f"`{key}`" in documented
+
+
+def test_cleanup_must_not_delete_resumable_chunks(tmp_path):
+    path = write(tmp_path, MINIMAL + "output: {cleanup_after_hours: 4}\nextraction: {resume_window_hours: 20}\n")
+    with pytest.raises(ConfigError, match="cleanup_after_hours \\(4\\) must not be shorter than extraction.resume_window_hours"):
+        load_config(path)
