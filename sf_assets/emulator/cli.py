@@ -33,7 +33,8 @@ def add_serve_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--faults", default="", help="fault spec, e.g. 503:0.05,reset:0.02")
     p.add_argument("--api-used-pct", type=float, default=0.0)
-    p.add_argument("--state-file", type=Path, default=Path(".sf_org/org.json"))
+    p.add_argument("--state-file", type=Path, default=Path("var/org/org.json"),
+                   help="where to write URL, token and CA path (default: the one config/pipeline.yaml reads, from the repo root)")
     p.add_argument("--state-dir", type=Path, default=None, help="where the CA and keys live (default: state file's folder)")
     p.set_defaults(func=run_serve)
 
