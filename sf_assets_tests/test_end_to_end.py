@@ -9,6 +9,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from sf_assets.config import load_config
+from sf_assets.definitions import build_definitions
+from sf_assets.emulator import FaultPlan
 from sf_assets.runner import execute_refresh
 from sf_assets.storage.sqlite_util import connect
 from sf_assets_tests.pipeline_helpers import write_config
@@ -105,15 +107,20 @@ def test_failed_dataset_keeps_previous_output_and_writes_failed_health(org, pipe
     assert org.access_token not in outcome.health_path.read_text(encoding="utf-8")
 
 
-def test_failed_chunks_then_resume_extracts_only_what_is_missing(org, tmp_path):
-    from sf_assets.emulator import FaultPlan
-
+def refresh_with_failed_account_chunk(org, tmp_path, instance):
+    """A refresh whose only Account chunk fails (its first Bulk job ends Failed; one attempt allowed); faults off after."""
     path = write_config(org, tmp_path, objects=OBJECTS, datasets=[{"name": "opportunities", "sql": JOIN}],
                         extraction={"chunk_size": 500}, retry={"attempts": 1}, paths={"share_dir": None})
+    org.set_faults(FaultPlan.parse("job_fail_once:Account"))
+    first = refresh(path, instance)
+    org.set_faults(FaultPlan())
+    org.reset_counters()
+    return path, first
+
+
+def test_failed_chunks_then_resume_extracts_only_what_is_missing(org, tmp_path):
     with dg.instance_for_test() as instance:
-        # Account is one chunk; its first Bulk job ends Failed and, with one attempt allowed, the chunk fails.
-        org.set_faults(FaultPlan.parse("job_fail_once:Account"))
-        first = refresh(path, instance)
+        path, first = refresh_with_failed_account_chunk(org, tmp_path, instance)
         assert not first.ok and any("1 chunk(s) of Account failed" in f for f in first.failures), first.failures
         health = json.loads(first.health_path.read_text(encoding="utf-8"))
         assert health["status"] == "failed" and health["chunks"]["Account"]["failed"] == 1
@@ -124,8 +131,6 @@ def test_failed_chunks_then_resume_extracts_only_what_is_missing(org, tmp_path):
                 dg.AssetKey(["salesforce", name]), instance.get_dynamic_partitions(pdef.name), pdef)
             assert {s.value for s in statuses.values()} == expected  # the UI shows which chunks failed
 
-        org.set_faults(FaultPlan())
-        org.reset_counters()
         second = refresh(path, instance)
         assert second.ok, second.failures
         assert second.refresh_id == first.refresh_id  # the unfinished refresh was resumed
@@ -135,17 +140,9 @@ def test_failed_chunks_then_resume_extracts_only_what_is_missing(org, tmp_path):
 
 
 def test_failed_chunk_rematerialized_alone_like_from_the_ui(org, tmp_path):
-    from sf_assets.definitions import build_definitions
-    from sf_assets.emulator import FaultPlan
-
-    path = write_config(org, tmp_path, objects=OBJECTS, datasets=[{"name": "opportunities", "sql": JOIN}],
-                        extraction={"chunk_size": 500}, retry={"attempts": 1}, paths={"share_dir": None})
     with dg.instance_for_test() as instance:
-        org.set_faults(FaultPlan.parse("job_fail_once:Account"))
-        first = refresh(path, instance)
+        path, first = refresh_with_failed_account_chunk(org, tmp_path, instance)
         assert not first.ok
-        org.set_faults(FaultPlan())
-        org.reset_counters()
         (failed_key,) = instance.get_dynamic_partitions("Account_chunks")
         defs = build_definitions(str(path))
         account = defs.resolve_asset_graph().assets_def_for_key(dg.AssetKey(["salesforce", "Account"]))
