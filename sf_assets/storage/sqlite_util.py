@@ -27,8 +27,8 @@ def retry_locked(fn: Callable[[], T], attempts: int = 3, wait_s: float = 1.0) ->
     for attempt in range(1, attempts + 1):
         try:
             return fn()
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or attempt == attempts:
+        except Exception as exc:  # sqlite3's or ADBC's OperationalError: both say "database is locked"
+            if "database is locked" not in str(exc) or attempt == attempts:
                 raise
             time.sleep(wait_s)
     raise AssertionError("unreachable")

@@ -96,6 +96,18 @@ def _python_values(arr: pa.Array | pa.ChunkedArray) -> list[Any]:
     return arr.to_pylist()
 
 
+def to_sqlite_arrow(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The batch as SQLite stores it (same values as `to_sqlite_column`), still in Arrow, with SQL names."""
+    columns = []
+    for arr in batch.columns:
+        if pa.types.is_timestamp(arr.type):  # UTC values: dropping the zone skips a slow tz conversion
+            arr = arr.cast(pa.timestamp(arr.type.unit)).cast(pa.string())
+        elif pa.types.is_date(arr.type) or pa.types.is_time(arr.type) or pa.types.is_decimal(arr.type):
+            arr = arr.cast(pa.string())
+        columns.append(arr)
+    return pa.record_batch(columns, names=[sql_name(n) for n in batch.schema.names])
+
+
 def to_sqlite_column(arr: pa.Array | pa.ChunkedArray) -> list[Any]:
     """Python values to bind for one Arrow column (temporal and decimal values as ISO text).
 

@@ -82,15 +82,15 @@ def test_failed_load_rolls_back_and_keeps_the_previous_table(tmp_path, chunks, m
     stage_object(db, PLAN, chunks, OBJ, CFG)
     before = _rows(db, 'SELECT * FROM "Opportunity" ORDER BY Id')
     calls = {"n": 0}
-    real = staging.to_sqlite_groups
+    real = staging.to_sqlite_arrow
 
-    def failing(batch, group):
+    def failing(batch):  # stands in for a disk failure on the third batch, after two committed batches
         calls["n"] += 1
         if calls["n"] == 3:
             raise RuntimeError("disk on fire")
-        return real(batch, group)
+        return real(batch)
 
-    monkeypatch.setattr(staging, "to_sqlite_groups", failing)
+    monkeypatch.setattr(staging, "to_sqlite_arrow", failing)
     with pytest.raises(RuntimeError, match="disk on fire"):
         stage_object(db, PLAN, chunks + chunks, OBJ, CFG)
     assert _rows(db, 'SELECT * FROM "Opportunity" ORDER BY Id') == before
