@@ -13,7 +13,7 @@ reads the Parquet chunk files directly only while they are exactly the files sta
 Load speed: batches go to SQLite through ADBC's bulk ingestion (``adbc-driver-sqlite``: rows are
 bound from Arrow buffers in C), after vectorized Arrow casts of temporal and decimal columns to
 the ISO text SQLite stores. Python's ``executemany`` has to build a Python object per value and
-was measured at 0.4-0.5x the speed on the same rows (``bench/staging_load.py``). Each batch is one
+was measured at about half the speed on the same rows (``bench/staging_load.py``). Each batch is one
 transaction, so the WAL stays bounded. The DB stays in WAL with synchronous=NORMAL throughout,
 because readers (the dataset engine, health stats) may read the previous table while a load runs
 and a crash must never damage the other staged tables.
