@@ -182,6 +182,7 @@ class StagingConfig(_Model):
     batch_rows: int = Field(10_000, gt=0, description="Rows per executemany batch.")
     cache_size_mb: int = Field(256, gt=0, description="SQLite page cache (PRAGMA cache_size).")
     max_invalid_chunk_pct: float = Field(30.0, ge=0, le=100, description="Stop the refresh when more chunks are invalid.")
+    lock_timeout_s: float = Field(60.0, gt=0, description="How long to wait for another program to release the staging DB.")
 
 
 class DaskConfig(_Model):
@@ -221,6 +222,9 @@ class OutputConfig(_Model):
     decimals_as_float: bool = Field(False, description="Write currency/percent as float64 instead of decimal.")
     cleanup_after_hours: float = Field(72.0, ge=0, description="Temp files older than this are removed at refresh start.")
     keep_versions: int = Field(2, ge=1, description="Output versions kept per dataset (the current one included).")
+    in_use_wait_s: float = Field(
+        300.0, ge=0, description="How long to wait for a Power BI file another program (Power BI Desktop) holds open "
+        "before the refresh's files are left as they were.")
 
 
 class PublishConfig(_Model):

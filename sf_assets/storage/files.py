@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import time
 import uuid
 from pathlib import Path
+
+from sf_assets.storage.temp_owner import owner_tag
+
+log = logging.getLogger(__name__)
 
 
 def replace_with_retry(src: Path, dst: Path, attempts: int = 5, wait_s: float = 0.2) -> None:
@@ -20,9 +26,39 @@ def replace_with_retry(src: Path, dst: Path, attempts: int = 5, wait_s: float = 
             time.sleep(wait_s * attempt)
 
 
+TEMP_FILE = re.compile(r"\.p\d+s\d+-[0-9a-f]{8}\.tmp$")
+
+
+class FileInUse(PermissionError):
+    """Another program (Power BI Desktop, an antivirus) kept a file open for the whole wait."""
+
+
+def replace_when_free(src: Path, dst: Path, wait_s: float, poll_s: float = 1.0) -> None:
+    """os.replace(src, dst), waiting up to `wait_s` while another program holds `dst` open (Windows).
+
+    Logs one clear warning when the wait starts; raises FileInUse when the file stays in use.
+    """
+    deadline = time.monotonic() + wait_s
+    warned = False
+    while True:
+        try:
+            os.replace(src, dst)
+            return
+        except PermissionError as exc:
+            if time.monotonic() >= deadline:
+                raise FileInUse(
+                    f"{dst} is in use by another program (close it in Power BI Desktop); still in use after "
+                    f"{wait_s:.0f} s (output.in_use_wait_s)") from exc
+            if not warned:
+                log.warning("%s is in use by another program (Power BI Desktop?): waiting up to %.0f s for it "
+                            "to be closed", dst, wait_s)
+                warned = True
+            time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
+
+
 def temp_path_for(path: Path) -> Path:
-    """A unique temporary sibling of `path` (same folder, so the final rename is atomic)."""
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    """A unique temporary sibling of `path` (same folder, so the final rename is atomic), tagged with its owner."""
+    return path.with_name(f".{path.name}.{owner_tag()}-{uuid.uuid4().hex[:8]}.tmp")
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

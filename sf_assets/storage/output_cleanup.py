@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import sqlite3
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
+from sf_assets.storage.files import TEMP_FILE
 from sf_assets.storage.manifest import SUCCESS
+from sf_assets.storage.output import CURRENT, TEMP_VERSION
+from sf_assets.storage.temp_owner import remove_dead_temps
 
 log = logging.getLogger(__name__)
 
@@ -53,13 +58,29 @@ def remove_stale_files(temp_dir: Path, older_than_hours: float, keep: tuple[str,
 
 
 def prune_versions(dataset_dir: Path, keep: int = 2) -> list[Path]:
-    """Delete all but the newest ``keep`` published version folders of one dataset."""
+    """Delete all but the newest ``keep`` published version folders of one dataset.
+
+    The version ``current.json`` points at is never deleted, whatever its age.
+    """
+    try:
+        current = json.loads((dataset_dir / CURRENT).read_text(encoding="utf-8")).get("folder")
+    except (OSError, ValueError):
+        current = None
     versions = sorted(
         (p for p in dataset_dir.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / SUCCESS).exists()),
-        key=lambda p: p.stat().st_mtime,
+        key=lambda p: (p.name == current, p.stat().st_mtime),
         reverse=True,
     )
     doomed = versions[keep:]
     for folder in doomed:
         shutil.rmtree(folder, ignore_errors=True)
     return doomed
+
+
+def remove_dead_output_temps(output_dir: Path, dataset_names: Iterable[str]) -> list[Path]:
+    """Temp version folders and temp files that killed runs left under the output folder (never a live run's)."""
+    removed = remove_dead_temps(output_dir, TEMP_FILE)
+    for name in dataset_names:
+        removed += remove_dead_temps(output_dir / name, TEMP_FILE)
+        removed += remove_dead_temps(output_dir / name, TEMP_VERSION)
+    return removed

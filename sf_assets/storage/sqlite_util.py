@@ -11,10 +11,14 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-def connect(path: Path, cache_size_mb: int = 64) -> sqlite3.Connection:
-    """Open `path` (creating its folder) with WAL, synchronous=NORMAL and a busy timeout."""
+def connect(path: Path, cache_size_mb: int = 64, busy_timeout_s: float = 30) -> sqlite3.Connection:
+    """Open `path` (creating its folder) with WAL, synchronous=NORMAL and a busy timeout.
+
+    Only Python's sqlite3 may open these files: a second SQLite library (such as the one bundled
+    by adbc-driver-sqlite) on the same file in the same process corrupts it (see storage.staging).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+    conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute(f"PRAGMA cache_size=-{int(cache_size_mb) * 1024}")
@@ -22,13 +26,24 @@ def connect(path: Path, cache_size_mb: int = 64) -> sqlite3.Connection:
     return conn
 
 
-def retry_locked(fn: Callable[[], T], attempts: int = 3, wait_s: float = 1.0) -> T:
-    """Run `fn`, retrying `database is locked` errors (`wait_s` apart, `attempts` in all)."""
+class DatabaseLocked(RuntimeError):
+    """Another program kept a SQLite file locked for the whole retry budget."""
+
+
+def retry_locked(fn: Callable[[], T], attempts: int = 3, wait_s: float = 1.0, *, what: str = "the database") -> T:
+    """Run `fn`, retrying `database is locked` errors (`wait_s` apart, `attempts` in all).
+
+    When the lock outlasts the attempts, raises DatabaseLocked naming `what`.
+    """
     for attempt in range(1, attempts + 1):
         try:
             return fn()
         except Exception as exc:  # sqlite3's or ADBC's OperationalError: both say "database is locked"
-            if "database is locked" not in str(exc) or attempt == attempts:
+            if "database is locked" not in str(exc):
                 raise
+            if attempt == attempts:
+                raise DatabaseLocked(
+                    f"{what} is locked by another program (still locked after {attempts} tries); "
+                    "close the program that has it open (a DB browser, another refresh) and run again") from exc
             time.sleep(wait_s)
     raise AssertionError("unreachable")

@@ -1,29 +1,40 @@
 """SQLite staging of one object's chunk files (the staging DB is a file of its own, not the state DB).
 
 The table is named like the object, its columns like the plan's with ``.`` mapped to ``_``
-(see ``staging_types``). A load is rerun-safe: rows go into ``<object>__loading`` in
-transactions of ``batch_rows`` rows; on success one transaction drops the old table, renames
-the new one, builds the indexes and records the staged files; any failure drops the loading
-table and leaves the previous table untouched. ``database is locked`` is retried (1 s, 3 tries).
+(see ``staging_types``). A load is rerun-safe and crash-safe:
+
+1. ADBC (``adbc-driver-sqlite``: rows bound from Arrow buffers in C, about twice Python's
+   ``executemany``, ``bench/staging_load.py``) ingests every valid chunk into a **private loading
+   file** ``<staging>.loading/<Object>.<owner>.db`` that nothing else opens (journal off: it is
+   disposable). The next batch is read and converted on a second thread meanwhile.
+2. ADBC is closed; then Python's ``sqlite3`` opens ``staging.db``, attaches the loading file and,
+   in one transaction, replaces the table by a copy of the loaded one (SQLite's transfer
+   optimisation copies pages, ~0.1 s per 25 MB), builds the indexes and records the staged files.
+3. The loading file is deleted. Any failure or kill leaves the previous table untouched; the
+   loading files of dead processes, and ``<Object>__loading`` tables of older versions, are
+   removed by the next load.
+
+Why a private file: ``adbc-driver-sqlite`` bundles its own SQLite library. Two SQLite libraries
+with the same database open in one process do not see each other's POSIX locks, so closing one
+releases the other's locks and deletes the ``-wal``/``-shm`` the other still maps: SIGBUS or a
+"database disk image is malformed" file (sqlite.org, "How To Corrupt An SQLite Database File",
+2.2.1; reproduced in ``docs/RELIABILITY.md``). ``staging.db`` itself is only ever opened by
+Python's ``sqlite3``, so any reader in the process (dataset engine, health stats) is safe.
 
 Bookkeeping tables (names start with ``_sf_``): ``_sf_tables`` (object, plan JSON, rows,
 staged_at) and ``_sf_staged_files`` (object, path, bytes, mtime_ns, rows): the dataset engine
 reads the Parquet chunk files directly only while they are exactly the files staged here.
-
-Load speed: batches go to SQLite through ADBC's bulk ingestion (``adbc-driver-sqlite``: rows are
-bound from Arrow buffers in C), after vectorized Arrow casts of temporal and decimal columns to
-the ISO text SQLite stores. Python's ``executemany`` has to build a Python object per value and
-was measured at about half the speed on the same rows (``bench/staging_load.py``). Each batch is one
-transaction, so the WAL stays bounded. The DB stays in WAL with synchronous=NORMAL throughout,
-because readers (the dataset engine, health stats) may read the previous table while a load runs
-and a crash must never damage the other staged tables.
+The DB stays in WAL with synchronous=NORMAL, so readers may read the previous table while a
+load runs. ``database is locked`` is retried (1 s apart, 3 tries) and then named as such.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
+import re
 import time
+import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,17 +42,18 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
 from sf_assets.config.models import ObjectConfig, StagingConfig
 from sf_assets.salesforce.field_plan import FieldPlan
 from sf_assets.storage.chunk_schema import SchemaCheck, check_chunks
 from sf_assets.storage.sqlite_util import connect, retry_locked
+from sf_assets.storage.temp_owner import owner_tag, remove_dead_temps
 from sf_assets.storage.staging_types import declared_type, quote, sql_names, to_sqlite_arrow
 
 log = logging.getLogger(__name__)
 
-LOADING_SUFFIX = "__loading"
+LOADING_SUFFIX = "__loading"  # in-place loading tables of older versions
+_LOCK_ATTEMPTS = 3
+_LOADING_FILE = re.compile(r"\.p\d+s\d+\.[0-9a-f]{8}\.db(-journal|-wal|-shm)?$")
 _BOOKKEEPING = """
 CREATE TABLE IF NOT EXISTS _sf_tables (
     object TEXT PRIMARY KEY, plan_json TEXT NOT NULL, rows INTEGER NOT NULL, staged_at TEXT NOT NULL);
@@ -99,6 +111,11 @@ def index_columns(plan: FieldPlan, object_cfg: ObjectConfig) -> list[str]:
     return out
 
 
+def loading_folder(staging_db_path: Path) -> Path:
+    """The folder of the private ADBC loading files, next to the staging DB."""
+    return staging_db_path.with_name(staging_db_path.name + ".loading")
+
+
 def stage_object(
     staging_db_path: Path,
     plan: FieldPlan,
@@ -109,74 +126,90 @@ def stage_object(
     """Check, load and index one object's chunk files into table ``plan.object_name``."""
     table = plan.object_name
     check = check_chunks(plan, chunk_files, staging_cfg.max_invalid_chunk_pct)
-    conn = connect(staging_db_path, staging_cfg.cache_size_mb)
+    folder = loading_folder(staging_db_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    remove_dead_temps(folder, _LOADING_FILE)
+    loading = folder / f"{table}.{owner_tag()}.{uuid.uuid4().hex[:8]}.db"
+    started = time.perf_counter()
     try:
-        started = time.perf_counter()
-        conn.executescript(_BOOKKEEPING)
-        loading = table + LOADING_SUFFIX
-        retry_locked(lambda: conn.execute(f"DROP TABLE IF EXISTS {quote(loading)}"))
-        retry_locked(lambda: conn.execute(create_table_sql(plan, loading)))
-        try:
-            rows = _load(staging_db_path, loading, check, staging_cfg.batch_rows)
-            load_seconds = time.perf_counter() - started
-            indexes = retry_locked(lambda: _swap(conn, plan, check, rows, index_columns(plan, object_cfg)))
-        except BaseException:
-            if conn.in_transaction:
-                conn.rollback()
-            retry_locked(lambda: conn.execute(f"DROP TABLE IF EXISTS {quote(loading)}"))
-            raise
-        t0 = time.perf_counter()
-        retry_locked(lambda: conn.execute(f"ANALYZE {quote(table)}"))
-        log.debug("ANALYZE %s in %.2f s", table, time.perf_counter() - t0)
+        rows = _load(loading, create_table_sql(plan, table), table, check, staging_cfg.batch_rows)
+        load_seconds = time.perf_counter() - started
+        indexes = _swap_in(staging_db_path, loading, plan, check, rows, index_columns(plan, object_cfg), staging_cfg)
     finally:
-        conn.close()
+        loading.unlink(missing_ok=True)
     seconds = time.perf_counter() - started
     rate = rows / load_seconds if load_seconds > 0 else 0.0
     log.info("Staged %d rows of %s in %.1f s (%.0f rows/s loading)", rows, table, seconds, rate)
     return StagingResult(table, rows, seconds, rate, indexes, check)
 
 
-def _load(db: Path, table: str, check: SchemaCheck, batch_rows: int) -> int:
-    """Ingest every valid chunk into ``table``, one transaction of ``batch_rows`` rows at a time.
+def _load(db: Path, ddl: str, table: str, check: SchemaCheck, batch_rows: int) -> int:
+    """Create ``table`` in the private file ``db`` and ingest every valid chunk, ``batch_rows`` at a time.
 
-    The next batch is read and converted on a second thread while this one is ingested (both
-    release the GIL in C), so the load runs at the speed of SQLite's inserts.
+    Only ADBC opens ``db`` (never the staging DB). The next batch is read and converted on a second
+    thread while this one is ingested (both release the GIL in C).
     """
     import adbc_driver_sqlite.dbapi as adbc  # imported here: only staging needs the driver
 
     batches = (to_sqlite_arrow(b) for chunk in check.valid for b in check.batches(chunk, batch_rows))
     rows = 0
-    with adbc.connect(str(db)) as conn, conn.cursor() as cursor, ThreadPoolExecutor(1) as reader:
+    with adbc.connect(str(db), autocommit=True) as conn, conn.cursor() as cursor, ThreadPoolExecutor(1) as reader:
+        for pragma in ("journal_mode=OFF", "synchronous=OFF"):  # a disposable file: a crash just discards it
+            cursor.execute(f"PRAGMA {pragma}")
+            cursor.fetchall()
+        cursor.execute(ddl)
         upcoming = reader.submit(next, batches, None)
         while (ready := upcoming.result()) is not None:
             upcoming = reader.submit(next, batches, None)
-            retry_locked(lambda: _ingest(conn, cursor, table, ready))
+            cursor.adbc_ingest(table, ready, mode="append")
             rows += ready.num_rows
     return rows
 
 
-def _ingest(conn: Any, cursor: Any, table: str, batch: pa.RecordBatch) -> None:
-    """Append one batch in its own transaction (rolled back on failure)."""
+def _swap_in(staging_db: Path, loading: Path, plan: FieldPlan, check: SchemaCheck, rows: int, columns: list[str],
+             cfg: StagingConfig) -> tuple[IndexBuild, ...]:
+    """Replace the staged table by the loaded one, index it, record the files (one transaction), ANALYZE."""
+    table = plan.object_name
+    what = f"the staging DB {staging_db}"
+    conn = connect(staging_db, cfg.cache_size_mb, busy_timeout_s=cfg.lock_timeout_s / _LOCK_ATTEMPTS)
     try:
-        cursor.adbc_ingest(table, batch, mode="append")
-        conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
+        retry_locked(lambda: conn.executescript(_BOOKKEEPING), _LOCK_ATTEMPTS, what=what)
+        retry_locked(lambda: _drop_old_loading_tables(conn), _LOCK_ATTEMPTS, what=what)
+        conn.execute("ATTACH DATABASE ? AS loaded", (str(loading),))
+        try:
+            builds = retry_locked(lambda: _replace(conn, plan, check, rows, columns), _LOCK_ATTEMPTS, what=what)
+        finally:
+            conn.execute("DETACH DATABASE loaded")
+        t0 = time.perf_counter()
+        retry_locked(lambda: conn.execute(f"ANALYZE main.{quote(table)}"), _LOCK_ATTEMPTS, what=what)
+        log.debug("ANALYZE %s in %.2f s", table, time.perf_counter() - t0)
+    finally:
+        conn.close()
+    return builds
 
 
-def _swap(conn: sqlite3.Connection, plan: FieldPlan, check: SchemaCheck, rows: int, columns: list[str]) -> tuple[IndexBuild, ...]:
-    """Replace the table by the loaded one, build its indexes and record the files: one transaction."""
+def _drop_old_loading_tables(conn: sqlite3.Connection) -> None:
+    """Drop ``<Object>__loading`` tables left in the staging DB by versions that loaded in place."""
+    tables = [name for (name,) in conn.execute("SELECT name FROM main.sqlite_master WHERE type = 'table'")]
+    for name in tables:
+        if name.endswith(LOADING_SUFFIX):
+            log.warning("Dropping the left-over table %s of an interrupted load", name)
+            conn.execute(f"DROP TABLE main.{quote(name)}")
+
+
+def _replace(conn: sqlite3.Connection, plan: FieldPlan, check: SchemaCheck, rows: int,
+             columns: list[str]) -> tuple[IndexBuild, ...]:
     table = plan.object_name
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.execute(f"DROP TABLE IF EXISTS {quote(table)}")
-        conn.execute(f"ALTER TABLE {quote(table + LOADING_SUFFIX)} RENAME TO {quote(table)}")
+        conn.execute(f"DROP TABLE IF EXISTS main.{quote(table)}")
+        conn.execute(create_table_sql(plan, table).replace("CREATE TABLE ", "CREATE TABLE main.", 1))
+        conn.execute(f"INSERT INTO main.{quote(table)} SELECT * FROM loaded.{quote(table)}")
         builds = []
         for column in columns:
             name = f"ix_{table}_{column}".lower()
             t0 = time.perf_counter()
-            conn.execute(f"CREATE INDEX {quote(name)} ON {quote(table)}({quote(column)})")
+            conn.execute(f"CREATE INDEX main.{quote(name)} ON {quote(table)}({quote(column)})")
             seconds = time.perf_counter() - t0
             log.info("Created index %s on %s(%s) in %.1f s", name, table, column, seconds)
             builds.append(IndexBuild(name, column, seconds))
@@ -192,14 +225,14 @@ def _record(conn: sqlite3.Connection, plan: FieldPlan, check: SchemaCheck, rows:
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     table = plan.object_name
     conn.execute(
-        "INSERT OR REPLACE INTO _sf_tables (object, plan_json, rows, staged_at) VALUES (?, ?, ?, ?)",
+        "INSERT OR REPLACE INTO main._sf_tables (object, plan_json, rows, staged_at) VALUES (?, ?, ?, ?)",
         (table, plan.to_json(), rows, now),
     )
-    conn.execute("DELETE FROM _sf_staged_files WHERE object = ?", (table,))
+    conn.execute("DELETE FROM main._sf_staged_files WHERE object = ?", (table,))
     for chunk in check.valid:
         stat = chunk.path.stat()
         conn.execute(
-            "INSERT INTO _sf_staged_files (object, path, bytes, mtime_ns, rows) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO main._sf_staged_files (object, path, bytes, mtime_ns, rows) VALUES (?, ?, ?, ?, ?)",
             (table, str(chunk.path.resolve()), stat.st_size, stat.st_mtime_ns, chunk.rows),
         )
 

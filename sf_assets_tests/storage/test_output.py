@@ -84,11 +84,11 @@ def test_duckdb_reads_the_consolidated_file(tmp_path):
 def test_partitioned_dataset_and_manifest(tmp_path):
     published = _publish(tmp_path, "r1")
     folder = published.folder
-    assert folder.name == "opps__r1" and (folder / "_SUCCESS").exists()
+    assert folder.name == "vr1" and (folder / "_SUCCESS").exists()
     manifest = json.loads((folder / "_metadata.json").read_text())
     assert manifest["refresh_id"] == "r1" and manifest["rows"] == 1000
     assert manifest["source_row_counts"] == {"Opportunity": 1000}
-    assert manifest["consolidated"]["file"] == "opps__r1.parquet" and manifest["consolidated"]["rows"] == 1000
+    assert manifest["consolidated"]["file"] == "opps.parquet" and manifest["consolidated"]["rows"] == 1000
     assert {f["name"] for f in manifest["schema"]} == set(SCHEMA.names)
     files = manifest["files"]
     assert all(f["path"].startswith("dataset/Stage=") for f in files)
@@ -97,7 +97,7 @@ def test_partitioned_dataset_and_manifest(tmp_path):
         assert hashlib.md5((folder / entry["path"]).read_bytes()).hexdigest() == entry["md5"]
     assert pq.read_table(folder / "dataset", partitioning="hive").num_rows == 1000
     current = json.loads((tmp_path / "out" / "opps" / "current.json").read_text())
-    assert current["refresh_id"] == "r1" and current["folder"] == "opps__r1"
+    assert current["refresh_id"] == "r1" and current["folder"] == "vr1"
 
 
 def test_failure_during_build_leaves_previous_output_byte_identical(tmp_path, monkeypatch):
@@ -118,9 +118,9 @@ def test_new_refresh_replaces_the_stable_file_and_old_versions_are_pruned(tmp_pa
     time.sleep(0.01)
     published = _publish(tmp_path, "r2")
     root = tmp_path / "out" / "opps"
-    assert (root / "opps.parquet").read_bytes() == (published.folder / "opps__r2.parquet").read_bytes()
-    assert prune_versions(root, keep=1) == [root / "opps__r1"]
-    assert sorted(p.name for p in root.iterdir()) == ["current.json", "opps.parquet", "opps__r2"]
+    assert (root / "opps.parquet").read_bytes() == (published.folder / "opps.parquet").read_bytes()
+    assert prune_versions(root, keep=1) == [root / "vr1"]
+    assert sorted(p.name for p in root.iterdir()) == ["current.json", "opps.parquet", "vr2"]
 
 
 def test_consolidation_skipped_without_disk_space(tmp_path, monkeypatch):
