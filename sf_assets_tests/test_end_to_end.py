@@ -168,7 +168,7 @@ def test_versions_pruned_and_dataset_folder_published(org, tmp_path):
         first, second = refresh(path, instance), refresh(path, instance, new_refresh=True)
     assert first.ok and second.ok
     versions = [p.name for p in (tmp_path / "output" / "opportunities").iterdir() if p.is_dir()]
-    assert versions == [f"opportunities__{second.refresh_id}"]  # keep_versions: 1
+    assert versions == [f"v{second.refresh_id}"]  # keep_versions: 1
     copies = sorted(p.name for p in (tmp_path / "share").iterdir() if p.is_dir() and p.name.endswith(second.refresh_id))
     assert len(copies) == 1 and copies[0].startswith("opportunities_dataset__")
     assert any((tmp_path / "share" / copies[0]).rglob("*.parquet"))
