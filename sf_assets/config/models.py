@@ -13,8 +13,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sf_assets.config.schedule_rules import cron_error, timezone_error
+
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MAX_DATASET_NAME = 40
 
 
 class _Model(BaseModel):
@@ -208,6 +211,8 @@ class DatasetConfig(_Model):
     def _identifier(cls, value: str) -> str:
         if not _IDENTIFIER.match(value):
             raise ValueError(f"dataset name '{value}' must be letters, digits and _")
+        if len(value) > MAX_DATASET_NAME:  # keeps output paths under Windows' MAX_PATH on a UNC share
+            raise ValueError(f"dataset name '{value}' is longer than {MAX_DATASET_NAME} characters")
         return value
 
 
@@ -242,6 +247,20 @@ class ScheduleConfig(_Model):
 
     cron: str = Field("0 2 * * *", description="Cron of the nightly refresh.")
     timezone: str = Field("UTC", description="IANA timezone of the cron.")
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        if (error := cron_error(value)) is not None:
+            raise ValueError(error)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_timezone(cls, value: str) -> str:
+        if (error := timezone_error(value)) is not None:
+            raise ValueError(error)
+        return value
 
 
 class LoggingConfig(_Model):

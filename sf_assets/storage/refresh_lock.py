@@ -1,4 +1,12 @@
-"""One refresh at a time per state DB: an exclusive lock file that survives crashes (stale locks are taken over)."""
+"""One refresh at a time per state DB: an OS-level lock (``filelock``) that dies with its process.
+
+The lock is ``flock`` on POSIX and ``LockFileEx``-style locking on Windows, held on
+``refresh.lock`` for the whole refresh: the operating system releases it when the holder exits or
+is killed, so a stale lock is simply free again and exactly one waiting process gets it. The lock
+file itself is never deleted by this code (on Windows unlinking a file another process has open
+fails, and on POSIX it would let a second process lock a new inode under the same name). Who holds
+it (pid, host, since) is written to ``refresh.lock.holder.json`` for the error message only.
+"""
 
 from __future__ import annotations
 
@@ -10,54 +18,43 @@ from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 
-import psutil
+from filelock import FileLock, Timeout
+
+from sf_assets.storage.files import atomic_write_text
 
 
 class RefreshLocked(RuntimeError):
     """Another live process holds the refresh lock."""
 
 
-def _holder(path: Path) -> dict | None:
+def holder_path(path: Path) -> Path:
+    """The JSON file naming the current holder of the lock at `path`."""
+    return path.with_name(path.name + ".holder.json")
+
+
+def _holder(path: Path) -> dict:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(holder_path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return None
-
-
-def _alive(holder: dict) -> bool:
-    if holder.get("host") != socket.gethostname():
-        return True  # cannot check another machine's process: assume it runs
-    try:
-        process = psutil.Process(int(holder["pid"]))
-        return process.create_time() <= float(holder.get("process_started", process.create_time())) + 1
-    except (psutil.Error, KeyError, ValueError):
-        return False
+        return {}
 
 
 @contextlib.contextmanager
 def refresh_lock(path: Path) -> Iterator[None]:
-    """Hold `path` for the duration of a refresh; RefreshLocked names the holder when it is alive."""
+    """Hold `path` for the duration of a refresh; RefreshLocked (naming the holder) when another process has it."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    me = {"pid": os.getpid(), "host": socket.gethostname(), "process_started": psutil.Process().create_time(),
-          "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    for _ in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
-            holder = _holder(path)
-            if holder is not None and _alive(holder):
-                raise RefreshLocked(
-                    f"another refresh is running (pid {holder.get('pid')} on {holder.get('host')} since "
-                    f"{holder.get('since')}); lock file {path}") from None
-            path.unlink(missing_ok=True)  # stale: its process is gone
-            continue
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(me, handle)
-        break
-    else:
-        raise RefreshLocked(f"could not take the refresh lock {path}")
+    lock = FileLock(path, timeout=0, thread_local=False)
     try:
+        lock.acquire(blocking=False)
+    except Timeout:
+        holder = _holder(path)
+        raise RefreshLocked(
+            f"another refresh is running (pid {holder.get('pid', '?')} on {holder.get('host', '?')} since "
+            f"{holder.get('since', '?')}); lock file {path}") from None
+    try:
+        me = {"pid": os.getpid(), "host": socket.gethostname(),
+              "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        atomic_write_text(holder_path(path), json.dumps(me))
         yield
     finally:
-        if (_holder(path) or {}).get("pid") == me["pid"]:
-            path.unlink(missing_ok=True)
+        lock.release()

@@ -1,12 +1,44 @@
-"""One refresh at a time: a live holder blocks, a dead one's lock is taken over."""
+"""One refresh at a time: an OS-level lock; concurrent processes, a killed holder, the lock file kept."""
 
-import json
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from sf_assets.storage.refresh_lock import RefreshLocked, refresh_lock
+
+ROOT = Path(__file__).resolve().parents[2]
+# A contender: waits for the start file (so all try at the same instant), tries the lock, holds it 1.5 s.
+CONTENDER = """
+import os, sys, time
+from pathlib import Path
+from sf_assets.storage.refresh_lock import RefreshLocked, refresh_lock
+go = Path(sys.argv[2])
+while not go.exists():
+    time.sleep(0.001)
+try:
+    with refresh_lock(Path(sys.argv[1])):
+        print("HELD", flush=True)
+        time.sleep(float(sys.argv[3]))
+except RefreshLocked as exc:
+    print("REFUSED", exc, flush=True)
+"""
+
+
+def _contenders(lock: Path, go: Path, n: int, hold_s: float = 1.5) -> list[subprocess.Popen]:
+    return [subprocess.Popen([sys.executable, "-c", CONTENDER, str(lock), str(go), str(hold_s)], cwd=ROOT,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(n)]
+
+
+def _outcomes(procs: list[subprocess.Popen]) -> list[str]:
+    out = []
+    for proc in procs:
+        stdout, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 0, stderr
+        out.append(stdout.split()[0])
+    return out
 
 
 def test_second_refresh_is_refused_while_first_runs(tmp_path):
@@ -15,17 +47,34 @@ def test_second_refresh_is_refused_while_first_runs(tmp_path):
         with pytest.raises(RefreshLocked, match=r"another refresh is running \(pid \d+"):
             with refresh_lock(lock):
                 pass
-    assert not lock.exists()
+    assert lock.exists(), "the lock file is never deleted (someone may hold it open)"
     with refresh_lock(lock):  # released: usable again
-        assert lock.exists()
+        pass
 
 
-def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
-    lock = tmp_path / "refresh.lock"
-    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    dead_pid = int(child.stdout)
-    import socket
+def test_of_several_processes_started_at_once_exactly_one_holds_the_lock(tmp_path):
+    lock, go = tmp_path / "refresh.lock", tmp_path / "go"
+    for trial in range(2):
+        go.unlink(missing_ok=True)
+        procs = _contenders(lock, go, 6)
+        time.sleep(1.5)  # let every interpreter start and wait at the line
+        go.write_text("")
+        outcomes = _outcomes(procs)
+        assert outcomes.count("HELD") == 1, (trial, outcomes)
+        assert outcomes.count("REFUSED") == 5
 
-    lock.write_text(json.dumps({"pid": dead_pid, "host": socket.gethostname(), "since": "yesterday"}))
-    with refresh_lock(lock):
-        assert json.loads(lock.read_text())["pid"] != dead_pid
+
+def test_the_lock_of_a_killed_holder_is_taken_over_by_exactly_one(tmp_path):
+    lock, go = tmp_path / "refresh.lock", tmp_path / "go"
+    go.write_text("")
+    (holder,) = _contenders(lock, go, 1, hold_s=60)
+    assert holder.stdout.readline().startswith("HELD")
+    go.unlink()
+    procs = _contenders(lock, go, 5)
+    time.sleep(1.5)
+    holder.kill()  # SIGKILL / TerminateProcess: no cleanup code runs
+    holder.wait(10)
+    go.write_text("")
+    outcomes = _outcomes(procs)
+    assert outcomes.count("HELD") == 1, outcomes
+    assert lock.exists()
