@@ -13,7 +13,7 @@ Layout under ``output_dir/<dataset>/``::
 
 The dataset name appears once below its folder (not in every level), so the longest path a
 config can produce stays well under Windows' MAX_PATH on a UNC share (``max_output_path_len``).
-A version is written to ``.v<refresh_id>.tmp-<owner>-*``, verified (row counts and schema read
+A version is written to ``.tmp-<owner>-*``, verified (row counts and schema read
 back from every file); nothing the user sees changes until ``output_promote`` promotes every
 dataset of the refresh together. A failure removes the temp folder. Types: see ``output_types``.
 """
@@ -70,7 +70,7 @@ def consolidated_name(dataset: str) -> str:
     return f"{dataset}.parquet"
 
 
-TEMP_VERSION = re.compile(r"^\.v.+\.(tmp|old)-p\d+s\d+-[0-9a-f]{8}$")
+TEMP_VERSION = re.compile(r"^\.(tmp|old)-p\d+s\d+-[0-9a-f]{8}$")
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ def build_version(
     """Write and verify the output of one dataset from its engine part files, in a temp folder."""
     root = output_dir / dataset.name
     version = version_name(refresh_id)
-    tmp = root / f".{version}.tmp-{owner_tag()}-{uuid.uuid4().hex[:8]}"
+    tmp = root / f".tmp-{owner_tag()}-{uuid.uuid4().hex[:8]}"  # short: paths must fit MAX_PATH
     tmp.mkdir(parents=True)
     timings = dict(timings or {})
     try:

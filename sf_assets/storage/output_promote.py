@@ -126,7 +126,7 @@ def _move_into_place(tmp: Path, final: Path) -> None:
     """Rename the verified temp folder into place (replacing a same-refresh version)."""
     old = None
     if final.exists():
-        old = final.with_name(f".{final.name}.old-{owner_tag()}-{uuid.uuid4().hex[:8]}")
+        old = final.with_name(f".old-{owner_tag()}-{uuid.uuid4().hex[:8]}")
         replace_with_retry(final, old)
     replace_with_retry(tmp, final)
     if old is not None:
