@@ -28,7 +28,7 @@ from sf_assets.config.models import ExtractionConfig, RetryConfig
 from sf_assets.redaction import redact
 from sf_assets.salesforce.connection import SalesforceConnection
 from sf_assets.salesforce.governor import ApiGovernor
-from sf_assets.salesforce.retry import TransientError, call_with_retry, describe_cause, is_transient
+from sf_assets.salesforce.retry import PERMANENT_CODES, TransientError, call_with_retry, describe_cause, is_transient
 
 log = logging.getLogger(__name__)
 BULK_RETRY_MESSAGE = "Retrying {what}. Attempt {attempt} of {attempts} ({cause})"
@@ -111,6 +111,8 @@ def error_from_response(response: requests.Response) -> BulkError:
     text = f"HTTP {response.status_code}" + (f" {code}" if code else "") + (f": {message}" if message else "")
     if response.status_code == 401:
         cls: type[BulkError] = BulkSessionExpired
+    elif code in PERMANENT_CODES:  # whatever the status: retrying cannot fix the query or a field
+        cls = BulkPermanentError
     elif is_transient(requests.HTTPError(response=response)):
         cls = BulkTransientError
     elif response.status_code == 404:

@@ -32,8 +32,28 @@ def error_code(exc: BaseException) -> str | None:
     return None
 
 
+# Salesforce errorCodes that no retry can fix: the query, a field or the credentials are wrong.
+PERMANENT_CODES = frozenset({
+    "INVALID_FIELD", "MALFORMED_QUERY", "INVALID_TYPE", "INVALID_QUERY_FILTER_OPERATOR", "INVALID_SESSION_ID",
+    "INVALID_AUTH_HEADER", "INVALID_LOGIN", "INSUFFICIENT_ACCESS", "API_DISABLED_FOR_ORG",
+})
+_TLS_VERIFY = ("CERTIFICATE_VERIFY_FAILED", "certificate verify failed", "hostname mismatch", "doesn't match")
+
+
+def is_permanent(exc: BaseException) -> bool:
+    """Errors retrying cannot fix: TLS verification, 401 (the caller already logged in again), bad SOQL/fields."""
+    if isinstance(exc, requests.exceptions.SSLError) and any(t in str(exc) for t in _TLS_VERIFY):
+        return True
+    status = getattr(exc, "status", None)
+    if status is None and isinstance(exc, requests.HTTPError) and exc.response is not None:
+        status = exc.response.status_code
+    return status == 401 or error_code(exc) in PERMANENT_CODES
+
+
 def is_transient(exc: BaseException) -> bool:
-    """Timeouts, connection errors, 5xx, 429 and REQUEST_LIMIT_EXCEEDED are transient."""
+    """Timeouts, connection errors, 5xx, 429 and REQUEST_LIMIT_EXCEEDED are transient (never an `is_permanent` one)."""
+    if is_permanent(exc):
+        return False
     if isinstance(exc, TransientError):
         return True
     if isinstance(exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)):
