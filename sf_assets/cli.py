@@ -33,9 +33,23 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_config_check(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
-    print(f"{config.source_file}: OK ({len(config.objects)} objects, {len(config.datasets)} datasets, auth {config.salesforce.auth.kind})")
-    return EXIT_OK
+    from sf_assets.config.check_offline import check_offline
+
+    config = load_config(args.config or default_config_path())
+    summary = f"{len(config.objects)} objects, {len(config.datasets)} datasets, auth {config.salesforce.auth.kind}"
+    report = check_offline(config, dataset_sql=not args.online)
+    if args.online and report.ok:
+        from sf_assets.config.check_online import check_online
+
+        check_online(config, report)
+    for line in report.checked:
+        print(f"  checked:     {line}")
+    for line in report.not_checked:
+        print(f"  not checked: {line}")
+    for error in report.errors:
+        print(f"sf-assets: configuration error: {error}", file=sys.stderr)
+    print(f"{config.source_file}: {'OK' if report.ok else f'{len(report.errors)} error(s)'} ({summary})")
+    return EXIT_OK if report.ok else EXIT_USAGE
 
 
 def _cmd_config_doc(args: argparse.Namespace) -> int:
@@ -73,8 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     config = commands.add_parser("config", help="check the configuration or print its reference")
     config_commands = config.add_subparsers(dest="config_command", required=True, metavar="CONFIG_COMMAND")
-    check = config_commands.add_parser("check", help="validate a pipeline YAML")
+    check = config_commands.add_parser("check", help="validate a pipeline YAML (offline; --online also asks Salesforce)")
     _add_config_arg(check)
+    check.add_argument("--online", action="store_true",
+                       help="also log in, describe the objects, validate every SOQL and read /limits (no Bulk job)")
     check.set_defaults(func=_cmd_config_check)
     doc = config_commands.add_parser("doc", help="print the configuration reference (Markdown)")
     doc.add_argument("--output", type=Path, default=None)

@@ -1,0 +1,202 @@
+"""`sf-assets config check`: everything that can be checked before a refresh, without the network.
+
+Checked: the schedule (cron and timezone, on load), that every secret environment variable is
+set, every SOQL's syntax, the longest output/share path (Windows MAX_PATH), and every dataset's
+SQL run on **empty staged tables with the planned schema**, on both engines (SQLite and
+Dask-SQL). The planned schema comes from the metadata catalog cached in the state DB; without
+one, each object's columns are taken from its SOQL field list as text (names are checked, types
+are not, and a ``SELECT *`` object cannot be checked): the report says so.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sqlite3
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sf_assets.config.models import (
+    AccessTokenAuth, ClientCredentialsAuth, DaskConfig, JwtAuth, ObjectConfig, PasswordAuth, PipelineConfig,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CheckReport:
+    """Errors (each one line naming its cause), what was checked and what could not be."""
+
+    errors: list[str] = field(default_factory=list)
+    checked: list[str] = field(default_factory=list)
+    not_checked: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def secret_variables(config: PipelineConfig) -> list[tuple[str, str]]:
+    """(environment variable, config key) of every secret the configured login reads."""
+    auth = config.salesforce.auth
+    key = "salesforce.auth."
+    if isinstance(auth, AccessTokenAuth):
+        return [(auth.access_token_env, key + "access_token_env")]
+    if isinstance(auth, PasswordAuth):
+        found = [(auth.password_env, key + "password_env")]
+        if auth.security_token_env:
+            found.append((auth.security_token_env, key + "security_token_env"))
+        if auth.consumer_key and auth.consumer_secret_env:
+            found.append((auth.consumer_secret_env, key + "consumer_secret_env"))
+        return found
+    if isinstance(auth, ClientCredentialsAuth):
+        return [(auth.consumer_secret_env, key + "consumer_secret_env")]
+    return []
+
+
+def check_secrets(config: PipelineConfig, env: Mapping[str, str], report: CheckReport) -> None:
+    """An unset secret variable is a configuration error."""
+    for var, key in secret_variables(config):
+        if not env.get(var):
+            report.errors.append(f"environment variable {var} ({key}) is not set")
+    auth = config.salesforce.auth
+    if isinstance(auth, JwtAuth) and not auth.private_key_file.is_file():
+        report.errors.append(f"salesforce.auth.private_key_file {auth.private_key_file} does not exist")
+    report.checked.append(f"secrets: {len(secret_variables(config))} environment variable(s) set")
+
+
+def check_offline(config: PipelineConfig, env: Mapping[str, str] | None = None,
+                  engines: tuple[str, ...] = ("sqlite", "dask_sql"), *, dataset_sql: bool = True) -> CheckReport:
+    """Run every offline check of `config` (reads the cached catalog; never writes, never the network).
+
+    `dataset_sql=False` leaves the dataset SQL to the online check, which has fresh describes.
+    """
+    from sf_assets.salesforce.soql import SoqlError, parse_soql
+    from sf_assets.storage.path_budget import PATH_LIMIT, longest_output_path
+
+    report = CheckReport()
+    report.checked.append(f"schedule: cron '{config.schedule.cron}' in {config.schedule.timezone}")
+    check_secrets(config, os.environ if env is None else env, report)
+    queries = {}
+    for obj in config.objects:
+        try:
+            queries[obj.name] = parse_soql(obj.soql)
+        except SoqlError as exc:
+            report.errors.append(f"objects.{obj.name}.soql: {exc}")
+    report.checked.append(f"SOQL syntax of {len(config.objects)} object(s)")
+    longest = longest_output_path(config)
+    if longest is not None:
+        if not longest.ok:
+            report.errors.append(f"output path of {longest.length} characters (limit {PATH_LIMIT}, Windows MAX_PATH): "
+                                 f"{longest.path}; shorten paths.output_dir/share_dir or dataset names")
+        report.checked.append(f"longest output path: {longest.length} characters (limit {PATH_LIMIT})")
+    if dataset_sql and config.datasets and len(queries) == len(config.objects):
+        plans = _plans(config, queries, report)
+        if plans is not None:
+            check_dataset_sql(config, plans, engines, report)
+    return report
+
+
+def _plans(config: PipelineConfig, queries: dict, report: CheckReport) -> dict | None:
+    """Field plans from the cached catalog, else text-typed plans from each SOQL's field list."""
+    from sf_assets.salesforce.catalog import CatalogError, load_cached_catalog
+    from sf_assets.salesforce.field_plan import FieldPlanError, build_field_plan
+
+    catalog = None
+    if config.paths.state_db.exists():
+        conn = sqlite3.connect(f"file:{config.paths.state_db.as_posix()}?mode=ro", uri=True)
+        try:
+            catalog = load_cached_catalog(conn)
+        except (CatalogError, sqlite3.Error):
+            catalog = None
+        finally:
+            conn.close()
+    missing = [o.name for o in config.objects if catalog is None or o.name not in catalog]
+    if not missing:
+        plans = {}
+        for obj in config.objects:
+            try:
+                plans[obj.name] = build_field_plan(queries[obj.name], catalog, obj.critical_fields, obj.join_keys,
+                                                   obj.type_overrides, decimals_as_float=config.output.decimals_as_float)
+            except FieldPlanError as exc:
+                report.errors.append(f"objects.{obj.name}: {exc}")
+        report.checked.append("fields of every SOQL against the cached metadata catalog")
+        return plans if len(plans) == len(config.objects) else None
+    report.not_checked.append(
+        f"field names and types against Salesforce: no cached catalog for {', '.join(missing)} "
+        "(run `sf-assets config check --online` or one refresh)")
+    star = [o.name for o in config.objects if "*" in queries[o.name].fields]
+    if star:
+        report.not_checked.append(f"SQL of the datasets reading {', '.join(star)} (SELECT *: columns unknown "
+                                  "without a catalog)")
+    report.not_checked.append("column types in dataset SQL (columns taken from the SOQL as text)")
+    return {o.name: _text_plan(o, queries[o.name].fields) for o in config.objects if o.name not in star}
+
+
+_ADDRESS_PARTS = ("Street", "City", "State", "PostalCode", "Country", "StateCode", "CountryCode", "Latitude",
+                  "Longitude", "GeocodeAccuracy")
+
+
+def _text_plan(obj: ObjectConfig, fields: tuple[str, ...]):
+    """Text columns named like the SOQL's fields; standard compound addresses expanded as Salesforce does."""
+    from sf_assets.salesforce.field_plan import FieldPlan, PlannedColumn
+
+    names: list[str] = []
+    for name in fields:
+        if "." not in name and name.endswith("Address") and not name.endswith("__c"):
+            prefix = name[: -len("Address")]
+            names += [prefix + part for part in _ADDRESS_PARTS]
+        else:
+            names.append(name)
+    columns = [PlannedColumn(name=n, sf_type="string", kind="string", nullable=n.lower() != "id") for n in names]
+    return FieldPlan(object_name=obj.name, columns=tuple(columns))
+
+
+def check_dataset_sql(config: PipelineConfig, plans: dict, engines: tuple[str, ...], report: CheckReport) -> None:
+    """Run every dataset's SQL on empty staged tables with the planned schema, on each engine."""
+    unknown = [o.name for o in config.objects if o.name not in plans]
+    datasets = [d for d in config.datasets if not any(re.search(rf"(?<![\w.]){re.escape(n)}(?!\w)", d.sql, re.I)
+                                                      for n in unknown)]
+    if not datasets:
+        return
+    quiet = [logging.getLogger(n) for n in ("sf_assets.transform", "sf_assets.storage", "distributed")]
+    levels = [q.level for q in quiet]
+    for q in quiet:  # the report carries each failure once
+        q.setLevel(logging.CRITICAL)
+    try:
+        _run_on_empty_tables(config, plans, datasets, engines, report)
+    finally:
+        for q, level in zip(quiet, levels):
+            q.setLevel(level)
+
+
+def _run_on_empty_tables(config: PipelineConfig, plans: dict, datasets: list, engines: tuple[str, ...],
+                         report: CheckReport) -> None:
+    from sf_assets.storage.staging import stage_object
+    from sf_assets.transform.datasets import build_datasets
+
+    with tempfile.TemporaryDirectory(prefix="sf-assets-check-") as tmp:
+        root = Path(tmp)
+        db = root / "staging.db"
+        for obj in config.objects:
+            if obj.name in plans:
+                stage_object(db, plans[obj.name], [], obj, config.staging)
+        for engine in engines:
+            if engine == "dask_sql":
+                from sf_assets.transform.cluster import dask_client
+
+                with dask_client(DaskConfig(n_workers=1, threads_per_worker=1), root, processes=False) as client:
+                    result = build_datasets(datasets, db, root / engine, engine="dask_sql", client=client,
+                                            decimals_as_float=config.output.decimals_as_float, retry_wait_s=0)
+            else:
+                result = build_datasets(datasets, db, root / engine, engine="sqlite",
+                                        decimals_as_float=config.output.decimals_as_float, retry_wait_s=0)
+            for failed in result.results:
+                if not failed.ok:
+                    text = failed.error or "failed"
+                    report.errors.append(f"datasets.{failed.name}: {text if len(text) <= 300 else text[:300] + '…'}")
+        report.checked.append(f"SQL of {len(datasets)} dataset(s) on empty planned tables with "
+                              f"{' and '.join(engines)}")

@@ -1,0 +1,90 @@
+"""`sf-assets config check --online`: log in, describe, validate every SOQL and field, read /limits.
+
+It never creates a Bulk job: each extraction SOQL (the exact text a chunk job would run, without
+its Id range) is validated by a REST query with ``LIMIT 1``, which Salesforce parses and checks
+like the Bulk job would (unknown fields give INVALID_FIELD, syntax errors MALFORMED_QUERY). The
+fresh describes also give the dataset SQL check its real planned schema. Nothing is written to
+the state DB: the describes are held in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+from sf_assets.config.check_offline import CheckReport, check_dataset_sql
+from sf_assets.config.models import PipelineConfig
+
+log = logging.getLogger(__name__)
+
+
+def check_online(config: PipelineConfig, report: CheckReport, engines: tuple[str, ...] = ("sqlite", "dask_sql")) -> None:
+    """Add the online checks to `report` (errors are one line each, naming the object or field)."""
+    from sf_assets.salesforce.api_usage import usage_from_limits
+    from sf_assets.salesforce.auth import SalesforceAuthError
+    from sf_assets.salesforce.catalog import CatalogError, build_catalog, sf_describer
+    from sf_assets.salesforce.connection import SalesforceConnection
+    from sf_assets.salesforce.field_plan import FieldPlanError, build_field_plan
+    from sf_assets.salesforce.retry import describe_cause
+    from sf_assets.salesforce.soql import compose_extraction_soql, parse_soql
+    from sf_assets.storage.state_db import open_state_db
+
+    started = time.perf_counter()
+    connection = SalesforceConnection(config.salesforce)
+    try:
+        try:
+            sf = connection.client()
+        except (SalesforceAuthError, OSError) as exc:
+            report.errors.append(f"login failed: {describe_cause(exc) if not isinstance(exc, SalesforceAuthError) else exc}")
+            return
+        report.checked.append(f"login ({config.salesforce.auth.kind}) to {connection.instance_url}")
+        memory = open_state_db(Path(":memory:"))
+        try:
+            catalog = build_catalog(sf_describer(sf), config.objects, memory, ttl_hours=0, retry=config.retry,
+                                    force_refresh=True)
+        except CatalogError as exc:
+            report.errors.append(f"{exc} (is the object name right, and visible to this user?)")
+            return
+        finally:
+            memory.close()
+        report.checked.append(f"describe of {len(catalog)} object(s)")
+        plans = {}
+        for obj in config.objects:
+            try:
+                plan = build_field_plan(parse_soql(obj.soql), catalog, obj.critical_fields, obj.join_keys,
+                                        obj.type_overrides, decimals_as_float=config.output.decimals_as_float)
+            except FieldPlanError as exc:
+                report.errors.append(f"objects.{obj.name}: {exc}")
+                continue
+            for field, reason in plan.dropped:
+                report.checked.append(f"objects.{obj.name}: field {field} will be dropped ({reason})")
+            soql = compose_extraction_soql(plan.column_names, plan.object_name, plan.where) + " LIMIT 1"
+            try:
+                sf.query(soql)
+            except Exception as exc:  # noqa: BLE001 - every rejection becomes one line naming the object
+                report.errors.append(f"objects.{obj.name}.soql rejected by Salesforce: {describe_cause(exc)}"
+                                     f"{_message(exc)}")
+                continue
+            plans[obj.name] = plan
+        report.checked.append(f"every SOQL and field validated by Salesforce ({len(plans)} of {len(config.objects)})")
+        try:
+            usage = usage_from_limits(sf.limits())
+            report.checked.append(f"/limits: {usage}")
+        except Exception as exc:  # noqa: BLE001
+            report.errors.append(f"reading /limits failed: {describe_cause(exc)}")
+        if config.datasets and len(plans) == len(config.objects):
+            check_dataset_sql(config, plans, engines, report)
+        elif config.datasets:
+            report.not_checked.append("dataset SQL: fix the objects above first")
+    finally:
+        connection.close()
+    log.info("Online check in %.1f s", time.perf_counter() - started)
+    report.checked.append(f"online checks in {time.perf_counter() - started:.1f} s, no Bulk job created")
+
+
+def _message(exc: BaseException) -> str:
+    content = getattr(exc, "content", None)
+    if isinstance(content, list) and content and isinstance(content[0], dict) and content[0].get("message"):
+        return ": " + str(content[0]["message"]).splitlines()[0][:300]
+    return ""
