@@ -46,6 +46,8 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
         print(f"  checked:     {line}")
     for line in report.not_checked:
         print(f"  not checked: {line}")
+    for line in report.warnings:
+        print(f"  warning:     {line}")
     for error in report.errors:
         print(f"sf-assets: configuration error: {error}", file=sys.stderr)
     print(f"{config.source_file}: {'OK' if report.ok else f'{len(report.errors)} error(s)'} ({summary})")

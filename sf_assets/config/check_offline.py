@@ -28,9 +28,10 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class CheckReport:
-    """Errors (each one line naming its cause), what was checked and what could not be."""
+    """Errors (each one line naming its cause), warnings, what was checked and what could not be."""
 
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     checked: list[str] = field(default_factory=list)
     not_checked: list[str] = field(default_factory=list)
 
@@ -93,9 +94,9 @@ def check_offline(config: PipelineConfig, env: Mapping[str, str] | None = None,
             report.errors.append(f"output path of {longest.length} characters (limit {PATH_LIMIT}, Windows MAX_PATH): "
                                  f"{longest.path}; shorten paths.output_dir/share_dir or dataset names")
         report.checked.append(f"longest output path: {longest.length} characters (limit {PATH_LIMIT})")
-    if dataset_sql and config.datasets and len(queries) == len(config.objects):
+    if len(queries) == len(config.objects):
         plans = _plans(config, queries, report)
-        if plans is not None:
+        if plans is not None and dataset_sql and config.datasets:
             check_dataset_sql(config, plans, engines, report)
     return report
 
@@ -123,6 +124,8 @@ def _plans(config: PipelineConfig, queries: dict, report: CheckReport) -> dict |
                                                    obj.type_overrides, decimals_as_float=config.output.decimals_as_float)
             except FieldPlanError as exc:
                 report.errors.append(f"objects.{obj.name}: {exc}")
+                continue
+            note_dropped(obj.name, plans[obj.name], report)
         report.checked.append("fields of every SOQL against the cached metadata catalog")
         return plans if len(plans) == len(config.objects) else None
     report.not_checked.append(
@@ -138,6 +141,13 @@ def _plans(config: PipelineConfig, queries: dict, report: CheckReport) -> dict |
 
 _ADDRESS_PARTS = ("Street", "City", "State", "PostalCode", "Country", "StateCode", "CountryCode", "Latitude",
                   "Longitude", "GeocodeAccuracy")
+
+
+def note_dropped(object_name: str, plan, report: CheckReport) -> None:
+    """A field the refresh would drop (invalid, deprecated, base64) is a warning: it is not extracted."""
+    for name, reason in plan.dropped:
+        report.warnings.append(f"objects.{object_name}: field {name} will not be extracted ({reason}); "
+                               "list it in critical_fields to make that an error")
 
 
 def _text_plan(obj: ObjectConfig, fields: tuple[str, ...]):

@@ -13,7 +13,7 @@ import logging
 import time
 from pathlib import Path
 
-from sf_assets.config.check_offline import CheckReport, check_dataset_sql
+from sf_assets.config.check_offline import CheckReport, check_dataset_sql, note_dropped
 from sf_assets.config.models import PipelineConfig
 
 log = logging.getLogger(__name__)
@@ -57,8 +57,7 @@ def check_online(config: PipelineConfig, report: CheckReport, engines: tuple[str
             except FieldPlanError as exc:
                 report.errors.append(f"objects.{obj.name}: {exc}")
                 continue
-            for field, reason in plan.dropped:
-                report.checked.append(f"objects.{obj.name}: field {field} will be dropped ({reason})")
+            note_dropped(obj.name, plan, report)
             soql = compose_extraction_soql(plan.column_names, plan.object_name, plan.where) + " LIMIT 1"
             try:
                 sf.query(soql)
