@@ -128,6 +128,26 @@ def _run_stages(defs: dg.Definitions, config: PipelineConfig, instance: dg.Dagst
         outcome.ok = run("publish", [share_copy.key], {})
 
 
+def _fail_runs_of_dead_drivers(config: PipelineConfig, instance: dg.DagsterInstance) -> None:
+    """Runs a killed refresh driver of this state DB left "started": fail them and free their pool slots.
+
+    Called under the refresh lock, so no live driver owns such a run; without this a kill during
+    extraction keeps the `salesforce_bulk` slot claimed and every later refresh waits forever.
+    """
+    from sf_assets.assets.common import REFRESH_DRIVERS
+
+    with state_db(config) as conn:
+        ours = {r for (r,) in conn.execute("SELECT refresh_id FROM refreshes WHERE status = 'running'")}
+    if not ours:
+        return
+    statuses = [dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.NOT_STARTED]
+    runs = instance.get_runs(filters=dg.RunsFilter(statuses=statuses, tags={LAUNCHED_BY_TAG: sorted(REFRESH_DRIVERS)}))
+    for run in (r for r in runs if r.tags.get(REFRESH_TAG) in ours):
+        log.warning("Run %s of a refresh that was killed is marked failed (its pool slots are freed)", run.run_id)
+        instance.report_run_failed(run, message="its refresh process was killed")
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+
+
 def execute_refresh(config: PipelineConfig, instance: dg.DagsterInstance, *, new_refresh: bool = False,
                     refresh_catalog: bool = False, launched_by: str = "cli", publish: bool = True) -> RefreshOutcome:
     """Run (or resume) a refresh through `instance`; writes the health JSON; never raises for a failed stage.
@@ -135,6 +155,7 @@ def execute_refresh(config: PipelineConfig, instance: dg.DagsterInstance, *, new
     Raises RefreshLocked when another refresh of the same state DB is running.
     """
     with refresh_lock(config.paths.state_db.parent / "refresh.lock"):
+        _fail_runs_of_dead_drivers(config, instance)
         return _execute(config, instance, new_refresh, refresh_catalog, launched_by, publish)
 
 
