@@ -17,6 +17,8 @@ from sf_assets.storage.field_mapping import load_plan
 from sf_assets.storage.output import BuiltVersion, PublishedDataset, build_version
 from sf_assets.storage.output_cleanup import prune_versions, remove_dead_output_temps
 from sf_assets.storage.output_promote import PromotionError, promote_all, recover_promotion
+from sf_assets.storage.refresh_facts import put_fact
+from sf_assets.storage.state_db import open_state_db
 from sf_assets.storage.staging import StagingResult, stage_object
 from sf_assets.storage.temp_owner import owner_tag, remove_dead_temps
 from sf_assets.transform.cluster import dask_client
@@ -126,7 +128,17 @@ def build_outputs(config: PipelineConfig, refresh_id: str) -> tuple[DatasetsRepo
             for b in built:
                 shutil.rmtree(b.tmp, ignore_errors=True)
             shutil.rmtree(parts_root, ignore_errors=True)
+        record_outputs(config, refresh_id, outputs)
     return report, outputs
+
+
+def record_outputs(config: PipelineConfig, refresh_id: str, outputs: OutputsReport) -> None:
+    """Keep `outputs.to_health()` as the refresh fact "outputs", for the health JSON."""
+    conn = open_state_db(config.paths.state_db)
+    try:
+        put_fact(conn, refresh_id, "outputs", outputs.to_health())
+    finally:
+        conn.close()
 
 
 def _run_datasets(config: PipelineConfig, parts_root: Path) -> DatasetsReport:

@@ -242,7 +242,9 @@ def _tree(folder: Path) -> dict[str, bytes]:
 def test_a_refresh_with_one_failing_dataset_changes_no_file_the_user_or_the_share_sees(pipeline, org):
     root = pipeline
     config = root / "config" / "pipeline.yaml"
-    config.write_text(config.read_text().replace("SELECT Id, Name, Industry FROM Account", "SELECT Id, NoSuchColumn FROM Account"))
+    text = config.read_text()
+    assert " sql: SELECT Id, Name, Industry FROM Account" in text
+    config.write_text(text.replace(" sql: SELECT Id, Name, Industry FROM Account", " sql: SELECT Id, NoSuchColumn FROM Account"))
     before_output, before_share = _tree(root / "output"), _tree(root / "share")
     proc = _run(root, "--new-refresh")
     out, err = proc.communicate(timeout=300)
@@ -253,3 +255,9 @@ def test_a_refresh_with_one_failing_dataset_changes_no_file_the_user_or_the_shar
     assert health["status"] == "failed"
     assert any("accounts" in e and "NoSuchColumn" in e for e in health["errors"]["last"]), health["errors"]
     assert "Failure: " in err and "accounts" in err
+    conn = sqlite3.connect(root / "state" / "state.db")  # what the health JSON's writer gets: which dataset and why
+    (fact,) = conn.execute("SELECT value_json FROM refresh_facts WHERE name = 'outputs' ORDER BY rowid DESC").fetchone()
+    conn.close()
+    outputs = json.loads(fact)
+    assert outputs["promoted"] is False and list(outputs["failed"]) == ["accounts"]
+    assert "NoSuchColumn" in outputs["failed"]["accounts"] and outputs["held_back"] == ["opportunity_account"]
