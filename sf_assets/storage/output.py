@@ -93,19 +93,6 @@ class BuiltVersion:
         return self.manifest["consolidated"].get("file")
 
 
-def publish_dataset(
-    dataset: DatasetConfig, parts: Sequence[Path], schema: pa.Schema, rows: int, output_dir: Path,
-    cfg: OutputConfig, refresh_id: str, *, source_rows: dict[str, int] | None = None,
-    timings: dict[str, float] | None = None,
-) -> PublishedDataset:
-    """Build, verify and promote one dataset on its own (a refresh promotes all of them together)."""
-    from sf_assets.storage.output_promote import promote_all
-
-    built = build_version(dataset, parts, schema, rows, output_dir, cfg, refresh_id,
-                          source_rows=source_rows, timings=timings)
-    return promote_all([built], output_dir, cfg.in_use_wait_s)[0]
-
-
 def build_version(
     dataset: DatasetConfig,
     parts: Sequence[Path],

@@ -16,7 +16,8 @@ import pytest
 
 from sf_assets.config.models import DatasetConfig, OutputConfig
 from sf_assets.storage import output as output_module
-from sf_assets.storage.output import publish_dataset
+from sf_assets.storage.output import build_version
+from sf_assets.storage.output_promote import promote_all
 from sf_assets.storage.output_cleanup import delete_finished_chunk_files, prune_versions, remove_stale_files
 from sf_assets.storage.output_types import cast_table, powerbi_type
 
@@ -49,8 +50,9 @@ def _snapshot(root: Path) -> dict[str, str]:
 
 
 def _publish(tmp_path: Path, refresh_id: str, **kw):
-    return publish_dataset(DATASET, _parts(tmp_path / "parts" / refresh_id), SCHEMA, 1000, tmp_path / "out", CFG,
-                           refresh_id, source_rows={"Opportunity": 1000}, **kw)
+    built = build_version(DATASET, _parts(tmp_path / "parts" / refresh_id), SCHEMA, 1000, tmp_path / "out", CFG,
+                          refresh_id, source_rows={"Opportunity": 1000}, **kw)
+    return promote_all([built], tmp_path / "out", CFG.in_use_wait_s)[0]
 
 
 def test_consolidated_file_has_the_documented_power_bi_types(tmp_path):
