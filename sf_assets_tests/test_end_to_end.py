@@ -9,9 +9,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from sf_assets.config import load_config
-from sf_assets.definitions import build_definitions
+from sf_assets.defs.build import build_definitions
 from sf_assets.emulator import FaultPlan
-from sf_assets.runner import execute_refresh
+from sf_assets.defs.driver import execute_refresh
 from sf_assets.storage.sqlite_util import connect
 from sf_assets_tests.pipeline_helpers import write_config
 
