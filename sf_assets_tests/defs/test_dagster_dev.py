@@ -52,8 +52,8 @@ def _publish_runs_for(instance: dg.DagsterInstance, refresh_id: str) -> list[dg.
     return [r for r in _runs(instance, job_name="publish_job") if r.tags.get("sf_assets/refresh_id") == refresh_id]
 
 
-@pytest.fixture(scope="module")
-def ui(tmp_path_factory, _session_org):
+@pytest.fixture()
+def ui(tmp_path_factory, _session_org):  # one server per test: two at once would share 2 cores
     root = tmp_path_factory.mktemp("ui")
     path = write_config(_session_org, root, objects=OBJECTS, datasets=[{"name": "opportunities", "sql": JOIN}],
                         dask={"engine": "dask_sql", "n_workers": 1, "threads_per_worker": 2, "memory_limit": "2GB"},
@@ -115,7 +115,7 @@ def test_materialize_all_twice_then_a_failed_chunk_rerun_alone(ui, org):
     wait_for("the catch-up's publish run", lambda: [r for r in _publish_runs_for(instance, refresh_3) if r.is_success], 180)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def nightly(tmp_path_factory, _session_org):
     root = tmp_path_factory.mktemp("nightly")
     objects = [{"name": "Account", "soql": "SELECT Id, Name, Industry FROM Account"}]
