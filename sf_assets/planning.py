@@ -31,7 +31,7 @@ def plan_objects(config: PipelineConfig, catalog: dict[str, ObjectMeta], conn: s
                 decimals_as_float=config.output.decimals_as_float,
             )
             for field, reason in plan.dropped:
-                log.warning("Field '%s' on %s is not extracted: %s", field, obj.name, reason)
+                log.warning("Field '%s' on %s is invalid or deprecated: dropped (%s)", field, obj.name, reason)
             if plan.star_fields:
                 log.info("SELECT * on %s expanded to %d fields: %s", obj.name, len(plan.star_fields),
                          ", ".join(plan.star_fields))
