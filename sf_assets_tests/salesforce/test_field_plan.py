@@ -236,13 +236,13 @@ def test_where_with_parent_and_date_functions_is_accepted() -> None:
     ("soql", "kwargs", "column", "expected"),
     [
         ("SELECT Amount FROM Opportunity", {}, "Amount",
-         ("decimal", pa.decimal128(18, 2), "DECIMAL(18,2)", True)),
+         ("decimal", pa.decimal128(18, 2), "DECIMAL_TEXT(18,2)", True)),
         ("SELECT Amount FROM Opportunity", {"decimals_as_float": True}, "Amount",
          ("float64", pa.float64(), "REAL", True)),
         ("SELECT Probability FROM Opportunity", {}, "Probability",
          ("decimal", pa.decimal128(3, 0), "DECIMAL(3,0)", True)),
         ("SELECT Amount FROM Opportunity", {"overrides": {"amount": "decimal(38, 6)"}}, "Amount",
-         ("decimal", pa.decimal128(38, 6), "DECIMAL(38,6)", True)),
+         ("decimal", pa.decimal128(38, 6), "DECIMAL_TEXT(38,6)", True)),
         ("SELECT Amount FROM Opportunity",
          {"overrides": {"Amount": "float64"}, "decimals_as_float": False}, "Amount",
          ("float64", pa.float64(), "REAL", True)),
@@ -323,7 +323,7 @@ def test_json_round_trip() -> None:
     revenue = p.to_dict()["columns"][5]
     assert revenue["name"] == "AnnualRevenue"
     assert (revenue["arrow_type"], revenue["sqlite_type"], revenue["pandas_dtype"]) == (
-        "decimal128(20, 2)", "DECIMAL(20,2)", "object")
+        "decimal128(20, 2)", "DECIMAL_TEXT(20,2)", "string[pyarrow]")
     assert p.dropped == (("Bogus", "no such field"),) and p.warnings
 
 
