@@ -7,6 +7,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .java_double import render_double
 from .values import bool_numpy
 
 _ZERO = ord("0")
@@ -141,8 +142,6 @@ def _digit_matrix(values: np.ndarray, width: int) -> np.ndarray:
 
 
 def _unscaled(arr: pa.Array) -> tuple[np.ndarray, int]:
-    if pa.types.is_floating(arr.type):
-        return np.rint(arr.fill_null(0).to_numpy() * 1e6).astype(np.int64), 6
     raw = np.frombuffer(arr.buffers()[1], dtype=np.int64)[2 * arr.offset:2 * (arr.offset + len(arr)):2]
     return np.where(bool_numpy(arr.is_valid()), raw, 0), arr.type.scale
 
@@ -175,12 +174,14 @@ def _fractions(scale: int) -> pa.Array:
 
 
 def render_number(arr: pa.Array) -> pa.Array:
-    """Java ``Double.toString`` style: ``23.0``, ``0.5``, ``2.5E7`` (exponent from 1e7), digits kept exact."""
+    """Java ``Double.toString`` style: ``23.0``, ``0.5``, ``2.5E7``, ``1.0E-4``; decimals keep every digit."""
     if pa.types.is_decimal(arr.type) and arr.type.scale <= 3:
         return _render_decimal(arr)  # already vectorized: a unique() pass would only add a hash
     uniques = pc.unique(arr)
     if len(uniques) <= 64 < len(arr):
         return render_number(uniques).take(pc.index_in(arr, uniques))
+    if pa.types.is_floating(arr.type):
+        return render_double(arr.cast(pa.float64()))
     return _render_slow(arr)
 
 
