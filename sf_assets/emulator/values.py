@@ -14,7 +14,7 @@ DAY_MS = 86_400_000
 # Salesforce's date range and the values real orgs use ("unknown", "never expires") or trip on.
 EDGE_DAYS = (-98615, -25567, -1, 11016, 741807)  # 1700-01-01, 1900-01-01, 1969-12-31, 2000-02-29, 4000-12-31
 EDGE_MS = (-8520336000000, -2208988800000, -1, 951825600001, 64092211199999)  # same days; .000 .000 .999 .001 .999
-EDGE_EVERY = 25  # one row in 25 of a date/datetime field with ``edges`` takes an edge value
+EDGE_PERIOD = 50  # in every 50 rows of a field with edges, one row per edge value takes it
 
 AWKWARD = (
     "NULL", "N/A", "NaN", "null", "00123", "1E5", "   ", "\t", "line\u2028separator", "🚀",
@@ -147,12 +147,12 @@ class Integer:
 
 
 def unscaled(src: Source, salt: str, idx: np.ndarray, lo: int, hi: int, huge: int | None) -> np.ndarray:
-    """Random unscaled integers in [lo, hi]; with ``huge``, one row in 100 each gets ``huge``,
+    """Random unscaled integers in [lo, hi]; with ``huge``, one row in EDGE_PERIOD each gets ``huge``,
     ``-huge`` or zero (the widest values a currency holds, negative, and zero)."""
     h = src.hash(salt, idx)
     v = lo + (h % np.uint64(hi - lo + 1)).astype(np.int64)
     if huge is not None:
-        v = _edges(h, v, (huge, -huge, 0))
+        v = _edges(src, salt, idx, v, (huge, -huge, 0))
     return v
 
 
@@ -181,10 +181,13 @@ class Number:
         return with_nulls(arr, _null_mask(src, salt, idx, self.null))
 
 
-def _edges(h: np.ndarray, values: np.ndarray, edges: Sequence[int]) -> np.ndarray:
-    """``values`` with one row in EDGE_EVERY replaced by one of ``edges`` (chosen by hash)."""
-    pick = (h >> np.uint64(44)) % np.uint64(EDGE_EVERY * len(edges))
-    return np.where(pick < np.uint64(len(edges)), np.asarray(edges, dtype=values.dtype)[np.minimum(pick, len(edges) - 1).astype(np.int64)], values)
+def _edges(src: Source, salt: str, idx: np.ndarray, values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
+    """``values`` where each of ``edges`` takes one row in every EDGE_PERIOD (a per-field offset),
+    so even a small org holds every edge value of every such field."""
+    offset = int(src.hash(salt + "#edges", np.zeros(1, dtype=np.int64))[0] % np.uint64(EDGE_PERIOD))
+    pick = (idx + offset) % EDGE_PERIOD
+    chosen = np.asarray(edges, dtype=values.dtype)[np.minimum(pick, len(edges) - 1)]
+    return np.where(pick < len(edges), chosen, values)
 
 
 @dataclass(frozen=True)
@@ -204,10 +207,10 @@ class Moment:
             return pa.array(((h % np.uint64(DAY_MS // 1000)) * np.uint64(1000) + ms_part).astype(np.int32), pa.time32("ms"))
         if self.kind == "date":
             days = 16436 + (h % np.uint64(self.span_days)).astype(np.int32)  # from 2015-01-01
-            days = _edges(h, days, EDGE_DAYS) if self.edges else days
+            days = _edges(src, salt, idx, days, EDGE_DAYS) if self.edges else days
             return with_nulls(pa.array(days, pa.date32()), _null_mask(src, salt, idx, self.null))
         ms = EPOCH_2015_MS + (h % np.uint64(self.span_days * 86400)).astype(np.int64) * 1000 + ms_part.astype(np.int64)
-        ms = _edges(h, ms, EDGE_MS) if self.edges else ms
+        ms = _edges(src, salt, idx, ms, EDGE_MS) if self.edges else ms
         arr = pa.array(ms, pa.timestamp("ms", tz="UTC"))
         return with_nulls(arr, _null_mask(src, salt, idx, self.null))
 
@@ -227,7 +230,7 @@ class WideDouble:
         mantissa = (h % np.uint64(10**9)).astype(np.float64)
         exponent = ((h >> np.uint64(32)) % np.uint64(33)).astype(np.int64) - 24  # x 1e-24 .. 1e8
         sign = np.where((h >> np.uint64(40)) & np.uint64(1), -1.0, 1.0)
-        values = _edges(h, sign * mantissa * np.power(10.0, exponent), EDGE_DOUBLES)
+        values = _edges(src, salt, idx, sign * mantissa * np.power(10.0, exponent), EDGE_DOUBLES)
         values = np.clip(values, -9.9e17, 9.9e17)
         values = np.where((np.abs(values) < 1e-15) & (values != 0), 1e-15, values)
         return with_nulls(pa.array(values), _null_mask(src, salt, idx, self.null))
