@@ -19,11 +19,19 @@ bool        BOOLEAN          0 / 1
 int64       INTEGER          integer
 float64     REAL             real
 decimal     DECIMAL(p,s)     p <= 15: NUMERIC affinity, a number (exact: 15 digits fit a double)
-            DECIMAL_TEXT     p > 15: TEXT affinity, the exact text (``1234567890123456.78``)
+            DECIMAL_TEXT     p > 15: TEXT affinity, the exact text (``1234567890123456.78``),
+                             COLLATE SF_DECIMAL: compared and sorted as numbers
 date        DATE             ``YYYY-MM-DD``
 timestamp   TIMESTAMP        ``YYYY-MM-DD HH:MM:SS.ffffff`` (UTC; sortable text)
 time        TIME             ``HH:MM:SS.ffffff``
 ==========  ===============  ===================================================
+
+A wide decimal's text compares with a number literal as text in SQLite (``'500' > '1000'``), so
+its column carries the collation SF_DECIMAL, which compares two texts as decimal numbers:
+``Amount > 1000``, ``ORDER BY Amount``, MIN/MAX and indexes order by value. Every connection
+that compares such a column registers it (``register_decimal_collation``; ``sqlite_util.connect``
+and the engines do); elsewhere SQLite refuses the comparison ("no such collation sequence")
+instead of answering wrongly. Arithmetic (``SUM(Amount)``) converts the text to a double.
 
 Conversions run column by column with pyarrow.compute casts before any value reaches Python.
 ``engine_arrow`` gives the Dask-SQL engine the same values SQLite holds (numbers where SQLite has
@@ -33,7 +41,9 @@ numbers), so both engines run the same SQL on the same values.
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
@@ -48,6 +58,7 @@ _DECLARED = {
     "date": "DATE", "timestamp": "TIMESTAMP", "time": "TIME",
 }
 _KIND_OF_DECL = {v: k for k, v in _DECLARED.items()}
+DECIMAL_COLLATION = "SF_DECIMAL"
 _DECIMAL_DECL = re.compile(r"^DECIMAL(?:_TEXT)?\((\d+),(\d+)\)$")
 
 
@@ -74,8 +85,23 @@ def quote(identifier: str) -> str:
 def declared_type(column: PlannedColumn) -> str:
     """Declared SQLite type of a plan column (see the module table)."""
     if column.kind == "decimal":
-        return column.column_type.sqlite_type()
+        ctype = column.column_type
+        return ctype.sqlite_type() + (f" COLLATE {DECIMAL_COLLATION}" if ctype.decimal_as_text else "")
     return _DECLARED[column.kind]
+
+
+def _compare_decimal_text(a: str, b: str) -> int:
+    try:
+        x, y = Decimal(a), Decimal(b)
+        return (x > y) - (x < y)
+    except (InvalidOperation, ValueError):  # not a number (e.g. NaN): plain text order
+        return (a > b) - (a < b)
+
+
+def register_decimal_collation(conn: sqlite3.Connection) -> sqlite3.Connection:
+    """Let ``conn`` compare wide decimal columns (their SF_DECIMAL collation); returns ``conn``."""
+    conn.create_collation(DECIMAL_COLLATION, _compare_decimal_text)
+    return conn
 
 
 def type_from_declared(decl: str | None) -> ColumnType | None:

@@ -36,7 +36,7 @@ def test_ddl_types_and_not_null():
     ddl = create_table_sql(PLAN, "Opportunity")
     assert '"Id" TEXT NOT NULL' in ddl
     assert '"Account_Name" TEXT,' in ddl
-    assert '"Amount" DECIMAL_TEXT(18,2),' in ddl  # TEXT affinity: 18 digits stay exact
+    assert '"Amount" DECIMAL_TEXT(18,2) COLLATE SF_DECIMAL,' in ddl  # TEXT affinity: exact; compared as numbers
     assert '"CloseDate" DATE NOT NULL' in ddl
     assert '"IsWon" BOOLEAN NOT NULL' in ddl
     assert '"CreatedDate" TIMESTAMP' in ddl
