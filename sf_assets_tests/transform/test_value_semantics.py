@@ -69,3 +69,10 @@ def test_index_on_a_wide_decimal_orders_by_value(tmp_path):
     amounts = [a for a in gen.generate("Opportunity", 0, 1500, ["Amount"]).column(0).to_pylist() if a is not None]
     assert [Decimal(v) for v in via_index] == sorted(amounts)  # chunk files hold every generated row
     assert np.all(np.diff([float(v) for v in via_index]) >= 0)
+
+
+def test_numeric_comparison_on_exact_text_fails_with_a_hint_on_dask(staging_db, dask_session_client, tmp_path):
+    report = build_datasets([DatasetConfig(name="q", sql="SELECT Id FROM Opportunity WHERE Amount > 1000")],
+                            staging_db, tmp_path, engine="dask_sql", client=dask_session_client)
+    assert not report["q"].ok
+    assert "CAST(column AS DOUBLE)" in report["q"].error and "docs/VALUES.md" in report["q"].error
