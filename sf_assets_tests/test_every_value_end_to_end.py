@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from sf_assets.config import load_config
-from sf_assets.runner import execute_refresh
+from sf_assets.defs.driver import execute_refresh
 from sf_assets_tests.pipeline_helpers import write_config
 
 OBJECTS = [
