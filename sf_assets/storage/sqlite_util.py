@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from sf_assets.storage.staging_types import register_decimal_collation
+
 T = TypeVar("T")
 
 
@@ -23,7 +25,12 @@ def connect(path: Path, cache_size_mb: int = 64, busy_timeout_s: float = 30) -> 
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute(f"PRAGMA cache_size=-{int(cache_size_mb) * 1024}")
     conn.execute("PRAGMA foreign_keys=ON")
-    return conn
+    return register_decimal_collation(conn)  # staged wide decimals compare as numbers
+
+
+def connect_readonly(path: Path) -> sqlite3.Connection:
+    """Open an existing database file read-only (what the dataset engines read staging through)."""
+    return register_decimal_collation(sqlite3.connect(f"file:{Path(path).as_posix()}?mode=ro", uri=True))
 
 
 class DatabaseLocked(RuntimeError):

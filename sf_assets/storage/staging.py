@@ -31,8 +31,8 @@ load runs. ``database is locked`` is retried (1 s apart, 3 tries) and then named
 from __future__ import annotations
 
 import logging
-import sqlite3
 import re
+import sqlite3
 import time
 import uuid
 from collections.abc import Sequence
@@ -47,7 +47,7 @@ from sf_assets.salesforce.field_plan import FieldPlan
 from sf_assets.storage.chunk_schema import SchemaCheck, check_chunks
 from sf_assets.storage.sqlite_util import connect, retry_locked
 from sf_assets.storage.temp_owner import owner_tag, remove_dead_temps
-from sf_assets.storage.staging_types import declared_type, quote, sql_names, to_sqlite_arrow
+from sf_assets.storage.staging_types import declared_type, quote, register_decimal_collation, sql_names, to_sqlite_arrow
 
 log = logging.getLogger(__name__)
 
@@ -146,18 +146,24 @@ def stage_object(
 def _load(db: Path, ddl: str, table: str, check: SchemaCheck, batch_rows: int) -> int:
     """Create ``table`` in the private file ``db`` and ingest every valid chunk, ``batch_rows`` at a time.
 
-    Only ADBC opens ``db`` (never the staging DB). The next batch is read and converted on a second
+    Python's sqlite3 creates the table and closes the file; then only ADBC opens it (never the staging
+    DB). The next batch is read and converted on a second
     thread while this one is ingested (both release the GIL in C).
     """
     import adbc_driver_sqlite.dbapi as adbc  # imported here: only staging needs the driver
 
+    create = register_decimal_collation(sqlite3.connect(db))  # the DDL names our collation: ADBC cannot parse it
+    try:
+        create.execute(ddl)
+        create.commit()
+    finally:
+        create.close()  # closed before ADBC opens the file: one SQLite library at a time
     batches = (to_sqlite_arrow(b) for chunk in check.valid for b in check.batches(chunk, batch_rows))
     rows = 0
     with adbc.connect(str(db), autocommit=True) as conn, conn.cursor() as cursor, ThreadPoolExecutor(1) as reader:
         for pragma in ("journal_mode=OFF", "synchronous=OFF"):  # a disposable file: a crash just discards it
             cursor.execute(f"PRAGMA {pragma}")
             cursor.fetchall()
-        cursor.execute(ddl)
         upcoming = reader.submit(next, batches, None)
         while (ready := upcoming.result()) is not None:
             upcoming = reader.submit(next, batches, None)
