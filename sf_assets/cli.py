@@ -37,7 +37,7 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
 
     config = load_config(args.config or default_config_path())
     summary = f"{len(config.objects)} objects, {len(config.datasets)} datasets, auth {config.salesforce.auth.kind}"
-    report = check_offline(config, dataset_sql=not args.online)
+    report = check_offline(config, plans=not args.online)
     if args.online and report.ok:
         from sf_assets.config.check_online import check_online
 

@@ -70,10 +70,10 @@ def check_secrets(config: PipelineConfig, env: Mapping[str, str], report: CheckR
 
 
 def check_offline(config: PipelineConfig, env: Mapping[str, str] | None = None,
-                  engines: tuple[str, ...] = ("sqlite", "dask_sql"), *, dataset_sql: bool = True) -> CheckReport:
+                  engines: tuple[str, ...] = ("sqlite", "dask_sql"), *, plans: bool = True) -> CheckReport:
     """Run every offline check of `config` (reads the cached catalog; never writes, never the network).
 
-    `dataset_sql=False` leaves the dataset SQL to the online check, which has fresh describes.
+    `plans=False` leaves the fields and the dataset SQL to the online check, which has fresh describes.
     """
     from sf_assets.salesforce.soql import SoqlError, parse_soql
     from sf_assets.storage.path_budget import PATH_LIMIT, longest_output_path
@@ -94,10 +94,10 @@ def check_offline(config: PipelineConfig, env: Mapping[str, str] | None = None,
             report.errors.append(f"output path of {longest.length} characters (limit {PATH_LIMIT}, Windows MAX_PATH): "
                                  f"{longest.path}; shorten paths.output_dir/share_dir or dataset names")
         report.checked.append(f"longest output path: {longest.length} characters (limit {PATH_LIMIT})")
-    if len(queries) == len(config.objects):
-        plans = _plans(config, queries, report)
-        if plans is not None and dataset_sql and config.datasets:
-            check_dataset_sql(config, plans, engines, report)
+    if plans and len(queries) == len(config.objects):
+        planned = _plans(config, queries, report)
+        if planned is not None and config.datasets:
+            check_dataset_sql(config, planned, engines, report)
     return report
 
 

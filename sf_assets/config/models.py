@@ -182,7 +182,7 @@ class PreflightConfig(_Model):
 class StagingConfig(_Model):
     """SQLite staging."""
 
-    batch_rows: int = Field(10_000, gt=0, description="Rows per executemany batch.")
+    batch_rows: int = Field(10_000, gt=0, description="Rows per batch read from the chunk files and ingested.")
     cache_size_mb: int = Field(256, gt=0, description="SQLite page cache (PRAGMA cache_size).")
     max_invalid_chunk_pct: float = Field(30.0, ge=0, le=100, description="Stop the refresh when more chunks are invalid.")
     lock_timeout_s: float = Field(60.0, gt=0, description="How long to wait for another program to release the staging DB.")
