@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import shutil
 import sqlite3
 import time
@@ -77,10 +78,21 @@ def prune_versions(dataset_dir: Path, keep: int = 2) -> list[Path]:
     return doomed
 
 
+# Temp version folders of versions before owner tags (``.<dataset>__<refresh>.tmp-<hex>``): removed once
+# an hour old, since no run of this version writes them.
+_LEGACY_TEMP_VERSION = re.compile(r"^\..+__.+\.tmp-[0-9a-f]{8}$")
+
+
 def remove_dead_output_temps(output_dir: Path, dataset_names: Iterable[str]) -> list[Path]:
     """Temp version folders and temp files that killed runs left under the output folder (never a live run's)."""
     removed = remove_dead_temps(output_dir, TEMP_FILE)
     for name in dataset_names:
-        removed += remove_dead_temps(output_dir / name, TEMP_FILE)
-        removed += remove_dead_temps(output_dir / name, TEMP_VERSION)
+        folder = output_dir / name
+        removed += remove_dead_temps(folder, TEMP_FILE)
+        removed += remove_dead_temps(folder, TEMP_VERSION)
+        for legacy in (p for p in folder.glob(".*") if _LEGACY_TEMP_VERSION.match(p.name)):
+            if legacy.is_dir() and time.time() - legacy.stat().st_mtime > 3600:
+                shutil.rmtree(legacy, ignore_errors=True)
+                log.info("Removed the left-over temp %s of an older version", legacy)
+                removed.append(legacy)
     return removed

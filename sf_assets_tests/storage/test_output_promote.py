@@ -5,6 +5,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -114,9 +115,12 @@ def test_temps_of_killed_runs_are_removed_and_a_live_runs_are_kept(tmp_path):
     out = tmp_path / "out"
     left = sorted(p.name for p in out.rglob(".*") if p.parent.parent == out)
     assert len(left) == 4 and all(".tmp" in n for n in left)
+    legacy = out / "opps" / ".opps__r8.tmp-0123abcd"  # what a kill left with the version before owner tags
+    (legacy / "dataset").mkdir(parents=True)
+    os.utime(legacy, (time.time() - 7200,) * 2)
     live = _build(tmp_path, "r10")
     removed = remove_dead_output_temps(out, NAMES)
-    assert sorted(p.name for p in removed) == left
+    assert sorted(p.name for p in removed) == sorted([*left, legacy.name])
     assert all(b.tmp.is_dir() for b in live), "a live run's temp folders are never removed"
 
 
