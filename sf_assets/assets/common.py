@@ -10,6 +10,7 @@ import dagster as dg
 
 from sf_assets.config import PipelineConfig
 from sf_assets.logs import bind_log_context
+from sf_assets.redaction import redact
 from sf_assets.storage.state_db import open_state_db
 
 REFRESH_TAG = "sf_assets/refresh_id"
@@ -58,4 +59,4 @@ def latest_refresh_id(conn: sqlite3.Connection) -> str | None:
 
 def fail(exc: Exception) -> dg.Failure:
     """A Dagster Failure carrying the one-line message of a domain error (no traceback noise in the UI)."""
-    return dg.Failure(description=f"{type(exc).__name__}: {exc}", allow_retries=False)
+    return dg.Failure(description=redact(f"{type(exc).__name__}: {exc}"), allow_retries=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -32,3 +32,17 @@ def retry_locked(fn: Callable[[], T], attempts: int = 3, wait_s: float = 1.0) ->
                 raise
             time.sleep(wait_s)
     raise AssertionError("unreachable")
+
+
+def readonly_uri(path: PurePath) -> str:
+    """The `file:` URI opening `path` read-only: percent-encoded by `Path.as_uri()` ('#', '?', '%', spaces);
+    a UNC path (\\\\server\\share\\x.db) gets SQLite's empty-authority form file:////server/share/x.db."""
+    uri = path.as_uri()
+    if uri.startswith("file://") and not uri.startswith("file:///"):  # UNC: SQLite refuses a URI authority
+        uri = "file:////" + uri[len("file://"):]
+    return f"{uri}?mode=ro"
+
+
+def connect_readonly(path: str | Path) -> sqlite3.Connection:
+    """A read-only connection to the SQLite file at `path` (relative paths are taken from the working folder)."""
+    return sqlite3.connect(readonly_uri(Path(path).absolute()), uri=True, check_same_thread=False)

@@ -12,7 +12,7 @@ from sf_assets.config.models import (
     PasswordAuth,
     SalesforceConfig,
 )
-from sf_assets.logs import setup_logging
+from sf_assets.logs import current_log_file, setup_logging
 from sf_assets.salesforce.auth import SalesforceAuthError
 from sf_assets.salesforce.connection import SalesforceConnection
 
@@ -136,7 +136,7 @@ def test_no_secret_in_logs(org, creds, caplog, tmp_path):
     connection = SalesforceConnection(sf_config(org, PasswordAuth(kind="password", username=creds["username"])), env)
     client = connection.client()
     logging.getLogger("sf_assets.test").info("session %s with password %s", client.session_id, creds["password"])
-    text = (tmp_path / "sf_assets.log").read_text(encoding="utf-8")
+    text = current_log_file().read_text(encoding="utf-8")
     assert client.session_id not in text and creds["password"] not in text and "***" in text
 
 
