@@ -7,6 +7,7 @@ handler) only ever sees masked text; stored errors and user-facing strings go th
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
@@ -30,7 +31,7 @@ def register_secret(value: str | None) -> None:
     """Remember `value` so that `redact` masks it wherever it appears (and redact every log record from now on)."""
     if value and len(value) >= 4:
         with _lock:
-            _secrets.add(value)
+            _secrets.update({value, json.dumps(value)[1:-1]})  # also as it appears inside JSON text
         install_record_factory()
 
 

@@ -6,8 +6,9 @@ child logger of `sf_assets` (which Dagster's event-log handler captures), and op
 results request fails with an error carrying the token (a chunk-planning or chunk failure stored in the
 state DB, the health JSON, the Dagster event log and the CLI's failure lines). Nothing else is patched.
 
-Environment: SECRET_PROBE_FAIL_RESULTS=N (fail the N-th results request once); SECRET_PROBE_NO_REDACTION=1
-(negative control: redaction switched off, so the scan must find the secrets).
+Environment: SECRET_PROBE_FAIL=<url part>:N fails the N-th request whose URL contains <url part> (e.g.
+`/results:1`, `/limits:1`); SECRET_PROBE_NO_REDACTION=1 is the negative control: redaction switched off,
+so the scan must find the secrets.
 """
 
 from __future__ import annotations
@@ -26,16 +27,17 @@ if os.environ.get("SECRET_PROBE_NO_REDACTION") == "1":
 
 _log = logging.getLogger("sf_assets.salesforce.probe")
 _send = requests.adapters.HTTPAdapter.send
-_results_seen = 0
+_matching_seen = 0
 
 
 def _leaky_send(self: requests.adapters.HTTPAdapter, request: requests.PreparedRequest, *args, **kwargs):
-    global _results_seen
+    global _matching_seen
     body = request.body.decode("utf-8", "replace") if isinstance(request.body, bytes) else str(request.body or "")
     _log.warning("request %s %s headers=%s body=%s", request.method, request.url, dict(request.headers), body[:3000])
-    if "/results" in (request.url or ""):
-        _results_seen += 1
-        if _results_seen == int(os.environ.get("SECRET_PROBE_FAIL_RESULTS", "0")):
+    part, _, nth = os.environ.get("SECRET_PROBE_FAIL", ":0").rpartition(":")
+    if part and part in (request.url or ""):
+        _matching_seen += 1
+        if _matching_seen == int(nth):
             raise requests.exceptions.InvalidHeader(
                 f"malformed reply to {request.url} (Authorization: {request.headers.get('Authorization')})")
     return _send(self, request, *args, **kwargs)

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from urllib.parse import quote
 
+import pytest
+
 from sf_assets.emulator.auth import ORG_ID
 from sf_assets.storage.sqlite_util import connect_readonly
 from sf_assets_tests.pipeline_helpers import write_config
@@ -59,11 +61,11 @@ def test_access_token_refresh_with_failures_leaves_no_secret(org, tmp_path):
     token = org.access_token
     config = config_for(org, tmp_path, {"kind": "access_token", "instance_url": org.instance_url})
     outputs = []
-    for fail_at in ("1", "2", "0"):  # planning fails, then (resumed) a chunk or planning fails, then success
-        result = run_cli(config, tmp_path, {"SF_ACCESS_TOKEN": token, "SECRET_PROBE_FAIL_RESULTS": fail_at})
+    for fail_at in ("/results:1", "/results:2", ""):  # chunk planning fails, then (resumed) a chunk, then success
+        result = run_cli(config, tmp_path, {"SF_ACCESS_TOKEN": token, "SECRET_PROBE_FAIL": fail_at})
         outputs.append(result.stdout + result.stderr)
     assert result.returncode == 0, outputs[-1][-3000:]
-    assert "Failure:" in outputs[0] and "malformed reply" in outputs[0] and "InvalidHeader" in outputs[1]  # the failure carrying the token was reported
+    assert all("Failure:" in out and "malformed reply" in out for out in outputs[:2]), outputs  # the failure carrying the token was reported
     secrets = [token, SESSION_PREFIX]
     assert scan(tmp_path, secrets, skip=tmp_path / "org") == []
     assert not [s for s in secrets if any(s in out for out in outputs)]
@@ -86,9 +88,18 @@ def test_negative_control_scan_finds_secrets_when_redaction_is_off(make_org, tmp
     creds = org.credentials
     config = config_for(org, tmp_path, {"kind": "password", "username": creds["username"]})
     result = run_cli(config, tmp_path, {"SF_PASSWORD": creds["password"], "SF_SECURITY_TOKEN": creds["security_token"],
-                                        "SECRET_PROBE_NO_REDACTION": "1", "SECRET_PROBE_FAIL_RESULTS": "1"})
+                                        "SECRET_PROBE_NO_REDACTION": "1", "SECRET_PROBE_FAIL": "/results:1"})
     assert result.returncode == 1, result.stderr[-3000:]
     hits = scan(tmp_path, [creds["password"], SESSION_PREFIX], skip=tmp_path / "org")
     assert any(h.startswith("logs/") for h in hits), hits  # the log file
     assert any(h.startswith("dagster_home/") and ".db" in h for h in hits), hits  # Dagster's event log (SQLite)
     assert any(h.startswith("state/") for h in hits), hits  # refreshes.info_json in the state DB
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: an exception escaping an asset body unhandled is stored by Dagster "
+                   "(STEP_FAILURE error info) as raised; fix: a redacting event-log storage or redacted Failures")
+def test_unexpected_step_error_carrying_the_token_stays_out_of_the_event_log(org, tmp_path):
+    config = config_for(org, tmp_path, {"kind": "access_token", "instance_url": org.instance_url})
+    result = run_cli(config, tmp_path, {"SF_ACCESS_TOKEN": org.access_token, "SECRET_PROBE_FAIL": "/limits:1"})
+    assert result.returncode == 1
+    assert scan(tmp_path, [org.access_token], skip=tmp_path / "org") == []
