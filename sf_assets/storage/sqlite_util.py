@@ -45,4 +45,4 @@ def readonly_uri(path: PurePath) -> str:
 
 def connect_readonly(path: str | Path) -> sqlite3.Connection:
     """A read-only connection to the SQLite file at `path` (relative paths are taken from the working folder)."""
-    return sqlite3.connect(readonly_uri(Path(path).absolute()), uri=True, check_same_thread=False)
+    return sqlite3.connect(readonly_uri(Path(path).absolute()), uri=True)

@@ -12,7 +12,6 @@ digits) too, so both engines compute on the same values, and object columns are 
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Literal
 
@@ -23,6 +22,7 @@ import pyarrow as pa
 from sf_assets.salesforce.field_plan import FieldPlan
 from sf_assets.storage.chunk_schema import read_conformed
 from sf_assets.storage.output_types import decimal_to_float
+from sf_assets.storage.sqlite_util import connect_readonly
 from sf_assets.storage.staging_types import from_sqlite_column, quote, sql_names
 from sf_assets.transform.staged import StagedTable
 
@@ -64,7 +64,7 @@ def read_sqlite_partition(bounds: tuple[str, int, int], plan: FieldPlan) -> pd.D
     """Rows lo <= rowid < hi of the staged table, typed by the plan."""
     db, lo, hi = bounds
     names = sql_names(plan)
-    conn = sqlite3.connect(f"file:{Path(db).as_posix()}?mode=ro", uri=True)
+    conn = connect_readonly(db)
     try:
         rows = conn.execute(
             f"SELECT {', '.join(map(quote, names))} FROM {quote(plan.object_name)} "
@@ -83,7 +83,7 @@ def dask_table(table: StagedTable, staging_db: Path, source: Source = "auto") ->
     if source == "parquet" or (source == "auto" and table.files_unchanged()):
         paths = [str(f.path) for f in table.files]
         return dd.from_map(read_parquet_partition, paths, plan=table.plan, meta=meta, enforce_metadata=False)
-    conn = sqlite3.connect(f"file:{staging_db.as_posix()}?mode=ro", uri=True)
+    conn = connect_readonly(staging_db)
     try:
         lo, hi = conn.execute(f"SELECT min(rowid), max(rowid) FROM {quote(table.name)}").fetchone()
     finally:

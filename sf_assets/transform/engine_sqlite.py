@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sf_assets.storage.output_types import cast_table
+from sf_assets.storage.sqlite_util import connect_readonly
 from sf_assets.storage.staging_types import from_sqlite_column
 from sf_assets.transform.engine_result import EngineResult, part_path
 from sf_assets.transform.result_schema import declared_types, output_schema
@@ -26,7 +26,7 @@ def run_sqlite(
     """Run ``sql`` in SQLite; write the result as Parquet parts of at most ``rows_per_part`` rows."""
     declared = declared_types(staging_db, sql)
     out_dir.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(f"file:{staging_db.as_posix()}?mode=ro", uri=True)
+    conn = connect_readonly(staging_db)
     writer: pq.ParquetWriter | None = None
     parts: list[Path] = []
     rows = part_rows = 0

@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from sf_assets.salesforce.field_types import ColumnType
 from sf_assets.storage.output_types import powerbi_type
+from sf_assets.storage.sqlite_util import connect_readonly
 from sf_assets.storage.staging_types import type_from_declared
 from sf_assets.transform.staged import StagedTable
 
@@ -30,7 +31,7 @@ _ALIAS = re.compile(r"\bAS\s+\"?([A-Za-z_][A-Za-z0-9_]*)", re.IGNORECASE)
 
 def declared_types(staging_db: Path, sql: str) -> dict[str, ColumnType | None]:
     """Lower-case result column name -> staged type (None for expressions); {} if SQLite cannot compile it."""
-    conn = sqlite3.connect(f"file:{staging_db.as_posix()}?mode=ro", uri=True)
+    conn = connect_readonly(staging_db)
     view = f"_sf_types_{uuid.uuid4().hex[:8]}"
     try:
         conn.execute(f"CREATE TEMP VIEW {view} AS {sql.strip().rstrip(';')}")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
 from sf_assets.salesforce.field_plan import FieldPlan
+from sf_assets.storage.sqlite_util import connect_readonly
 from sf_assets.storage.staging_types import sql_names
 
 
@@ -49,7 +49,7 @@ class StagedTable:
 
 def staged_tables(staging_db: Path) -> dict[str, StagedTable]:
     """Every staged table of the staging DB, by object name."""
-    conn = sqlite3.connect(f"file:{staging_db.as_posix()}?mode=ro", uri=True)
+    conn = connect_readonly(staging_db)
     try:
         files: dict[str, list[StagedFile]] = {}
         for obj, path, size, mtime, rows in conn.execute(
