@@ -3,6 +3,7 @@
 import logging
 
 import pytest
+import requests
 
 from sf_assets.config.models import (
     AccessTokenAuth,
@@ -148,3 +149,14 @@ def test_emulator_auth_logs_in_again_after_expiry(make_org, tmp_path):
     org.expire_sessions()
     assert_works(SalesforceConnection(connection.config))  # a new process finds the server and logs in
     assert connection.reauthenticate().limits()["DailyApiRequests"]["Max"] > 0
+
+
+def test_no_request_leaves_without_tls(org):
+    """Config validation refuses http:// URLs; the HTTP session refuses them too (e.g. a redirect target)."""
+    from sf_assets.salesforce.http import SalesforceHttpSession
+
+    session = SalesforceHttpSession(ca_bundle=org.ca_path)
+    with pytest.raises(requests.exceptions.InvalidSchema, match="without TLS"):
+        session.get(org.instance_url.replace("https://", "http://") + "/services/data/",
+                    headers={"Authorization": f"Bearer {org.access_token}"})
+    assert session.get(f"{org.instance_url}/services/data/").status_code in (200, 401)
