@@ -20,7 +20,7 @@ EXIT_OK, EXIT_FAILED = 0, 1
 def run_refresh(config_path: Path, new_refresh: bool = False, refresh_catalog: bool = False,
                 log_level: str | None = None) -> int:
     """Run or resume a refresh in the persistent local Dagster instance and print a summary."""
-    from sf_assets.runner import ensure_dagster_home, execute_refresh
+    from sf_assets.defs.driver import ensure_dagster_home, execute_refresh
     from sf_assets.share import current_files
 
     config = load_config(config_path)
@@ -63,8 +63,21 @@ def _print_rows(state_db: Path, refresh_id: str) -> None:
         print(f"  {name:<20} {count:>12,} rows{detail}")
 
 
+def _someone_refreshes(config) -> bool:
+    """True when `sf-assets run` holds the lock or a Dagster run is queued or executing."""
+    from sf_assets.defs.context import lock_path
+    from sf_assets.defs.driver import ensure_dagster_home
+    from sf_assets.defs.partitions import lock_is_free, runs_in_progress
+
+    if not lock_is_free(lock_path(config)):
+        return True
+    ensure_dagster_home(config)
+    with dg.DagsterInstance.get() as instance:
+        return runs_in_progress(instance) > 0
+
+
 def show_status(config_path: Path) -> int:
-    """Print the current/last refresh and its chunks by status."""
+    """Print the current/last refresh and its chunks by status; exit 1 unless it succeeded or is running."""
     from sf_assets.storage.state_db import open_state_db
 
     config = load_config(config_path)
@@ -76,6 +89,8 @@ def show_status(config_path: Path) -> int:
             print("No refresh yet: run `sf-assets run`.")
             return EXIT_OK
         refresh_id, started, finished, status = refresh
+        if status == "running" and not _someone_refreshes(config):
+            status = "interrupted (no process is running it; `sf-assets run` resumes it)"
         print(f"Refresh {refresh_id}: {status} (started {started}{', finished ' + finished if finished else ''})")
         for obj, chunk_status, count, rows in conn.execute(
                 "SELECT object, status, COUNT(*), COALESCE(SUM(rows), 0) FROM chunks WHERE refresh_id = ? "
@@ -83,4 +98,4 @@ def show_status(config_path: Path) -> int:
             print(f"  {obj:<20} {chunk_status:<10} {count:>5} chunks {rows:>12,} rows")
     finally:
         conn.close()
-    return EXIT_OK
+    return EXIT_OK if status in ("success", "running") else EXIT_FAILED

@@ -1,7 +1,7 @@
 """Glue between configuration, the state DB and the extraction engine (Dagster-free).
 
-Partition keys of the object assets are `<chunk_id>_<refresh_id>`, e.g. `c0007_20261122T020000Z-3f9a`: the chunk
-comes first so the UI's partition list (which cuts long keys) shows it (see docs/ARCHITECTURE.md).
+Chunk ids (`c0001`, …) are stable across refreshes and are the object assets' partition keys; the
+state DB holds each refresh's Id bounds per chunk (see docs/ARCHITECTURE.md, "Chunk partitions").
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 
 from sf_assets.config import PipelineConfig
 from sf_assets.config.models import ObjectConfig
@@ -22,20 +23,8 @@ from sf_assets.salesforce.bulk2 import BulkClient
 from sf_assets.salesforce.connection import SalesforceConnection
 from sf_assets.salesforce.governor import ApiGovernor
 from sf_assets.storage.field_mapping import load_plan
-from sf_assets.storage.refresh_facts import get_fact
-
-
-def partition_key(refresh_id: str, chunk_id: str) -> str:
-    """The Dagster partition key of a chunk."""
-    return f"{chunk_id}_{refresh_id}"
-
-
-def split_partition_key(key: str) -> tuple[str, str]:
-    """(refresh_id, chunk_id) of a partition key."""
-    chunk_id, _, refresh_id = key.partition("_")
-    if not refresh_id or not chunk_id:
-        raise ValueError(f"'{key}' is not a chunk partition key (<chunk_id>_<refresh_id>)")
-    return refresh_id, chunk_id
+from sf_assets.storage.chunk_keys import set_key_target
+from sf_assets.storage.refresh_facts import get_fact, put_fact
 
 
 @contextlib.contextmanager
@@ -58,14 +47,60 @@ def estimate(conn: sqlite3.Connection, refresh_id: str, object_name: str) -> int
     return int(row[0]) if row else None
 
 
-def plan_object(ctx: ExtractContext, config: PipelineConfig, obj: ObjectConfig, conn: sqlite3.Connection) -> ChunkPlan:
-    """The stored or newly computed chunk plan of one object."""
+def plan_object(ctx: ExtractContext, config: PipelineConfig, obj: ObjectConfig, conn: sqlite3.Connection,
+                chunk_count: int | None = None) -> ChunkPlan:
+    """The stored or newly computed chunk plan of one object (exactly `chunk_count` chunks when given).
+
+    The number of chunks the object ideally needs is kept for the next refresh's partition keys.
+    """
     with log_context(refresh_id=ctx.refresh_id, object=obj.name):
-        return plan_chunks(
+        plan = plan_chunks(
             ctx.client, ctx.tracker, load_plan(conn, obj.name), ctx.refresh_id,
             chunk_size=obj.chunk_size or config.extraction.chunk_size,
-            estimate=estimate(conn, ctx.refresh_id, obj.name), query_all=obj.query_all,
+            estimate=estimate(conn, ctx.refresh_id, obj.name), query_all=obj.query_all, chunk_count=chunk_count,
         )
+        if plan.ideal_chunks is not None:
+            set_key_target(conn, obj.name, plan.ideal_chunks)
+        return plan
+
+
+@dataclass(frozen=True)
+class RowCheck:
+    """Rows in the refresh's chunk files of one object against Salesforce's COUNT() (at preflight and now)."""
+
+    refresh_id: str
+    rows: int
+    chunks: int
+    done: int
+    count_before: int | None
+    count_now: int
+
+    @property
+    def passed(self) -> bool:
+        """All chunks done and the rows within the counts (rows created or deleted during the refresh)."""
+        before = self.count_now if self.count_before is None else self.count_before
+        return self.chunks > 0 and self.done == self.chunks and min(before, self.count_now) <= self.rows <= max(
+            before, self.count_now)
+
+    def describe(self, object_name: str) -> str:
+        """One line for logs and failures."""
+        return (f"{object_name}: {self.rows} rows in {self.done} of {self.chunks} chunks; Salesforce counts "
+                f"{self.count_before if self.count_before is not None else '?'} at preflight, {self.count_now} now")
+
+
+def row_check(conn: sqlite3.Connection, refresh_id: str, object_name: str, count_now: int) -> RowCheck:
+    """Evaluate and store the object's row-count check for the refresh (staging refuses a failed one)."""
+    chunks, done, rows = conn.execute(
+        "SELECT COUNT(*), COALESCE(SUM(status = 'success'), 0), COALESCE(SUM(CASE WHEN status = 'success' THEN rows END), 0) "
+        "FROM chunks WHERE refresh_id = ? AND object = ?", (refresh_id, object_name)).fetchone()
+    check = RowCheck(refresh_id, int(rows), int(chunks), int(done), estimate(conn, refresh_id, object_name), count_now)
+    put_fact(conn, refresh_id, f"row_check:{object_name}", {"passed": check.passed, "line": check.describe(object_name)})
+    return check
+
+
+def stored_row_check(conn: sqlite3.Connection, refresh_id: str, object_name: str) -> dict | None:
+    """The last stored row-count verdict of the object in the refresh ({passed, line}), if any."""
+    return get_fact(conn, refresh_id, f"row_check:{object_name}")
 
 
 def extract_chunks(

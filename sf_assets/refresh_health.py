@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import threading
 from collections.abc import Sequence
 from datetime import datetime
@@ -19,13 +20,17 @@ from sf_assets.health import (
     PublishStatus,
     chunk_counts,
     disk_free,
+    file_info,
     health_report_path,
     rows_per_object,
-    write_health_report,
 )
+from sf_assets.health.report import LAST_MESSAGES
+from sf_assets.health.writer import write_health_dict
 from sf_assets.logs import ROOT
 from sf_assets.redaction import redact
-from sf_assets.salesforce.api_usage import ApiUsage
+from sf_assets.salesforce.api_usage import ApiUsage, usage_from_limits
+from sf_assets.storage.output_cleanup import delete_finished_chunk_files
+from sf_assets.storage.run_processes import runs_of_refresh
 from sf_assets.storage.files import atomic_write_text
 from sf_assets.storage.refresh_facts import all_facts
 from sf_assets.storage.state_db import open_state_db
@@ -59,27 +64,53 @@ def _usage(value: dict[str, Any] | None) -> ApiUsage | None:
     return ApiUsage(int(value["api_used"]), int(value["api_max"])) if value else None
 
 
+def _refresh_times(conn, refresh_id: str) -> tuple[datetime | None, datetime | None]:
+    row = conn.execute("SELECT started_at, finished_at FROM refreshes WHERE refresh_id = ?", (refresh_id,)).fetchone()
+    parse = lambda v: datetime.fromisoformat(v) if v else None  # noqa: E731
+    return (parse(row[0]), parse(row[1])) if row else (None, None)
+
+
+def _merged(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """`new` with what earlier writers of the same refresh recorded and `new` does not know (never degraded)."""
+    merged = dict(new)
+    merged["run_ids"] = list(dict.fromkeys([*old.get("run_ids", []), *new.get("run_ids", [])]))
+    for key in ("errors", "warnings"):
+        before, now = (old.get(key) or {}).get("last", []), (new.get(key) or {}).get("last", [])
+        added = [m for m in now if m not in before]
+        merged[key] = {"count": (old.get(key) or {}).get("count", 0) + len(added),
+                       "last": [*before, *added][-LAST_MESSAGES:]}
+    for key in ("published", "final_files", "sqlite", "api_usage_end", "api_usage_start"):
+        if not new.get(key) and old.get(key):
+            merged[key] = old[key]
+    return merged
+
+
 def write_refresh_health(
     config: PipelineConfig,
     refresh_id: str,
     status: str,
     *,
-    started_at: datetime | None,
-    ended_at: datetime | None,
     run_ids: Sequence[str] = (),
     messages: MessageCollector | None = None,
     errors: Sequence[str] = (),
+    warnings: Sequence[str] = (),
     api_usage_end: ApiUsage | None = None,
     final_files: Sequence[FileInfo] = (),
     published: Sequence[PublishStatus] = (),
     sqlite_stats: dict[str, Any] | None = None,
 ) -> Path | None:
-    """Write `health_check_<refresh_id>.json`; never raises (a failure is logged and returns None)."""
+    """Write (merge into) `health_check_<refresh_id>.json`; never raises (a failure is logged and returns None).
+
+    Start/end come from the state DB; what an earlier writer recorded (runs, errors, publish outcome,
+    files, SQLite stats) is kept.
+    """
     try:
         conn = open_state_db(config.paths.state_db)
         try:
             facts = all_facts(conn, refresh_id)
             rows, chunks = rows_per_object(conn, refresh_id), chunk_counts(conn, refresh_id)
+            started_at, ended_at = _refresh_times(conn, refresh_id)
+            run_ids = [*runs_of_refresh(conn, refresh_id), *run_ids]
         finally:
             conn.close()
         published = list(published) or [
@@ -88,19 +119,70 @@ def write_refresh_health(
         ]
         disk_start = {path: DiskFree(free_bytes=free) for path, free in (facts.get("disk_free_start") or {}).items()}
         report = HealthReport(
-            refresh_id=refresh_id, status=status, started_at=started_at, ended_at=ended_at, run_ids=list(run_ids),
-            rows_per_object=rows, chunks=chunks,
+            refresh_id=refresh_id, status=status, started_at=started_at, ended_at=ended_at,
+            run_ids=list(dict.fromkeys(run_ids)), rows_per_object=rows, chunks=chunks,
             errors=Messages.of([*errors, *(messages.errors if messages else [])]),
-            warnings=Messages.of(messages.warnings if messages else []),
+            warnings=Messages.of([*warnings, *(messages.warnings if messages else [])]),
             api_usage_start=_usage(facts.get("api_usage_start")), api_usage_end=api_usage_end,
             disk_free_start=disk_start, disk_free_end=disk_free([config.paths.work_dir, config.paths.output_dir]),
             dask=config.dask.model_dump(mode="json"), sqlite=sqlite_stats or {},
             final_files=list(final_files), published=published,
         )
+        path = health_report_path(config.paths.output_dir, refresh_id)
+        try:
+            old = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            old = {}
+        data = _merged(old, report.to_dict())
     except Exception as exc:  # noqa: BLE001 - the health JSON must never fail the pipeline
         log.error("Could not assemble the health report of %s: %s", refresh_id, exc)
         return None
-    return write_health_report(report, config.paths.output_dir)
+    return write_health_dict(data, config.paths.output_dir, refresh_id)
+
+
+def _usage_now(config: PipelineConfig) -> ApiUsage | None:
+    """API usage now (None when /limits cannot be read)."""
+    from sf_assets.salesforce.connection import SalesforceConnection
+
+    try:
+        connection = SalesforceConnection(config.salesforce)
+        try:
+            return usage_from_limits(connection.client().limits())
+        finally:
+            connection.close()
+    except Exception as exc:  # noqa: BLE001 - the health JSON must not fail for this
+        log.warning("Could not read API usage at the end of the refresh: %s", exc)
+        return None
+
+
+def finish_refresh_with_health(config: PipelineConfig, refresh_id: str, status: str, *, errors: Sequence[str] = (),
+                               run_ids: Sequence[str] = (), messages: MessageCollector | None = None) -> Path | None:
+    """End a refresh (`success` or `failed`) in the state DB and write its complete health JSON.
+
+    Whoever ends a refresh calls this: the Power BI output step, `sf-assets run` on a failure, the
+    failure sensor. A refresh that already succeeded keeps its status; later failures become warnings.
+    """
+    from sf_assets.extract.refresh import finish_refresh, refresh_status
+    from sf_assets.share import current_files
+    from sf_assets.storage.staging import staging_stats
+
+    conn = open_state_db(config.paths.state_db)
+    try:
+        current = refresh_status(conn, refresh_id)
+        if current in ("success", "superseded") and status != "success":
+            return write_refresh_health(config, refresh_id, current, run_ids=run_ids,
+                                        warnings=[f"after the refresh finished: {e}" for e in errors])
+        finish_refresh(conn, refresh_id, status, {"failures": [redact(e) for e in errors]})
+        if status == "success":
+            delete_finished_chunk_files(config.paths.state_db)
+            shutil.rmtree(config.paths.work_dir / "chunks" / refresh_id, ignore_errors=True)
+    finally:
+        conn.close()
+    db = config.paths.staging_db
+    return write_refresh_health(
+        config, refresh_id, status, run_ids=run_ids, messages=messages, errors=errors,
+        api_usage_end=_usage_now(config), final_files=[file_info(p) for p in current_files(config, refresh_id)],
+        sqlite_stats=staging_stats(db) if db.exists() else {})
 
 
 def publish_facts(statuses: Sequence[PublishStatus]) -> list[dict[str, Any]]:
@@ -122,17 +204,3 @@ def record_publish(config: PipelineConfig, refresh_id: str, statuses: Sequence[P
         log.error("Could not record the publish outcome in %s: %s", path, exc)
         return None
     return path
-
-
-def finish_ui_refresh(config: PipelineConfig, refresh_id: str, run_id: str, failed: dict[str, str]) -> Path | None:
-    """End a refresh driven from the UI (its last stage ran): record the status and write the health JSON."""
-    from sf_assets.extract.refresh import finish_refresh
-
-    status = "failed" if failed else "success"
-    conn = open_state_db(config.paths.state_db)
-    try:
-        finish_refresh(conn, refresh_id, status, {"runs": [run_id], "failures": list(failed.values())})
-    finally:
-        conn.close()
-    return write_refresh_health(config, refresh_id, status, started_at=None, ended_at=None, run_ids=[run_id],
-                                errors=[f"{name}: {why}" for name, why in failed.items()])

@@ -70,3 +70,32 @@ def test_ctrl_c_aborts_the_open_job_and_reports(org, tmp_path):
     assert org.counters()["aborts"] >= 1
     health = sorted((tmp_path / "output").glob("health_check_*.json"))
     assert health and json.loads(health[-1].read_text(encoding="utf-8"))["status"] == "failed"
+
+
+def test_killed_refresh_never_blocks_the_next_one(org, tmp_path):
+    """A refresh killed mid-extraction (task manager, laptop crash) holds the salesforce_bulk pool slot in the
+    instance; the next `sf-assets run` marks that run failed, frees the slot and completes."""
+    import dagster as dg
+
+    path = write_config(org, tmp_path, objects=OBJECTS, datasets=DATASETS, paths={"share_dir": None})
+    org.set_faults(FaultPlan.parse("slow_jobs:25"))  # the job stays InProgress for a few seconds (and on resume)
+    proc = start(path, tmp_path)
+    deadline = time.monotonic() + 120
+    while not org.counters()["jobs_created"] and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    assert org.counters()["jobs_created"], proc.communicate()[1][-2000:]
+    proc.kill()  # SIGKILL here, TerminateProcess on Windows: no cleanup runs
+    proc.communicate(timeout=60)
+    home = tmp_path / "dagster_home"
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        held = instance.event_log_storage.get_concurrency_info("salesforce_bulk").claimed_slots
+        assert [s.run_id for s in held]  # the dead run still holds the slot
+        dead_run = held[0].run_id
+    org.set_faults(FaultPlan())
+    again = start(path, tmp_path)
+    out, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err[-3000:]
+    assert "SUCCESS" in out
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert instance.get_run_by_id(dead_run).status == dg.DagsterRunStatus.FAILURE
+        assert not instance.event_log_storage.get_concurrency_info("salesforce_bulk").claimed_slots

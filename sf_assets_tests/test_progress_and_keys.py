@@ -20,9 +20,11 @@ def test_progress_lines(caplog):
     assert all(getattr(r, "progress", False) for r in caplog.records)
 
 
-def test_partition_keys_round_trip_and_show_the_chunk_first():
-    from sf_assets.extraction import partition_key, split_partition_key
+def test_chunk_keys_are_stable_positions_and_change_only_as_asked():
+    from sf_assets.defs.partitions import key_changes
+    from sf_assets.extract.chunk_planner import chunk_id
 
-    key = partition_key("20261122T020000Z-3f9a", "c0007")
-    assert key == "c0007_20261122T020000Z-3f9a" and "," not in key
-    assert split_partition_key(key) == ("20261122T020000Z-3f9a", "c0007")
+    assert [chunk_id(i) for i in (1, 7, 123)] == ["c0001", "c0007", "c0123"]
+    assert key_changes([], 2) == (["c0001", "c0002"], [])
+    assert key_changes(["c0001", "c0002", "c0003"], 2) == ([], ["c0003"])  # shrink: only the surplus key goes
+    assert key_changes(["c0001"], 3) == (["c0002", "c0003"], [])

@@ -14,7 +14,7 @@ from sf_assets.config.interpolate import InterpolationError, interpolate
 from sf_assets.config.models import PipelineConfig
 
 CONFIG_ENV_VAR = "SF_ASSETS_CONFIG"
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "pipeline.yaml"
+DEFAULT_CONFIG = Path("config") / "pipeline.yaml"  # under the working directory (where workspace.yaml is)
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\\\/]")
 _TAGS = {"emulator", "access_token", "password", "client_credentials", "jwt"}
 
@@ -24,15 +24,17 @@ class ConfigError(Exception):
 
 
 def default_config_path() -> Path:
-    """`$SF_ASSETS_CONFIG` if set, else the repository's `config/pipeline.yaml`."""
-    return Path(os.environ.get(CONFIG_ENV_VAR) or DEFAULT_CONFIG)
+    """`$SF_ASSETS_CONFIG` if set, else `config/pipeline.yaml` under the working directory (absolute)."""
+    return Path(os.environ.get(CONFIG_ENV_VAR) or Path.cwd() / DEFAULT_CONFIG).absolute()
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> PipelineConfig:
     """Read, interpolate, validate and path-resolve a configuration file."""
     file = Path(path) if path is not None else default_config_path()
     if not file.is_file():
-        raise ConfigError(f"{file}: configuration file not found")
+        hint = "" if path is not None or os.environ.get(CONFIG_ENV_VAR) else (
+            f" (no --config given and {CONFIG_ENV_VAR} unset: pass --config FILE or set {CONFIG_ENV_VAR})")
+        raise ConfigError(f"{file}: configuration file not found{hint}")
     try:
         raw = yaml.safe_load(file.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:

@@ -45,18 +45,23 @@ from sf_assets.salesforce.field_plan import FieldPlan
 
 log = logging.getLogger(__name__)
 SAMPLE_SIZE = 200_000
+EMPTY_TAIL_ID = "zzzzzzzzzzzzzzzzzz"  # above every Id (base-62 in ASCII order): ranges [it, it) are empty
 ID_PAGE_RECORDS = 200_000
 
 
 @dataclass(frozen=True)
 class ChunkPlan:
-    """The ranges of one object; `method` is single, id_scan or stored; `api_requests` the client sent meanwhile."""
+    """The ranges of one object; `method` is single, id_scan or stored; `api_requests` the client sent meanwhile.
+
+    `ideal_chunks` is how many chunks of ~chunk_size rows the object needs (the key count for the next refresh).
+    """
 
     object_name: str
     ranges: tuple[ChunkRange, ...]
     method: str
     rows_counted: int | None = None
     api_requests: int = 0
+    ideal_chunks: int | None = None
 
 
 class IdSample:
@@ -90,8 +95,7 @@ class IdSample:
         """Ids at ranks chunk_size, 2·chunk_size, … (strictly increasing, fewer than count)."""
         if self.count <= chunk_size:
             return []
-        self._shrink()
-        ordered = self._ids[0].take(pc.array_sort_indices(self._ids[0]))
+        ordered = self._ordered()
         out: list[str] = []
         for k in range(1, math.ceil(self.count / chunk_size)):
             position = min(len(ordered) - 1, (k * chunk_size * len(ordered)) // self.count)
@@ -100,12 +104,36 @@ class IdSample:
                 out.append(value)
         return out
 
+    def split(self, parts: int) -> list[str]:
+        """Exactly `parts - 1` non-decreasing Ids cutting the sample into `parts` near-equal ranges.
 
-def ranges_from_boundaries(boundaries: list[str]) -> tuple[ChunkRange, ...]:
-    """c0001 [None, b1), c0002 [b1, b2), …, last [bn, None)."""
+        With fewer Ids than parts, the last boundary repeats: the surplus ranges are empty ([b, b)).
+        """
+        ordered = self._ordered()
+        if len(ordered) == 0:
+            return []
+        out: list[str] = []
+        for k in range(1, parts):
+            value = ordered[min(len(ordered) - 1, (k * len(ordered)) // parts)].as_py()
+            out.append(value if not out or value > out[-1] else out[-1])
+        return out
+
+    def _ordered(self) -> pa.Array:
+        self._shrink()
+        return self._ids[0].take(pc.array_sort_indices(self._ids[0])) if self._ids else pa.array([], pa.string())
+
+
+def chunk_id(position: int) -> str:
+    """The stable id (and Dagster partition key) of the chunk at 1-based `position`: c0001, c0002, …"""
+    return f"c{position:04d}"
+
+
+def ranges_from_boundaries(boundaries: list[str], count: int | None = None) -> tuple[ChunkRange, ...]:
+    """c0001 [None, b1), c0002 [b1, b2), …, last [bn, None); empty ranges [b, b) where boundaries repeat."""
     edges: list[str | None] = [None, *boundaries, None]
-    width = max(4, len(str(len(edges) - 1)))
-    return tuple(ChunkRange(f"c{i + 1:0{width}d}", lo, hi) for i, (lo, hi) in enumerate(zip(edges, edges[1:])))
+    ranges = tuple(ChunkRange(chunk_id(i + 1), lo, hi) for i, (lo, hi) in enumerate(zip(edges, edges[1:])))
+    assert count is None or len(ranges) == count, (len(ranges), count)
+    return ranges
 
 
 def id_only_plan(plan: FieldPlan) -> FieldPlan:
@@ -137,26 +165,35 @@ def scan_ids(client: BulkClient, plan: FieldPlan, *, query_all: bool = False, la
 
 
 def plan_chunks(client: BulkClient, tracker: ChunkTracker, plan: FieldPlan, refresh_id: str, *, chunk_size: int,
-                estimate: int | None = None, query_all: bool = False) -> ChunkPlan:
-    """The chunk plan of `plan.object_name` in `refresh_id`: stored if planned before, else computed and stored."""
+                estimate: int | None = None, query_all: bool = False, chunk_count: int | None = None) -> ChunkPlan:
+    """The chunk plan of `plan.object_name` in `refresh_id`: stored if planned before, else computed and stored.
+
+    `chunk_count` fixes the number of ranges (the chunk partition keys a backfill was launched with);
+    without it the object gets ~chunk_size-row ranges.
+    """
     with log_context(refresh_id=refresh_id, object=plan.object_name):
-        return _plan_chunks(client, tracker, plan, refresh_id, chunk_size, estimate, query_all)
+        return _plan_chunks(client, tracker, plan, refresh_id, chunk_size, estimate, query_all, chunk_count)
 
 
 def _plan_chunks(client: BulkClient, tracker: ChunkTracker, plan: FieldPlan, refresh_id: str, chunk_size: int,
-                 estimate: int | None, query_all: bool) -> ChunkPlan:
+                 estimate: int | None, query_all: bool, chunk_count: int | None) -> ChunkPlan:
     stored = tracker.chunks(refresh_id, plan.object_name)
     if stored:
         return ChunkPlan(plan.object_name, tuple(ChunkRange(s.key.chunk_id, s.id_lo, s.id_hi) for s in stored), "stored")
-    if estimate is not None and estimate <= chunk_size:
-        result = ChunkPlan(plan.object_name, ranges_from_boundaries([]), "single", estimate)
+    small = estimate is not None and estimate <= chunk_size
+    if chunk_count == 1 or (chunk_count is None and small):
+        ideal = max(1, math.ceil((estimate or 0) / chunk_size))
+        result = ChunkPlan(plan.object_name, ranges_from_boundaries([]), "single", estimate, ideal_chunks=ideal)
     else:
         sent_before = client.requests_sent
         label = f"Bulk API Id scan of {plan.object_name}"
         sample = retry_call(lambda: scan_ids(client, plan, query_all=query_all, label=label), label, client.retry,
                             sleep=client.sleep)  # a Failed job: a new job
-        result = ChunkPlan(plan.object_name, ranges_from_boundaries(sample.boundaries(chunk_size)), "id_scan",
-                           sample.count, client.requests_sent - sent_before)
+        cuts = sample.boundaries(chunk_size) if chunk_count is None else sample.split(chunk_count)
+        if chunk_count is not None and len(cuts) < chunk_count - 1:  # an empty object: the first range takes all
+            cuts = [EMPTY_TAIL_ID] * (chunk_count - 1)
+        result = ChunkPlan(plan.object_name, ranges_from_boundaries(cuts, chunk_count), "id_scan", sample.count,
+                           client.requests_sent - sent_before, max(1, math.ceil(sample.count / chunk_size)))
     tracker.add_plan(refresh_id, plan.object_name, result.ranges)
     log.info("Planned %d chunk(s) of %s (%s, %s rows counted, %d API requests)", len(result.ranges),
              plan.object_name, result.method, result.rows_counted, result.api_requests)

@@ -69,7 +69,31 @@ def finish_refresh(conn: sqlite3.Connection, refresh_id: str, status: str, info:
     """Record the end of a refresh (`success` or `failed`) with a JSON summary."""
     cursor = conn.execute(
         "UPDATE refreshes SET status = ?, finished_at = ?, info_json = ? WHERE refresh_id = ?",
-        (status, datetime.now(timezone.utc).isoformat(timespec="seconds"), json.dumps(redact_json(dict(info or {})), default=lambda v: redact(str(v))),
-         refresh_id))
+        (status, datetime.now(timezone.utc).isoformat(timespec="seconds"),
+         json.dumps(redact_json(dict(info or {})), default=lambda v: redact(str(v))), refresh_id))
     if cursor.rowcount != 1:
         raise KeyError(f"unknown refresh {refresh_id}")
+
+
+def latest_refresh_id(conn: sqlite3.Connection) -> str | None:
+    """The most recently started refresh, if any."""
+    row = conn.execute("SELECT refresh_id FROM refreshes ORDER BY started_at DESC, rowid DESC LIMIT 1").fetchone()
+    return row[0] if row else None
+
+
+def refresh_status(conn: sqlite3.Connection, refresh_id: str) -> str | None:
+    """running | success | failed | superseded, or None for an unknown refresh."""
+    row = conn.execute("SELECT status FROM refreshes WHERE refresh_id = ?", (refresh_id,)).fetchone()
+    return row[0] if row else None
+
+
+def remember_backfill(conn: sqlite3.Connection, backfill_id: str, refresh_id: str) -> None:
+    """Record that the runs of asset backfill `backfill_id` work on `refresh_id`."""
+    with transaction(conn):
+        conn.execute("INSERT OR REPLACE INTO backfill_refreshes VALUES (?, ?)", (backfill_id, refresh_id))
+
+
+def refresh_of_backfill(conn: sqlite3.Connection, backfill_id: str) -> str | None:
+    """The refresh that preflight chose for the backfill, if it ran."""
+    row = conn.execute("SELECT refresh_id FROM backfill_refreshes WHERE backfill_id = ?", (backfill_id,)).fetchone()
+    return row[0] if row else None

@@ -15,8 +15,8 @@ from sf_assets.publish import PublishResult
 from sf_assets.redaction import redact
 from sf_assets.salesforce.api_usage import ApiUsage
 
-Status = Literal["success", "failed", "partial"]
-STATUSES = ("success", "failed", "partial")
+Status = Literal["success", "failed", "partial", "running", "superseded"]
+STATUSES = ("success", "failed", "partial", "running", "superseded")
 LAST_MESSAGES = 20
 SCHEMA_VERSION = 1
 

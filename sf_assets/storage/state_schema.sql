@@ -92,3 +92,22 @@ CREATE TABLE IF NOT EXISTS refresh_facts (
     value_json TEXT NOT NULL,
     PRIMARY KEY (refresh_id, name)
 );
+-- The refresh that each asset backfill (UI "Materialize all", the nightly schedule) works on.
+CREATE TABLE IF NOT EXISTS backfill_refreshes (
+    backfill_id TEXT PRIMARY KEY,
+    refresh_id TEXT NOT NULL
+);
+-- The process executing each Dagster run of ours: a run whose process is gone is dead (see pipeline reaping).
+CREATE TABLE IF NOT EXISTS run_processes (
+    run_id TEXT PRIMARY KEY,
+    refresh_id TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    process_started REAL NOT NULL,
+    host TEXT NOT NULL
+);
+-- How many stable chunk partition keys (c0001…) each object should have from its last plan.
+CREATE TABLE IF NOT EXISTS chunk_key_targets (
+    object TEXT PRIMARY KEY,
+    keys INTEGER NOT NULL,
+    updated_at TEXT NOT NULL
+);

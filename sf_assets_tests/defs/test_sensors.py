@@ -4,10 +4,10 @@ import json
 
 import dagster as dg
 
-from sf_assets.assets.common import LAUNCHED_BY_TAG, REFRESH_TAG
-from sf_assets.assets.output import POWERBI_OUTPUT
-from sf_assets.definitions import defs
-from sf_assets.sensors import publish_on_new_output
+from sf_assets.defs.output import POWERBI_OUTPUT
+from sf_assets.defs.sensors import health_on_failure, publish_on_new_output
+from sf_assets.defs.tags import LAUNCHED_BY_TAG, REFRESH_TAG
+from sf_assets_tests.defs.test_definitions import repo_defs
 
 
 def materialize_output(instance, refresh_id, tags=None):
@@ -23,7 +23,7 @@ def materialize_output(instance, refresh_id, tags=None):
 
 
 def tick(instance, cursor=None):
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=repo_defs())
     return publish_on_new_output.evaluate_tick(context)
 
 
@@ -60,8 +60,7 @@ def test_cli_refresh_publishes_itself():
 
 
 def test_failure_sensor_writes_health_for_ui_runs(org, tmp_path, monkeypatch):
-    from sf_assets.resources import PipelineConfigResource
-    from sf_assets.sensors import health_on_failure
+    from sf_assets.defs.resources import PipelineConfigResource
     from sf_assets_tests.pipeline_helpers import write_config
     from sf_assets.storage.state_db import open_state_db
     from sf_assets.extract.refresh import current_or_new_refresh
@@ -92,3 +91,51 @@ def test_failure_sensor_writes_health_for_ui_runs(org, tmp_path, monkeypatch):
     data = json.loads(report.read_text(encoding="utf-8"))
     assert data["status"] == "failed" and data["run_ids"] == [result.run_id]
     assert org.access_token not in report.read_text(encoding="utf-8")
+
+
+def _fail_run_for(instance, refresh_id, message):
+    """A real failed run tagged with `refresh_id`, and the failure-sensor context the daemon would build for it."""
+
+    @dg.asset
+    def later_stage():
+        raise RuntimeError(message)
+
+    result = dg.materialize([later_stage], instance=instance, tags={REFRESH_TAG: refresh_id}, raise_on_error=False)
+    run = instance.get_run_by_id(result.run_id)
+    failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE)
+    return dg.build_run_status_sensor_context(sensor_name="health_on_failure", dagster_instance=instance,
+                                              dagster_run=run, dagster_event=failure).for_run_failure()
+
+
+def test_failure_sensor_records_the_real_error_and_never_degrades_a_finished_refresh(org, tmp_path):
+    from sf_assets.config import load_config
+    from sf_assets.defs.driver import execute_refresh
+    from sf_assets.defs.resources import PipelineConfigResource
+    from sf_assets.extract.refresh import current_or_new_refresh
+    from sf_assets.storage.state_db import open_state_db
+    from sf_assets_tests.pipeline_helpers import write_config
+
+    objects = [{"name": "Account", "soql": "SELECT Id, Name FROM Account"}]
+    path = write_config(org, tmp_path, objects=objects, datasets=[{"name": "accounts", "sql": "SELECT * FROM Account"}],
+                        paths={"share_dir": None})
+    pipeline = PipelineConfigResource(config_path=str(path))
+    with dg.instance_for_test() as instance:
+        # An unfinished refresh (as a UI backfill leaves it when a stage fails): the real cause is recorded.
+        running = current_or_new_refresh(open_state_db(tmp_path / "state" / "state.db"), 20).refresh_id
+        health_on_failure(_fail_run_for(instance, running, "staging DB on fire"), pipeline=pipeline)
+        data = json.loads((tmp_path / "output" / f"health_check_{running}.json").read_text(encoding="utf-8"))
+        assert data["status"] == "failed"
+        assert data["errors"]["last"] == ["later_stage: RuntimeError: staging DB on fire"]
+
+        outcome = execute_refresh(load_config(path), instance, new_refresh=True)
+        assert outcome.ok, outcome.failures
+        report = tmp_path / "output" / f"health_check_{outcome.refresh_id}.json"
+        before = json.loads(report.read_text(encoding="utf-8"))
+        assert before["status"] == "success" and before["sqlite"] and before["final_files"] and before["duration_s"]
+        health_on_failure(_fail_run_for(instance, outcome.refresh_id, "publish share vanished"), pipeline=pipeline)
+    after = json.loads(report.read_text(encoding="utf-8"))
+    assert after["status"] == "success"  # a later, unrelated failure never flips a finished refresh
+    for key in ("rows_total", "sqlite", "final_files", "started_at", "ended_at", "duration_s", "api_usage_end"):
+        assert after[key] == before[key], key
+    assert set(before["run_ids"]) < set(after["run_ids"])
+    assert any("publish share vanished" in w for w in after["warnings"]["last"])

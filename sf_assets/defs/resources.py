@@ -5,15 +5,15 @@ from __future__ import annotations
 import dagster as dg
 from pydantic import PrivateAttr
 
-from sf_assets.config import PipelineConfig, default_config_path, load_config
+from sf_assets.config import PipelineConfig, load_config
 from sf_assets.logs import ensure_logging
 from sf_assets.salesforce.connection import SalesforceConnection
 
 
 class PipelineConfigResource(dg.ConfigurableResource):
-    """The validated `pipeline.yaml` (path from `SF_ASSETS_CONFIG` or the repository default)."""
+    """The validated pipeline YAML at `config_path` (set by the code location from `SF_ASSETS_CONFIG` or the cwd)."""
 
-    config_path: str = str(default_config_path())
+    config_path: str
     _config: PipelineConfig | None = PrivateAttr(default=None)
 
     def load(self) -> PipelineConfig:

@@ -3,18 +3,30 @@
 
 import dagster as dg
 
+from sf_assets.defs.context import lock_path, refresh_id_for, state_db
+from sf_assets.defs.errors import one_line_failures
+from sf_assets.defs.resources import PipelineConfigResource, SalesforceResource
+from sf_assets.defs.tags import LAUNCHED_BY_TAG
 from sf_assets.planning import plan_objects, schema_dir
-from sf_assets.preflight import PreflightError, run_preflight
-from sf_assets.resources import PipelineConfigResource, SalesforceResource
-from sf_assets.salesforce.auth import SalesforceAuthError
-from sf_assets.salesforce.catalog import CatalogError, build_catalog, load_cached_catalog, sf_describer
-from sf_assets.salesforce.field_plan import FieldPlan, FieldPlanError
-from sf_assets.salesforce.soql import SoqlError
-from sf_assets.storage.field_mapping import load_plan
-
-from sf_assets.assets.common import fail, refresh_id_for, state_db
+from sf_assets.preflight import run_preflight
+from sf_assets.salesforce.catalog import build_catalog, load_cached_catalog, sf_describer
+from sf_assets.salesforce.field_plan import FieldPlan
+from sf_assets.storage.output_cleanup import remove_stale_files
+from sf_assets.storage.refresh_facts import put_fact
+from sf_assets.storage.refresh_lock import RefreshLocked, refresh_lock
 
 GROUP = "prepare"
+
+
+def _refuse_while_cli_refreshes(context: dg.AssetExecutionContext, lock_file) -> None:
+    """A UI/daemon refresh must not run beside `sf-assets run` (which holds the refresh lock)."""
+    if context.run.tags.get(LAUNCHED_BY_TAG) == "cli":
+        return  # that process holds the lock itself
+    try:
+        with refresh_lock(lock_file):
+            pass
+    except RefreshLocked as exc:
+        raise dg.Failure(description=f"preflight: {exc}", allow_retries=False) from None
 
 
 class CatalogRunConfig(dg.Config):
@@ -28,12 +40,13 @@ def preflight(
     context: dg.AssetExecutionContext, pipeline: PipelineConfigResource, salesforce: SalesforceResource
 ) -> dg.MaterializeResult:
     config = pipeline.load()
-    with state_db(config) as conn:
+    _refuse_while_cli_refreshes(context, lock_path(config))
+    with state_db(config) as conn, one_line_failures("preflight"):
         refresh_id = refresh_id_for(context, config, conn, create=True)
-        try:
-            report = run_preflight(salesforce.connection().client(), config, conn, refresh_id)
-        except (PreflightError, SalesforceAuthError) as exc:
-            raise fail(exc) from None
+        for temp in ("chunks", "datasets"):  # leftovers of crashed or abandoned refreshes, never this one's
+            remove_stale_files(config.paths.work_dir / temp, config.output.cleanup_after_hours, keep=(refresh_id,))
+        report = run_preflight(salesforce.connection().client(), config, conn, refresh_id)
+        put_fact(conn, refresh_id, "launched_by", context.run.tags.get(LAUNCHED_BY_TAG, "ui"))
     metadata: dict[str, object] = {
         "refresh_id": refresh_id,
         **report.api_usage.as_metadata(),
@@ -48,17 +61,16 @@ def preflight(
 
 @dg.asset(group_name=GROUP, deps=[preflight], description="describe() of every object and referenced parent, cached.")
 def metadata_catalog(
-    pipeline: PipelineConfigResource, salesforce: SalesforceResource, config: CatalogRunConfig
+    context: dg.AssetExecutionContext, pipeline: PipelineConfigResource, salesforce: SalesforceResource,
+    config: CatalogRunConfig,
 ) -> dg.MaterializeResult:
     cfg = pipeline.load()
-    with state_db(cfg) as conn:
-        try:
-            catalog = build_catalog(
-                sf_describer(salesforce.connection().client()), cfg.objects, conn,
-                ttl_hours=cfg.preflight.catalog_ttl_hours, retry=cfg.retry, force_refresh=config.force_refresh,
-            )
-        except (CatalogError, SoqlError, SalesforceAuthError) as exc:
-            raise fail(exc) from None
+    with state_db(cfg) as conn, one_line_failures("metadata catalog"):
+        refresh_id_for(context, cfg, conn)
+        catalog = build_catalog(
+            sf_describer(salesforce.connection().client()), cfg.objects, conn,
+            ttl_hours=cfg.preflight.catalog_ttl_hours, retry=cfg.retry, force_refresh=config.force_refresh,
+        )
     return dg.MaterializeResult(
         metadata={"objects": len(catalog), **{f"fields {name}": len(meta.fields) for name, meta in catalog.items()}}
     )
@@ -75,13 +87,11 @@ def _table_schema(plan: FieldPlan) -> dg.TableSchema:
 
 
 @dg.asset(group_name=GROUP, deps=[metadata_catalog], description="Validated SOQL and typed columns of each object.")
-def field_plans(pipeline: PipelineConfigResource) -> dg.MaterializeResult:
+def field_plans(context: dg.AssetExecutionContext, pipeline: PipelineConfigResource) -> dg.MaterializeResult:
     cfg = pipeline.load()
-    with state_db(cfg) as conn:
-        try:
-            plans = plan_objects(cfg, load_cached_catalog(conn), conn)
-        except (FieldPlanError, SoqlError, CatalogError) as exc:
-            raise fail(exc) from None
+    with state_db(cfg) as conn, one_line_failures("field plans"):
+        refresh_id_for(context, cfg, conn)
+        plans = plan_objects(cfg, load_cached_catalog(conn), conn)
     metadata: dict[str, object] = {"schema_dir": dg.MetadataValue.path(str(schema_dir(cfg)))}
     for name, plan in plans.items():
         metadata[f"{name} columns"] = dg.MetadataValue.table_schema(_table_schema(plan))
@@ -90,16 +100,3 @@ def field_plans(pipeline: PipelineConfigResource) -> dg.MaterializeResult:
         if long_text:  # Power BI cuts text cells at ~32k characters
             metadata[f"{name} long_text_over_32k"] = dg.MetadataValue.json(long_text)
     return dg.MaterializeResult(metadata=metadata)
-
-
-@dg.asset_check(asset=field_plans, description="Id, join keys and configured critical fields are planned columns.")
-def critical_fields_present(pipeline: PipelineConfigResource) -> dg.AssetCheckResult:
-    cfg = pipeline.load()
-    missing: dict[str, list[str]] = {}
-    with state_db(cfg) as conn:
-        for obj in cfg.objects:
-            planned = {c.lower() for c in load_plan(conn, obj.name).column_names}
-            lost = [f for f in ("Id", *obj.join_keys, *obj.critical_fields) if f.lower() not in planned]
-            if lost:
-                missing[obj.name] = lost
-    return dg.AssetCheckResult(passed=not missing, metadata={"missing": dg.MetadataValue.json(missing)})

@@ -1,46 +1,54 @@
 """The code location loads, with the expected assets, checks, jobs, schedule and sensors."""
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import dagster as dg
 
-from sf_assets.definitions import build_definitions, defs
+from sf_assets.defs.build import build_definitions
 
 REPO = Path(__file__).resolve().parents[2]
+OBJECTS = ["Account", "Contact", "Opportunity", "Widget__c"]
+
+
+def repo_defs() -> dg.Definitions:
+    return build_definitions(REPO / "config" / "pipeline.yaml")
 
 
 def test_definitions_snapshot():
+    defs = repo_defs()
     graph = defs.resolve_asset_graph()
     keys = sorted(k.to_user_string() for k in graph.get_all_asset_keys())
-    objects = ["Account", "Contact", "Opportunity", "Widget__c"]
     assert keys == sorted([
         "preflight", "metadata_catalog", "field_plans", "chunk_plans", "powerbi_output", "share_copy",
-        *(f"salesforce/{o}" for o in objects), *(f"staging/{o}" for o in objects),
+        *(f"salesforce/{o}" for o in OBJECTS), *(f"staging/{o}" for o in OBJECTS),
     ])
+    assert dg.AssetKey("share_copy") not in graph.materializable_asset_keys  # "Materialize all" never publishes
     checks = sorted(c.to_user_string() for c in graph.asset_check_keys)
-    assert checks == sorted(["field_plans:critical_fields_present",
-                             *(f"salesforce/{o}:row_count_matches_salesforce" for o in objects)])
-    assert sorted(j.name for j in defs.jobs) == ["full_refresh_job", "publish_job"]
+    assert checks == sorted(f"salesforce/{o}:row_count_matches_salesforce" for o in OBJECTS)
+    assert sorted(j.name for j in defs.jobs) == sorted(
+        ["prepare_job", "output_job", "publish_job", *(f"extract_{o}_job" for o in OBJECTS)])
     assert [s.name for s in defs.schedules] == ["nightly_refresh"]
-    assert sorted(s.name for s in defs.sensors) == ["health_on_failure", "publish_on_new_output"]
+    assert sorted(s.name for s in defs.sensors) == sorted(
+        ["health_on_failure", "publish_on_new_output", "chunk_keys_sensor", "catch_up_output", "continue_scheduled_refresh"])
     for sensor in defs.sensors:
         assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
-    for obj in objects:
+    for obj in OBJECTS:
         assets_def = graph.assets_def_for_key(dg.AssetKey(["salesforce", obj]))
         assert isinstance(assets_def.partitions_def, dg.DynamicPartitionsDefinition)
         assert assets_def.backfill_policy == dg.BackfillPolicy.single_run()
         assert assets_def.node_def.pool == "salesforce_bulk"
+        (check,) = assets_def.check_specs
+        assert check.blocking
 
 
 def test_schedule_uses_configured_cron():
-    schedule = defs.resolve_schedule_def("nightly_refresh")
+    schedule = repo_defs().resolve_schedule_def("nightly_refresh")
     assert schedule.cron_schedule == "0 2 * * *" and schedule.execution_timezone == "UTC"
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
-    result = schedule.evaluate_tick(dg.build_schedule_context())
-    assert len(result.run_requests) == 1
-    assert schedule.job_name == "full_refresh_job"
+    assert schedule.job_name == "prepare_job"
 
 
 def test_definitions_follow_the_config(tmp_path, org):
@@ -50,6 +58,15 @@ def test_definitions_follow_the_config(tmp_path, org):
     keys = {k.to_user_string() for k in custom.resolve_asset_graph().get_all_asset_keys()}
     assert "salesforce/Opportunity" in keys and "salesforce/Contact" not in keys
     assert custom.resolve_schedule_def("nightly_refresh").cron_schedule == "30 3 * * 1-5"
+
+
+def test_importing_the_package_reads_no_config(tmp_path):
+    """Only the code location module loads a config: the CLI and the stages never import it."""
+    code = ("import sys, sf_assets.cli, sf_assets.defs.driver, sf_assets.defs.build; "
+            "assert 'sf_assets.definitions' not in sys.modules")
+    env = {**os.environ, "SF_ASSETS_CONFIG": str(tmp_path / "missing.yaml")}
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
 
 
 def test_dagster_definitions_validate_cli():

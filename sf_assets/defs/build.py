@@ -1,0 +1,42 @@
+"""Assemble the Definitions of one pipeline configuration (no I/O beyond reading that YAML)."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import dagster as dg
+
+from sf_assets.config import load_config
+from sf_assets.defs.automation import catch_up_output, chunk_keys_sensor, make_continue_scheduled_refresh
+from sf_assets.defs.extract import make_object_asset
+from sf_assets.defs.jobs import PREPARE_ASSETS, make_stage_jobs
+from sf_assets.defs.output import make_powerbi_output_asset, make_staging_asset
+from sf_assets.defs.publish import publish_job, share_copy
+from sf_assets.defs.resources import PipelineConfigResource, SalesforceResource
+from sf_assets.defs.schedules import make_refresh_schedule
+from sf_assets.defs.sensors import health_on_failure, publish_on_new_output
+
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+
+
+def build_definitions(config_path: str | Path) -> dg.Definitions:
+    """Definitions for the pipeline configured at `config_path`."""
+    path = str(Path(config_path).absolute())
+    config = load_config(path)
+    pipeline = PipelineConfigResource(config_path=path)
+    return dg.Definitions(
+        assets=[
+            *PREPARE_ASSETS,
+            *(make_object_asset(obj) for obj in config.objects),
+            *(make_staging_asset(obj) for obj in config.objects),
+            make_powerbi_output_asset(config.objects),
+            share_copy,
+        ],
+        jobs=[*make_stage_jobs(config.objects), publish_job],
+        schedules=[make_refresh_schedule(config)],
+        sensors=[publish_on_new_output, health_on_failure, chunk_keys_sensor, catch_up_output,
+                 make_continue_scheduled_refresh([o.name for o in config.objects])],
+        resources={"pipeline": pipeline, "salesforce": SalesforceResource(pipeline=pipeline)},
+    )

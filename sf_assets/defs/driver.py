@@ -1,0 +1,164 @@
+"""`sf-assets run`: a whole refresh with no daemon or webserver, as the same named stage jobs the UI shows.
+
+Each stage (prepare_job, one extract job per object over all its chunk keys, output_job, publish_job)
+executes in this process against the instance, tagged with the refresh id, so the runs appear in the UI.
+Dead runs (a killed earlier `sf-assets run` or run worker) are failed and their pool slots freed first.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import dagster as dg
+
+from sf_assets.config import PipelineConfig
+from sf_assets.config.models import EmulatorAuth
+from sf_assets.defs.build import build_definitions
+from sf_assets.defs.context import lock_path, state_db
+from sf_assets.defs.dagster_internals import free_pool_slots, partition_range_tags, pool_slot_holders
+from sf_assets.defs.errors import interrupted, step_failure_lines
+from sf_assets.defs.jobs import OUTPUT_JOB, PREPARE_JOB, extract_job_name
+from sf_assets.defs.partitions import IN_PROGRESS, chunk_keys
+from sf_assets.defs.tags import LAUNCHED_BY_TAG, PID_TAG, POOL, REFRESH_TAG
+from sf_assets.extract.refresh import current_or_new_refresh
+from sf_assets.health.causes import describe_error
+from sf_assets.logs import log_context
+from sf_assets.refresh_health import MessageCollector, finish_refresh_with_health
+from sf_assets.storage.refresh_lock import refresh_lock
+from sf_assets.storage.run_processes import dead_runs, process_alive
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RefreshOutcome:
+    """What a refresh did: status, runs, failures, files."""
+
+    refresh_id: str
+    ok: bool
+    started_at: datetime
+    ended_at: datetime | None = None
+    run_ids: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    health_path: Path | None = None
+
+
+def ensure_dagster_home(config: PipelineConfig) -> Path:
+    """$DAGSTER_HOME (made absolute), else `dagster_home/` beside the config folder (the repository layout)."""
+    home = os.environ.get("DAGSTER_HOME")
+    path = Path(home) if home else (config.source_file or Path.cwd() / "config" / "x").parent.parent / "dagster_home"
+    path = path.resolve()
+    path.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(path)
+    return path
+
+
+def reap_dead_runs(instance: dg.DagsterInstance, config: PipelineConfig) -> list[str]:
+    """Mark failed every in-progress run whose process is gone and free its pool slots; free slots of ended runs."""
+    reaped = []
+    runs = instance.get_runs(dg.RunsFilter(statuses=[s for s in IN_PROGRESS if s != dg.DagsterRunStatus.QUEUED]))
+    with state_db(config) as conn:
+        recorded_dead = set(dead_runs(conn, [r.run_id for r in runs]))
+    for run in runs:
+        pid = run.tags.get(PID_TAG)
+        if run.run_id in recorded_dead or (pid and not process_alive(int(pid))):
+            instance.report_run_failed(run, "its process is gone (killed or crashed): marked failed by sf-assets run")
+            free_pool_slots(instance, run.run_id)
+            reaped.append(run.run_id)
+            log.warning("Run %s (%s) had no live process: marked failed, its pool slots freed", run.run_id, run.job_name)
+    for holder in pool_slot_holders(instance, POOL):
+        run = instance.get_run_by_id(holder)
+        if run is None or run.is_finished:
+            free_pool_slots(instance, holder)
+            log.warning("Freed pool slot %s held by finished run %s", POOL, holder)
+    return reaped
+
+
+def _say_who_holds_the_pool(instance: dg.DagsterInstance) -> None:
+    holders = pool_slot_holders(instance, POOL)
+    if holders:
+        message = f"Waiting for a '{POOL}' pool slot held by run(s) {', '.join(holders)}"
+        log.warning(message)
+        print(message, flush=True)
+
+
+class _Stages:
+    """Executes stage jobs in-process, collecting run ids and one-line failures."""
+
+    def __init__(self, defs: dg.Definitions, instance: dg.DagsterInstance, tags: dict[str, str],
+                 outcome: RefreshOutcome) -> None:
+        self.defs, self.instance, self.tags, self.outcome = defs, instance, tags, outcome
+
+    def run(self, job_name: str, extra_tags: dict[str, str] | None = None, run_config: dict | None = None) -> bool:
+        quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}  # detail: the sf_assets log and the UI
+        result = self.defs.resolve_job_def(job_name).execute_in_process(
+            instance=self.instance, tags={**self.tags, **(extra_tags or {})}, run_config={**quiet, **(run_config or {})},
+            raise_on_error=False)
+        self.outcome.run_ids.append(result.run_id)
+        if interrupted(result.all_events):  # Dagster turned Ctrl+C into a step failure: stop the whole refresh
+            raise KeyboardInterrupt
+        if not result.success:
+            self.outcome.failures.extend(step_failure_lines(result.all_events) or [f"{job_name} failed"])
+        return result.success
+
+
+def _run_stages(stages: _Stages, config: PipelineConfig, refresh_catalog: bool, publish: bool) -> bool:
+    catalog = {"ops": {"metadata_catalog": {"config": {"force_refresh": refresh_catalog}}}}
+    if not stages.run(PREPARE_JOB, run_config=catalog):
+        return False
+    ok = True
+    for obj in config.objects:
+        keys = chunk_keys(stages.instance, obj.name)
+        with log_context(object=obj.name):
+            _say_who_holds_the_pool(stages.instance)
+            ok &= stages.run(extract_job_name(obj.name), partition_range_tags(keys[0], keys[-1]))
+    if not ok or not stages.run(OUTPUT_JOB):
+        return False
+    return not (publish and config.paths.share_dir is not None) or stages.run("publish_job")
+
+
+def execute_refresh(config: PipelineConfig, instance: dg.DagsterInstance, *, new_refresh: bool = False,
+                    refresh_catalog: bool = False, publish: bool = True) -> RefreshOutcome:
+    """Run (or resume) a refresh through `instance`; the health JSON is written; never raises for a failed stage.
+
+    Raises RefreshLocked when another refresh of the same state DB is running.
+    """
+    with refresh_lock(lock_path(config)):
+        reap_dead_runs(instance, config)
+        with state_db(config) as conn:
+            refresh = current_or_new_refresh(conn, config.extraction.resume_window_hours, force_new=new_refresh)
+        outcome = RefreshOutcome(refresh.refresh_id, ok=False, started_at=datetime.now(timezone.utc))
+        tags = {REFRESH_TAG: refresh.refresh_id, LAUNCHED_BY_TAG: "cli", PID_TAG: str(os.getpid())}
+        with log_context(refresh_id=refresh.refresh_id), MessageCollector() as messages:
+            log.info("Refresh %s %s", refresh.refresh_id, "resumed" if refresh.resumed else "started")
+            try:
+                if isinstance(config.salesforce.auth, EmulatorAuth):
+                    from sf_assets.salesforce.emulator_target import connect_emulator
+
+                    connect_emulator(config.salesforce.auth, config.salesforce.api_version)
+                stages = _Stages(build_definitions(config.source_file or ""), instance, tags, outcome)
+                outcome.ok = _run_stages(stages, config, refresh_catalog, publish)
+            except (Exception, KeyboardInterrupt) as exc:  # recorded and reported in the health JSON, never half-silent
+                outcome.ok = False
+                outcome.failures.append(describe_error(exc) if str(exc) else type(exc).__name__)
+                log.error("Refresh %s stopped: %s", refresh.refresh_id, outcome.failures[-1])
+                if isinstance(exc, KeyboardInterrupt):
+                    _finish_failed(config, outcome, messages)
+                    raise
+            outcome.ended_at = datetime.now(timezone.utc)
+            if not outcome.ok:
+                _finish_failed(config, outcome, messages)
+            else:
+                from sf_assets.health import health_report_path
+
+                outcome.health_path = health_report_path(config.paths.output_dir, refresh.refresh_id)
+    return outcome
+
+
+def _finish_failed(config: PipelineConfig, outcome: RefreshOutcome, messages: MessageCollector) -> None:
+    outcome.health_path = finish_refresh_with_health(config, outcome.refresh_id, "failed", errors=outcome.failures,
+                                                     run_ids=outcome.run_ids, messages=messages)

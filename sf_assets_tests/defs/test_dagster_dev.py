@@ -1,0 +1,108 @@
+"""The product as UI users drive it: a real `dagster dev` (webserver + daemon) and its GraphQL API.
+
+Scenario, in one server (each step waits on the real daemon, ~30 s per backfill iteration):
+1. "Materialize all" on a fresh instance: a complete refresh, published exactly once;
+2. "Materialize all" again: a new refresh with the chunk keys grown to the last plan;
+3. "Materialize all" while Salesforce fails one chunk's job: the refresh fails at that chunk only;
+   the failed partition re-materialized alone, and the output catches up by itself (sensor).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+import dagster as dg
+
+from sf_assets.emulator import FaultPlan
+from sf_assets_tests.defs.dagster_dev import DagsterDev, wait_for
+from sf_assets_tests.pipeline_helpers import write_config
+from sf_assets_tests.test_end_to_end import JOIN, OBJECTS, expected_join
+
+pytestmark = pytest.mark.timeout(1500)
+
+
+def _current(output: Path) -> dict:
+    return json.loads((output / "opportunities" / "current.json").read_text(encoding="utf-8"))
+
+
+def _assert_output_exact(org, output: Path) -> None:
+    table = pq.read_table(output / "opportunities" / "opportunities.parquet").sort_by("Id")
+    expected = expected_join(org)
+    assert table.num_rows == expected.num_rows
+    for name in expected.column_names:
+        want = expected.column(name)
+        if want.type != table.schema.field(name).type:  # the documented Power BI type (e.g. currency as float64)
+            want = want.cast(table.schema.field(name).type)
+        assert table.column(name).to_pylist() == want.to_pylist(), name
+
+
+def _runs(instance: dg.DagsterInstance, **filters) -> list[dg.DagsterRun]:
+    return list(instance.get_runs(dg.RunsFilter(**filters)))
+
+
+def _publish_runs_for(instance: dg.DagsterInstance, refresh_id: str) -> list[dg.DagsterRun]:
+    return [r for r in _runs(instance, job_name="publish_job") if r.tags.get("sf_assets/refresh_id") == refresh_id]
+
+
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory, _session_org):
+    root = tmp_path_factory.mktemp("ui")
+    path = write_config(_session_org, root, objects=OBJECTS, datasets=[{"name": "opportunities", "sql": JOIN}],
+                        dask={"engine": "dask_sql", "n_workers": 1, "threads_per_worker": 2, "memory_limit": "2GB"},
+                        extraction={"chunk_size": 700}, retry={"attempts": 1}, paths={"create_share_dir": True})
+    with DagsterDev(root / "dagster_home", path, root / "dagster_dev.log") as server:
+        yield server, root
+
+
+def test_materialize_all_twice_then_a_failed_chunk_rerun_alone(ui, org):
+    server, root = ui
+    output, instance = root / "output", server.instance()
+    # The chunk-keys sensor registers c0001 for every object on its first tick, before anyone clicks.
+    wait_for("first chunk keys", lambda: all(instance.get_dynamic_partitions(f"{o['name']}_chunks") for o in OBJECTS), 120)
+
+    first = server.materialize_all()
+    assert server.wait_backfill(first) == "COMPLETED_SUCCESS", server.log_tail()
+    refresh_1 = _current(output)["refresh_id"]
+    _assert_output_exact(org, output)
+    wait_for("the publish run", lambda: [r for r in _publish_runs_for(instance, refresh_1) if r.is_success], 180)
+    health = json.loads((output / f"health_check_{refresh_1}.json").read_text(encoding="utf-8"))
+    assert health["status"] == "success" and health["duration_s"] and health["sqlite"] and health["final_files"]
+    assert health["api_usage_end"] and health["rows_total"] > 2000
+    wait_for("publish outcome in the health JSON", lambda: json.loads(
+        (output / f"health_check_{refresh_1}.json").read_text(encoding="utf-8"))["published"], 60)
+    checks = instance.event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(dg.AssetKey(["salesforce", "Opportunity"]), "row_count_matches_salesforce"), limit=5)
+    assert checks and checks[0].status.value == "SUCCEEDED"  # the row-count check ran in the extraction run
+
+    # After a finished refresh the keys follow its plan (2500 Opportunity rows / 700 per chunk) while idle.
+    wait_for("grown chunk keys", lambda: len(instance.get_dynamic_partitions("Opportunity_chunks")) >= 4, 120)
+    second = server.materialize_all()
+    assert server.wait_backfill(second) == "COMPLETED_SUCCESS", server.log_tail()
+    refresh_2 = _current(output)["refresh_id"]
+    assert refresh_2 != refresh_1
+    _assert_output_exact(org, output)
+    wait_for("the second publish run", lambda: [r for r in _publish_runs_for(instance, refresh_2) if r.is_success], 180)
+    shared = sorted(p.name for p in (root / "share").glob("opportunities__*.parquet"))
+    assert len(shared) == 2 and refresh_1 in shared[0] and refresh_2 in shared[1]  # each refresh published once
+
+    # Salesforce fails the Account chunk's job once: that chunk fails, the refresh is left failed.
+    org.set_faults(FaultPlan.parse("job_fail_once:Account"))
+    third = server.materialize_all()
+    assert server.wait_backfill(third) in ("COMPLETED_FAILED", "FAILED"), server.log_tail()
+    org.set_faults(FaultPlan())
+    assert _current(output)["refresh_id"] == refresh_2  # the Power BI file still holds the last good refresh
+    (account_key,) = instance.get_dynamic_partitions("Account_chunks")
+    rerun = server.materialize_partitions(["salesforce", "Account"], [account_key])
+    assert server.wait_backfill(rerun) == "COMPLETED_SUCCESS", server.log_tail()
+    catch_up = wait_for("the catch-up output run", lambda: [
+        r for r in _runs(instance, job_name="output_job") if r.is_finished], 240)
+    assert catch_up[0].is_success, server.log_tail()
+    refresh_3 = _current(output)["refresh_id"]
+    assert refresh_3 not in (refresh_1, refresh_2) and catch_up[0].tags["sf_assets/refresh_id"] == refresh_3
+    _assert_output_exact(org, output)
+    health = json.loads((output / f"health_check_{refresh_3}.json").read_text(encoding="utf-8"))
+    assert health["status"] == "success"
