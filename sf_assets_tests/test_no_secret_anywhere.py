@@ -96,7 +96,7 @@ def test_negative_control_scan_finds_secrets_when_redaction_is_off(make_org, tmp
 
 def test_unexpected_step_error_carrying_the_token_stays_out_of_the_event_log(org, tmp_path):
     """Dagster stores an exception escaping an asset as raised (STEP_FAILURE error info): the instance's
-    redacting event-log storage (dagster_home/dagster.yaml) masks it."""
+    redacting instance (dagster_home/dagster.yaml) masks it."""
     config = config_for(org, tmp_path, {"kind": "access_token", "instance_url": org.instance_url})
     result = run_cli(config, tmp_path, {"SF_ACCESS_TOKEN": org.access_token, "SECRET_PROBE_FAIL": "/limits:1"})
     assert result.returncode == 1

@@ -5,15 +5,14 @@ from pathlib import Path
 
 import dagster as dg
 
-from sf_assets.instance.redacting_storage import RedactingSqliteEventLogStorage
+from sf_assets.instance.redacting_instance import RedactingInstance
 from sf_assets.redaction import register_secret
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET = "hunter2-laptop-secret"
 
 
-def test_step_errors_and_metadata_are_stored_redacted(tmp_path, monkeypatch):
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))  # the storage's base_dir, as for `dagster dev`
+def test_step_errors_and_metadata_are_stored_redacted(tmp_path):
     register_secret(SECRET)  # before anything is written, as reading a secret from the environment does
     shutil.copy(REPO / "dagster_home" / "dagster.yaml", tmp_path / "dagster.yaml")
 
@@ -26,7 +25,7 @@ def test_step_errors_and_metadata_are_stored_redacted(tmp_path, monkeypatch):
         raise ValueError(f"login refused for password {SECRET}")  # not caught: Dagster keeps it as raised
 
     with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
-        assert isinstance(instance.event_log_storage, RedactingSqliteEventLogStorage)
+        assert isinstance(instance, RedactingInstance)
         ok = dg.materialize([reports], instance=instance)
         failed = dg.materialize([raises], instance=instance, raise_on_error=False)
         assert ok.success and not failed.success
