@@ -15,19 +15,17 @@ from collections.abc import Mapping
 from typing import Any
 
 import dagster as dg
-from dagster._core.events import DagsterEventBatchMetadata
-from dagster._core.instance.ref import InstanceRef
-from dagster._serdes import deserialize_value, serialize_value
 
+from sf_assets.defs.dagster_internals import default_instance_storages
 from sf_assets.redaction import redact, redact_json
 
 
 def redact_event(event: dg.EventLogEntry) -> dg.EventLogEntry:
     """`event` with every string of its serialized form redacted (the same object when nothing needed masking)."""
-    text = serialize_value(event)
+    text = dg.serialize_value(event)
     if redact(text) == text:
         return event
-    return deserialize_value(json.dumps(redact_json(json.loads(text))), dg.EventLogEntry)
+    return dg.deserialize_value(json.dumps(redact_json(json.loads(text))), dg.EventLogEntry)
 
 
 class RedactingInstance(dg.DagsterInstance):
@@ -39,15 +37,14 @@ class RedactingInstance(dg.DagsterInstance):
         return {}
 
     @staticmethod
-    def config_defaults(base_dir: str) -> Mapping[str, Any]:
+    def config_defaults(base_dir: str) -> Mapping[str, object]:
         """Dagster's default storages, under `base_dir` (the DAGSTER_HOME folder)."""
-        return InstanceRef.config_defaults(base_dir)
+        return default_instance_storages(base_dir)
 
     def store_event(self, event: dg.EventLogEntry) -> None:
         """Store `event`, redacted."""
         super().store_event(redact_event(event))
 
-    def handle_new_event(self, event: dg.EventLogEntry, *,
-                         batch_metadata: DagsterEventBatchMetadata | None = None) -> None:
+    def handle_new_event(self, event: dg.EventLogEntry, *, batch_metadata: Any = None) -> None:
         """Store `event`, redacted, and notify subscribers."""
         super().handle_new_event(redact_event(event), batch_metadata=batch_metadata)
