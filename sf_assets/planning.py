@@ -32,6 +32,9 @@ def plan_objects(config: PipelineConfig, catalog: dict[str, ObjectMeta], conn: s
             )
             for field, reason in plan.dropped:
                 log.warning("Field '%s' on %s is invalid or deprecated: dropped (%s)", field, obj.name, reason)
+            if plan.star_fields:
+                log.info("SELECT * on %s expanded to %d fields: %s", obj.name, len(plan.star_fields),
+                         ", ".join(plan.star_fields))
             for warning in plan.warnings:
                 log.warning(warning)
             save_plan(conn, plan, schema_dir(config))

@@ -65,9 +65,9 @@ def test_full_refresh_output_equals_independent_join(org, pipeline, tmp_path):
     assert schema.field("IsWon").type == pa.bool_()
     for column in ("Id", "AccountId", "Name", "CloseDate", "IsWon", "Description", "LastModifiedDate", "AccountName"):
         assert table.column(column).to_pylist() == expected.column(column).to_pylist(), column
-    # currency(18, 2) has 16 integer digits, more than Power BI's Decimal(19, 4) holds: written as float64.
-    assert schema.field("Amount").type == pa.float64()
-    assert table.column("Amount").to_pylist() == [None if v is None else float(v) for v in expected.column("Amount").to_pylist()]
+    # currency(18, 2) has 16 integer digits, more than Power BI's Decimal(19, 4) holds: written exactly as decimal(18, 2).
+    assert schema.field("Amount").type == pa.decimal128(18, 2)
+    assert table.column("Amount").to_pylist() == expected.column("Amount").to_pylist()
     assert any("\n" in (d or "") for d in table.column("Description").to_pylist())  # CR/LF survived
 
     assert not (tmp_path / "work" / "chunks" / outcome.refresh_id).exists()  # temporary chunk files removed

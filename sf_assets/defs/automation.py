@@ -66,7 +66,7 @@ def make_continue_scheduled_refresh(object_names: list[str]) -> dg.SensorDefinit
     return _sensor
 
 
-@dg.sensor(job_name=OUTPUT_JOB, default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=30,
+@dg.sensor(job_name=OUTPUT_JOB, default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=15,
            description="Brings staging and the Power BI files up to date once a failed refresh's chunks are all done.")
 def catch_up_output(context: dg.SensorEvaluationContext, pipeline: PipelineConfigResource):
     config = pipeline.load()

@@ -32,15 +32,16 @@ def _error_line(error) -> str:  # SerializableErrorInfo: the innermost cause car
 
 
 def step_failure_lines(events: Iterable[dg.DagsterEvent]) -> list[str]:
-    """`<step>: <cause>` for every step failure among `events` (our Failure description, else the root error)."""
+    """One line per step failure among `events`: our Failure's description (it names its stage), else
+    `<step>: <root error>`."""
     lines = []
     for event in events:
         data = event.step_failure_data if event.is_step_failure else None
         if data is None:
             continue
         described = data.user_failure_data.description if data.user_failure_data else None
-        text = described or (_error_line(data.error) if data.error else "failed")
-        lines.append(redact(f"{event.step_key}: {text.strip().splitlines()[0]}"))
+        text = described or f"{event.step_key}: {_error_line(data.error) if data.error else 'failed'}"
+        lines.append(redact(text.strip().splitlines()[0]))
     return lines
 
 

@@ -96,6 +96,8 @@ def field_plans(context: dg.AssetExecutionContext, pipeline: PipelineConfigResou
     for name, plan in plans.items():
         metadata[f"{name} columns"] = dg.MetadataValue.table_schema(_table_schema(plan))
         metadata[f"{name} dropped"] = dg.MetadataValue.json([{"field": f, "reason": r} for f, r in plan.dropped])
+        if plan.star_fields:  # what SELECT * expanded to
+            metadata[f"{name} select_star"] = dg.MetadataValue.json(list(plan.star_fields))
         long_text = [c.name for c in plan.columns if c.long_text]
         if long_text:  # Power BI cuts text cells at ~32k characters
             metadata[f"{name} long_text_over_32k"] = dg.MetadataValue.json(long_text)

@@ -30,7 +30,7 @@ def publish_run_request(instance: dg.DagsterInstance, event: dg.EventLogEntry) -
 
 
 @dg.asset_sensor(asset_key=POWERBI_OUTPUT, job=publish_job, default_status=dg.DefaultSensorStatus.RUNNING,
-                 minimum_interval_seconds=30, description="Requests a publish run for every new Power BI output.")
+                 minimum_interval_seconds=15, description="Requests a publish run for every new Power BI output.")
 def publish_on_new_output(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry):
     return publish_run_request(context.instance, asset_event)
 

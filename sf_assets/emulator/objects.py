@@ -4,7 +4,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from .schema import Field, SObject, address, system_fields
-from .values import Blob, Flag, Integer, Lookup, Moment, Number, Pattern, Percentage, Ref, Text
+from .values import Blob, Flag, Integer, Joined, Lookup, Moment, Number, Pattern, Percentage, Ref, Text, WideDouble
 
 COMPANIES = ("Acme", "Globex", "Initech", "Umbrella", "Stark Industries", "Wayne Enterprises", "Société Générale", "北京科技")
 STAGES = ("Prospecting", "Qualification", "Needs Analysis", "Value Proposition", "Id. Decision Makers",
@@ -42,17 +42,26 @@ ACCOUNT = SObject("Account", "001", tuple(system_fields() + [
     Field("Website", "url", Pattern("https://www.example-", ".com", 0.1)),
     Field("Description", "textarea", Text(DESCRIPTIONS, 0.3, 0.05, long_every=97), length=32000),
     *address("Billing"),
+    Field("SLAExpirationDate__c", "date", Moment("date", 3650, 0.2, edges=True)),
+    Field("LastReviewed__c", "datetime", Moment("datetime", 3650, 0.1, edges=True, millis=True)),
+    Field("CreditScore__c", "double", WideDouble(0.1), precision=18, scale=6),
     ref("ParentId", "Account", "Parent", 0.9),
     Field("OwnerId", "reference", Ref("User"), reference_to=("User",), relationship_name="Owner"),
 ]), "Account")
 
 CONTACT = SObject("Contact", "003", tuple(system_fields() + [
     ref("AccountId", "Account", "Account", 0.05),
-    Field("FirstName", "string", Text(FIRST, 0.02, 0.02), length=40),
-    Field("LastName", "string", Text(LAST, awkward=0.01, numbered=True), nillable=False, length=80),
+    # Name is a name compound: Bulk returns it as text; its components carry compoundFieldName.
+    Field("FirstName", "string", Text(FIRST, 0.02, 0.05), length=40, compound_field_name="Name"),
+    Field("LastName", "string", Text(LAST, awkward=0.01, numbered=True), nillable=False, length=80,
+          compound_field_name="Name"),
+    Field("Name", "string", Joined(("FirstName", "LastName")), nillable=False, length=121, label="Full Name",
+          components=("FirstName", "LastName"), updateable=False),
     Field("Email", "email", Pattern("contact.", "@example.com", 0.1), length=80),
     Field("Phone", "phone", Text(PHONES, 0.2), length=40),
-    Field("Birthdate", "date", Moment("date", 365 * 60, 0.3)),
+    Field("Birthdate", "date", Moment("date", 365 * 60, 0.3, edges=True)),
+    Field("LastCURequestDate", "datetime", Moment("datetime", 3650, 0.5, edges=True, millis=True)),
+    Field("Weight__c", "double", WideDouble(0.2), precision=18, scale=6),
     *address("Mailing"),
 ]), "Contact")
 
@@ -62,7 +71,8 @@ OPPORTUNITY = SObject("Opportunity", "006", tuple(system_fields() + [
     pick("StageName", STAGES, nillable=False),
     Field("Amount", "currency", Number(0, 500_000_000, 2, null=0.05, huge=BIG), precision=18, scale=2),
     Field("Probability", "percent", Lookup("StageName", STAGE_PROB, pa.float64()), precision=3),
-    Field("CloseDate", "date", Moment("date", 3650), nillable=False),
+    Field("CloseDate", "date", Moment("date", 3650, edges=True), nillable=False),
+    Field("TotalOpportunityQuantity", "double", WideDouble(0.3), precision=18, scale=2),
     pick("Type", OPP_TYPES, 0.2),
     pick("LeadSource", LEAD_SOURCES, 0.2),
     Field("IsClosed", "boolean", Lookup("StageName", (False,) * 8 + (True, True), pa.bool_()), updateable=False),
@@ -80,12 +90,12 @@ WIDGET = SObject("Widget__c", "a01", tuple(system_fields() + [
     Field("LongText__c", "textarea", Text(DESCRIPTIONS, 0.2, 0.1, long_every=50), length=32768),
     Field("Flag__c", "boolean", Flag(0.5)),
     Field("Count__c", "int", Integer(-1000, 1_000_000, 0.1)),
-    Field("Ratio__c", "double", Number(-10**9, 10**12, 4, as_float=True, null=0.1), precision=18, scale=4),
+    Field("Ratio__c", "double", WideDouble(0.1), precision=18, scale=4),
     Field("Amount__c", "currency", Number(-10**8, 10**11, 2, null=0.1, huge=BIG), precision=18, scale=2),
     Field("Percent__c", "percent", Number(0, 10000, 2, as_float=True, null=0.1), precision=5, scale=2),
-    Field("Day__c", "date", Moment("date", 36500, 0.1)),
-    Field("Stamp__c", "datetime", Moment("datetime", 3650, 0.1)),
-    Field("Clock__c", "time", Moment("time")),
+    Field("Day__c", "date", Moment("date", 36500, 0.1, edges=True)),
+    Field("Stamp__c", "datetime", Moment("datetime", 3650, 0.1, edges=True, millis=True)),
+    Field("Clock__c", "time", Moment("time", millis=True)),
     pick("Color__c", ("Red", "Green", "Blue", "Ünïcode"), 0.1),
     Field("Tags__c", "multipicklist", Text(("A", "A;B", "B;C", "A;B;C"), 0.2), picklist=("A", "B", "C")),
     ref("Account__c", "Account", "Account__r", 0.2),

@@ -7,6 +7,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .java_double import render_double
 from .values import bool_numpy
 
 _ZERO = ord("0")
@@ -69,11 +70,17 @@ def render_date(arr: pa.Array) -> pa.Array:
     """``2024-09-24``."""
     days = arr.cast(pa.int32()).fill_null(0).to_numpy()
     slot = days.astype(np.int64) - TABLE_START_DAY
-    if len(slot) and slot.min() >= 0 and slot.max() < TABLE_DAYS:
-        return _fixed_width(_tables()[0][slot], _valid(arr))
-    mat = np.empty((len(arr), 10), dtype=np.uint8)
-    _fill_date(mat, days)
+    outside = np.flatnonzero((slot < 0) | (slot >= TABLE_DAYS))  # e.g. 1700-01-01, 4000-12-31
+    mat = _tables()[0][np.clip(slot, 0, TABLE_DAYS - 1)]
+    if len(outside):
+        mat[outside] = _date_chars(days[outside])
     return _fixed_width(mat, _valid(arr))
+
+
+def _date_chars(days: np.ndarray) -> np.ndarray:
+    mat = np.empty((len(days), 10), dtype=np.uint8)
+    _fill_date(mat, days)
+    return mat
 
 
 @functools.lru_cache(maxsize=1)
@@ -95,20 +102,19 @@ def _tables() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def render_datetime(arr: pa.Array) -> pa.Array:
-    """``2024-09-24T03:26:07.000Z`` (table lookups for 1900-2099, arithmetic elsewhere)."""
+    """``2024-09-24T03:26:07.000Z`` (table lookups; arithmetic for dates outside 1900-2099)."""
     ms = arr.cast(pa.int64()).fill_null(0).to_numpy()
     days = np.floor_divide(ms, 86_400_000)
     rest = ms - days * 86_400_000
     mat = np.empty((len(arr), 24), dtype=np.uint8)
     slot = days - TABLE_START_DAY
-    if len(slot) and slot.min() >= 0 and slot.max() < TABLE_DAYS:
-        dates, times, millis = _tables()
-        mat[:, :10] = dates[slot]
-        mat[:, 11:19] = times[rest // 1000]
-        mat[:, 19:] = millis[rest % 1000]
-    else:
-        _fill_date(mat, days)
-        _fill_time(mat, 11, rest)
+    outside = np.flatnonzero((slot < 0) | (slot >= TABLE_DAYS))
+    dates, times, millis = _tables()
+    mat[:, :10] = dates[np.clip(slot, 0, TABLE_DAYS - 1)]
+    if len(outside):
+        mat[outside, :10] = _date_chars(days[outside])
+    mat[:, 11:19] = times[rest // 1000]
+    mat[:, 19:] = millis[rest % 1000]
     mat[:, 10] = ord("T")
     return _fixed_width(mat, _valid(arr))
 
@@ -141,8 +147,6 @@ def _digit_matrix(values: np.ndarray, width: int) -> np.ndarray:
 
 
 def _unscaled(arr: pa.Array) -> tuple[np.ndarray, int]:
-    if pa.types.is_floating(arr.type):
-        return np.rint(arr.fill_null(0).to_numpy() * 1e6).astype(np.int64), 6
     raw = np.frombuffer(arr.buffers()[1], dtype=np.int64)[2 * arr.offset:2 * (arr.offset + len(arr)):2]
     return np.where(bool_numpy(arr.is_valid()), raw, 0), arr.type.scale
 
@@ -175,12 +179,14 @@ def _fractions(scale: int) -> pa.Array:
 
 
 def render_number(arr: pa.Array) -> pa.Array:
-    """Java ``Double.toString`` style: ``23.0``, ``0.5``, ``2.5E7`` (exponent from 1e7), digits kept exact."""
+    """Java ``Double.toString`` style: ``23.0``, ``0.5``, ``2.5E7``, ``1.0E-4``; decimals keep every digit."""
     if pa.types.is_decimal(arr.type) and arr.type.scale <= 3:
         return _render_decimal(arr)  # already vectorized: a unique() pass would only add a hash
     uniques = pc.unique(arr)
     if len(uniques) <= 64 < len(arr):
         return render_number(uniques).take(pc.index_in(arr, uniques))
+    if pa.types.is_floating(arr.type):
+        return render_double(arr.cast(pa.float64()))
     return _render_slow(arr)
 
 

@@ -11,8 +11,13 @@ import pyarrow.compute as pc
 
 EPOCH_2015_MS = 1420070400000
 DAY_MS = 86_400_000
+# Salesforce's date range and the values real orgs use ("unknown", "never expires") or trip on.
+EDGE_DAYS = (-98615, -25567, -1, 11016, 741807)  # 1700-01-01, 1900-01-01, 1969-12-31, 2000-02-29, 4000-12-31
+EDGE_MS = (-8520336000000, -2208988800000, -1, 951825600001, 64092211199999)  # same days; .000 .000 .999 .001 .999
+EDGE_PERIOD = 50  # in every 50 rows of a field with edges, one row per edge value takes it
 
 AWKWARD = (
+    "NULL", "N/A", "NaN", "null", "00123", "1E5", "   ", "\t", "line\u2028separator", "🚀",
     'She said "hello", then left',
     "comma, separated, value",
     "first line\nsecond line",
@@ -24,7 +29,8 @@ AWKWARD = (
     '"quoted", and\nmultiline',
     "semi;colon|pipe\ttab",
 )
-LONG_TEXT = ("Lorem ipsum dolor sit amet, é 中文 🚀 \"q\", x\n" * 800)[:32000]
+AWKWARD_EVERY = 1000  # rows 0..len(AWKWARD)-1 of every 1000 take each awkward value in turn
+LONG_TEXT = ("Lorem ipsum dolor sit amet, é 中文 🚀 \"q\", x\nCRLF\r\nCR\rend\u2028" * 640)[:32000]
 
 
 class Source(Protocol):
@@ -89,8 +95,10 @@ class Text:
         choice = (h % np.uint64(len(self.pool))).astype(np.int64)
         pool = list(self.pool) + list(AWKWARD) + [LONG_TEXT]
         roll = (h >> np.uint64(32)) % np.uint64(100000)
-        choice = np.where(roll < np.uint64(int(self.awkward * 100000)),
-                          len(self.pool) + (h >> np.uint64(20)).astype(np.int64) % len(AWKWARD), choice)
+        awkward = np.where(idx % AWKWARD_EVERY < len(AWKWARD), idx % AWKWARD_EVERY,  # each one early on
+                           (h >> np.uint64(20)).astype(np.int64) % len(AWKWARD))
+        hit = (roll < np.uint64(int(self.awkward * 100000))) | (idx % AWKWARD_EVERY < len(AWKWARD))
+        choice = np.where(hit if self.awkward else False, len(self.pool) + awkward, choice)
         if self.long_every:
             choice = np.where((h >> np.uint64(8)) % np.uint64(self.long_every) == 0, len(pool) - 1, choice)
         out = pa.array(pool).take(pa.array(choice))
@@ -139,11 +147,12 @@ class Integer:
 
 
 def unscaled(src: Source, salt: str, idx: np.ndarray, lo: int, hi: int, huge: int | None) -> np.ndarray:
-    """Random unscaled integers in [lo, hi]; one row in 500 gets ``huge`` when given."""
+    """Random unscaled integers in [lo, hi]; with ``huge``, one row in EDGE_PERIOD each gets ``huge``,
+    ``-huge`` or zero (the widest values a currency holds, negative, and zero)."""
     h = src.hash(salt, idx)
     v = lo + (h % np.uint64(hi - lo + 1)).astype(np.int64)
     if huge is not None:
-        v = np.where((h >> np.uint64(40)) % np.uint64(500) == 0, huge, v)
+        v = _edges(src, salt, idx, v, (huge, -huge, 0))
     return v
 
 
@@ -172,25 +181,71 @@ class Number:
         return with_nulls(arr, _null_mask(src, salt, idx, self.null))
 
 
+def _edges(src: Source, salt: str, idx: np.ndarray, values: np.ndarray, edges: Sequence[float]) -> np.ndarray:
+    """``values`` where each of ``edges`` takes one row in every EDGE_PERIOD (a per-field offset),
+    so even a small org holds every edge value of every such field."""
+    offset = int(src.hash(salt + "#edges", np.zeros(1, dtype=np.int64))[0] % np.uint64(EDGE_PERIOD))
+    pick = (idx + offset) % EDGE_PERIOD
+    chosen = np.asarray(edges, dtype=values.dtype)[np.minimum(pick, len(edges) - 1)]
+    return np.where(pick < len(edges), chosen, values)
+
+
 @dataclass(frozen=True)
 class Moment:
-    """Dates, datetimes or times; ``after`` makes a datetime that follows another field."""
+    """Dates, datetimes (with milliseconds) or times; ``edges`` mixes in EDGE_DAYS / EDGE_MS."""
 
     kind: str  # "date" | "datetime" | "time"
     span_days: int = 3650
     null: float = 0.0
-    after: str = ""
+    edges: bool = False
+    millis: bool = False
 
     def __call__(self, src: Source, salt: str, idx: np.ndarray) -> pa.Array:
         h = src.hash(salt, idx)
+        ms_part = (h >> np.uint64(20)) % np.uint64(1000) if self.millis else np.zeros(len(h), np.uint64)
         if self.kind == "time":
-            return pa.array((h % np.uint64(DAY_MS // 1000)).astype(np.int32) * 1000, pa.time32("ms"))
+            return pa.array(((h % np.uint64(DAY_MS // 1000)) * np.uint64(1000) + ms_part).astype(np.int32), pa.time32("ms"))
         if self.kind == "date":
             days = 16436 + (h % np.uint64(self.span_days)).astype(np.int32)  # from 2015-01-01
+            days = _edges(src, salt, idx, days, EDGE_DAYS) if self.edges else days
             return with_nulls(pa.array(days, pa.date32()), _null_mask(src, salt, idx, self.null))
-        ms = EPOCH_2015_MS + (h % np.uint64(self.span_days * 86400)).astype(np.int64) * 1000
+        ms = EPOCH_2015_MS + (h % np.uint64(self.span_days * 86400)).astype(np.int64) * 1000 + ms_part.astype(np.int64)
+        ms = _edges(src, salt, idx, ms, EDGE_MS) if self.edges else ms
         arr = pa.array(ms, pa.timestamp("ms", tz="UTC"))
         return with_nulls(arr, _null_mask(src, salt, idx, self.null))
+
+
+EDGE_DOUBLES = (1e-15, 1.0e-4, 0.001, 2.5e7, 9.9e17, 0.0, -1e-15, -9.9e17)
+
+
+@dataclass(frozen=True)
+class WideDouble:
+    """Doubles from 1e-15 to 9.9e17 in magnitude (up to 9 significant digits), both signs, plus
+    EDGE_DOUBLES: Bulk renders them like Java (``1.0E-4``, ``2.5E7``)."""
+
+    null: float = 0.0
+
+    def __call__(self, src: Source, salt: str, idx: np.ndarray) -> pa.Array:
+        h = src.hash(salt, idx)
+        mantissa = (h % np.uint64(10**9)).astype(np.float64)
+        exponent = ((h >> np.uint64(32)) % np.uint64(33)).astype(np.int64) - 24  # x 1e-24 .. 1e8
+        sign = np.where((h >> np.uint64(40)) & np.uint64(1), -1.0, 1.0)
+        values = _edges(src, salt, idx, sign * mantissa * np.power(10.0, exponent), EDGE_DOUBLES)
+        values = np.clip(values, -9.9e17, 9.9e17)
+        values = np.where((np.abs(values) < 1e-15) & (values != 0), 1e-15, values)
+        return with_nulls(pa.array(values), _null_mask(src, salt, idx, self.null))
+
+
+@dataclass(frozen=True)
+class Joined:
+    """Text fields of the same row joined by spaces, nulls skipped (a name compound's value)."""
+
+    parts: tuple[str, ...]
+
+    def __call__(self, src: Source, salt: str, idx: np.ndarray) -> pa.Array:
+        obj = salt.split(".")[0]
+        columns = [src.column(obj, p, idx) for p in self.parts]
+        return pc.binary_join_element_wise(*columns, " ", null_handling="skip")
 
 
 @dataclass(frozen=True)

@@ -30,8 +30,8 @@ def write_health_report(report: HealthReport, output_dir: Path, *,
     try:
         data = report.to_dict()
     except Exception as exc:  # the health report must never fail the run it reports on
-        log.error("Could not render the health report of refresh %s: %s", getattr(report, "refresh_id", "?"),
-                  " ".join(redact(f"{type(exc).__name__}: {exc}").split())[:300])
+        log.error("Could not write the health report of refresh %s (it could not be rendered): %s",
+                  getattr(report, "refresh_id", "?"), " ".join(redact(f"{type(exc).__name__}: {exc}").split())[:300])
         return None
     return write_health_dict(data, output_dir, report.refresh_id, sleep=sleep)
 

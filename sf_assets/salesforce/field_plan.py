@@ -1,13 +1,17 @@
 """The field plan of one object: the columns actually extracted, validated against describe().
 
 Rules: fields are matched case-insensitively and carry their canonical names; deprecated and
-base64 fields are dropped (Bulk refuses base64); compound fields (address, location) become
-their component fields in describe order; ``Rel.Field`` follows the lookup whose
+base64 fields are dropped (Bulk refuses base64); address and location compounds (which Bulk
+refuses) become their component fields in describe order, while any other field whose
+components carry ``compoundFieldName`` (Contact/Lead/User ``Name``) is selected as itself, since
+Bulk returns it as text; ``Rel.Field`` follows the lookup whose
 relationshipName is ``Rel`` to its first referenceTo object, which must be in the catalog;
-``*`` means every valid field. Id always comes first when not selected. Critical fields (Id,
+``*`` means every valid field (address and location
+compounds through their components), and the plan records what it expanded to. Id always comes first when not selected. Critical fields (Id,
 join keys, configured ones) that are invalid raise FieldPlanError; critical fields missing
 from the SELECT list are appended, since joins and checks need them. Invalid other fields are
-dropped and reported in ``FieldPlan.dropped``.
+dropped and reported in ``FieldPlan.dropped`` (the caller logs a WARNING for each), so no
+requested field disappears silently.
 """
 
 from __future__ import annotations
@@ -94,6 +98,7 @@ class FieldPlan:
     dropped: tuple[tuple[str, str], ...] = ()
     where: str | None = None
     warnings: tuple[str, ...] = ()
+    star_fields: tuple[str, ...] = ()  # what ``SELECT *`` expanded to (empty without ``*``)
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -119,6 +124,7 @@ class FieldPlan:
             "columns": [c.to_dict() for c in self.columns],
             "dropped": [list(d) for d in self.dropped],
             "warnings": list(self.warnings),
+            "star_fields": list(self.star_fields),
         }
 
     def to_json(self) -> str:
@@ -134,6 +140,7 @@ class FieldPlan:
             dropped=tuple((str(f), str(r)) for f, r in data.get("dropped", ())),
             where=data.get("where"),
             warnings=tuple(data.get("warnings", ())),
+            star_fields=tuple(data.get("star_fields", ())),
         )
 
     @classmethod
@@ -181,17 +188,26 @@ class _Resolver:
         if meta.type == "base64":
             raise _Invalid("base64 fields are not supported by Bulk API")
 
-    def select(self, path: str) -> list[_Resolved]:
-        """The columns a SELECT item becomes (components for a compound field)."""
+    def select(self, path: str) -> tuple[list[_Resolved], list[tuple[str, str]]]:
+        """The columns a SELECT item becomes (components for an address/location compound),
+        and the components left out with their reasons."""
         obj, prefix, meta = self._walk(path)
         self._check(meta)
-        if meta.type in _COMPOUND_TYPES or obj.components(meta.name):
-            parts = [c for c in obj.components(meta.name) if _is_valid(c)]
+        skipped: list[tuple[str, str]] = []
+        if meta.type in _COMPOUND_TYPES:
+            parts = []
+            for component in obj.components(meta.name):
+                try:
+                    self._check(component)
+                except _Invalid as exc:
+                    skipped.append((f"{prefix}{component.name}", f"component of {path}: {exc}"))
+                else:
+                    parts.append(component)
             if not parts:
-                raise _Invalid("compound field without usable component fields")
+                raise _Invalid(f"{meta.type} compound without usable component fields")
         else:
             parts = [meta]
-        return [_Resolved(f"{prefix}{m.name}", m, bool(prefix)) for m in parts]
+        return [_Resolved(f"{prefix}{m.name}", m, bool(prefix)) for m in parts], skipped
 
     def filter(self, path: str) -> None:
         """Raise _Invalid unless ``path`` may be used in a WHERE."""
@@ -201,15 +217,12 @@ class _Resolver:
             raise _Invalid("not filterable")
 
 
-def _is_valid(meta: FieldMeta) -> bool:
-    return not meta.deprecated_and_hidden and meta.type != "base64"
-
-
 def _star_fields(obj: ObjectMeta) -> tuple[list[str], list[tuple[str, str]]]:
-    """All valid non-compound fields in describe order, and the skipped invalid ones."""
+    """All valid fields in describe order except address/location compounds (their components
+    are fields too), and the skipped invalid ones."""
     names, dropped = [], []
     for meta in obj.fields.values():
-        if meta.type in _COMPOUND_TYPES or obj.components(meta.name):
+        if meta.type in _COMPOUND_TYPES:
             continue
         try:
             _Resolver._check(meta)
@@ -235,9 +248,8 @@ def build_field_plan(
     resolver = _Resolver(obj, catalog)
     critical = {name.lower() for name in ("Id", *join_keys, *critical_fields)}
 
-    requested, dropped = (
-        _star_fields(obj) if query.fields == ("*",) else (list(query.fields), [])
-    )
+    star = query.fields == ("*",)
+    requested, dropped = _star_fields(obj) if star else (list(query.fields), [])
     first = [] if "id" in {p.lower() for p in requested} else ["Id"]
     ordered: dict[str, str] = {}  # lower-case path -> path as configured, first one wins
     for path in (*first, *requested, *join_keys, *critical_fields):
@@ -247,7 +259,7 @@ def build_field_plan(
     for path in ordered.values():
         is_critical = path.lower() in critical
         try:
-            items = resolver.select(path)
+            items, skipped = resolver.select(path)
         except _Invalid as exc:
             if is_critical:
                 raise FieldPlanError(
@@ -255,6 +267,7 @@ def build_field_plan(
                 ) from None
             dropped.append((path, str(exc)))
             continue
+        dropped.extend(skipped)
         for item in items:
             key = item.header.lower()
             resolved.setdefault(key, (item, is_critical or key in critical))
@@ -279,7 +292,10 @@ def build_field_plan(
         columns.append(column)
         if warning:
             warnings.append(warning)
-    return FieldPlan(obj.name, tuple(columns), tuple(dropped), query.where, tuple(warnings))
+    return FieldPlan(
+        obj.name, tuple(columns), tuple(dropped), query.where, tuple(warnings),
+        tuple(requested) if star else (),
+    )
 
 
 def _plan_column(

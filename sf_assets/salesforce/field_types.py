@@ -1,30 +1,33 @@
 """Salesforce field types → Arrow / SQLite / pandas types, and Bulk CSV value casting.
 
-Every column has a logical *kind*; the physical types follow from it:
+Every column has a logical *kind*; the physical types follow from it. Chunk files (Parquet)
+hold the Arrow types. Inside the dataset engines a column holds what the SQLite staging table
+stores, so both engines see the same values and the same SQL works on both:
 
-============  ============================  ==============  ======================
-kind          Arrow (Parquet)               SQLite          pandas dtype
-============  ============================  ==============  ======================
-string        string                        TEXT            string[python]
-bool          bool                          INTEGER         boolean
-int64         int64                         INTEGER         Int64
-float64       float64                       REAL            Float64
-decimal       decimal128(p, s)              DECIMAL(p,s)    object (decimal.Decimal)
-date          date32                        TEXT (ISO)      datetime64[s]
-timestamp     timestamp("us", tz="UTC")     TEXT (ISO)      datetime64[us, UTC]
-time          time64("us")                  TEXT (ISO)      object (datetime.time)
-============  ============================  ==============  ======================
+============  ============================  ===================  ==================
+kind          Arrow (chunk files)           SQLite (declared)    pandas (Dask-SQL)
+============  ============================  ===================  ==================
+string        string                        TEXT                 string[pyarrow]
+bool          bool                          INTEGER              boolean
+int64         int64                         INTEGER              Int64
+float64       float64                       REAL                 Float64
+decimal p<=15 decimal128(p, s)              DECIMAL(p,s)         Float64
+decimal p>15  decimal128(p, s)              DECIMAL_TEXT(p,s)    string[pyarrow]
+date          date32                        TEXT ``YYYY-MM-DD``  string[pyarrow]
+timestamp     timestamp("us", tz="UTC")     TEXT (ISO, UTC)      string[pyarrow]
+time          time64("us")                  TEXT ``HH:MM:SS.f``  string[pyarrow]
+============  ============================  ===================  ==================
 
-Timestamps are UTC microseconds (never ns or INT96: Power BI). The pandas dtypes are the
-``astype`` targets for frames read with ``dd.read_parquet(..., dtype_backend="numpy_nullable")``
-and handed to Dask-SQL: dask-sql 2024.5 refuses ``string[pyarrow]`` and every ``ArrowDtype``
-column in ``Context.create_table`` (checked), so strings use the python-backed StringDtype,
-decimals stay exact as ``Decimal`` objects, dates become datetimes. Note that dask-sql converts
-datetimes to nanoseconds internally (range 1677–2262).
-
-SQLite caveat: a DECIMAL(p,s) column has NUMERIC affinity, which keeps only ~15 significant
-digits (``'12345678901234567.89'`` is stored as the integer 12345678901234568); store values
-as TEXT when more digits matter. Decimals stay exact in Arrow/Parquet.
+Why text for dates and times: Salesforce stores 1700-01-01 … 4000-12-31, and pandas/Dask-SQL
+timestamps are nanoseconds (1677-09-21 … 2262-04-11; dask-sql 2024.5 casts every TIMESTAMP
+column to ``datetime64[ns]`` itself). ISO text (Arrow-backed, not Python objects) is exact over
+the whole range, sorts and compares like the dates it spells, and is what SQLite stores anyway.
+Why text for wide decimals: a double (SQLite REAL, pandas Float64) keeps 15 significant digits,
+so a decimal of at most 15 digits round-trips exactly and stays a number for SQL, while a
+currency(18, 2) value such as ``1234567890123456.78`` needs the exact text. The output stage
+turns every staged column back into its Arrow type (``storage.output_types``). dask-sql 2024.5
+maps only python-backed strings to VARCHAR; ``transform.engine_dask`` registers the
+Arrow-backed ones too.
 
 Bulk CSV casting reads every column as a string (nothing passes through a float), then casts
 with pyarrow.compute: Arrow's decimal parser is exact and understands exponents (``2.5E7``).
@@ -48,6 +51,7 @@ Kind = Literal["string", "bool", "int64", "float64", "decimal", "date", "timesta
 LONG_TEXT_LIMIT = 32_000  # Power BI truncates text cells at ~32k characters
 MAX_DECIMAL_PRECISION = 38
 DEFAULT_DECIMAL_PRECISION = 18
+EXACT_FLOAT_DIGITS = 15  # every decimal of at most 15 significant digits round-trips through a double
 
 _STRING_TYPES = (
     "id reference string textarea picklist multipicklist email phone url combobox "
@@ -95,14 +99,22 @@ class ColumnType:
             return pa.decimal128(self.precision or DEFAULT_DECIMAL_PRECISION, self.scale or 0)
         return _ARROW[self.kind]
 
+    @property
+    def decimal_as_text(self) -> bool:
+        """True for a decimal that a double cannot hold exactly (engines keep it as exact text)."""
+        return self.kind == "decimal" and (self.precision or DEFAULT_DECIMAL_PRECISION) > EXACT_FLOAT_DIGITS
+
     def sqlite_type(self) -> str:
-        """The SQLite column type used in DDL."""
+        """The SQLite column type used in DDL (``DECIMAL_TEXT`` has TEXT affinity: exact)."""
         if self.kind == "decimal":
-            return f"DECIMAL({self.precision},{self.scale})"
+            name = "DECIMAL_TEXT" if self.decimal_as_text else "DECIMAL"
+            return f"{name}({self.precision},{self.scale})"
         return _SQLITE[self.kind]
 
     def pandas_dtype(self) -> str:
-        """The pandas dtype (a string pandas accepts) for Dask / Dask-SQL."""
+        """The pandas dtype (a string pandas accepts) of the column inside Dask-SQL."""
+        if self.kind == "decimal":
+            return "string[pyarrow]" if self.decimal_as_text else "Float64"
         return _PANDAS[self.kind]
 
 
@@ -120,9 +132,8 @@ _SQLITE = {
     "date": "TEXT", "timestamp": "TEXT", "time": "TEXT",
 }
 _PANDAS = {
-    "string": "string[python]", "bool": "boolean", "int64": "Int64", "float64": "Float64",
-    "decimal": "object", "date": "datetime64[s]", "timestamp": "datetime64[us, UTC]",
-    "time": "object",
+    "string": "string[pyarrow]", "bool": "boolean", "int64": "Int64", "float64": "Float64",
+    "date": "string[pyarrow]", "timestamp": "string[pyarrow]", "time": "string[pyarrow]",
 }
 
 

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path, PurePath
 from typing import TypeVar
 
+from sf_assets.storage.staging_types import register_decimal_collation
+
 T = TypeVar("T")
 
 
@@ -19,7 +21,7 @@ def connect(path: Path, cache_size_mb: int = 64) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute(f"PRAGMA cache_size=-{int(cache_size_mb) * 1024}")
     conn.execute("PRAGMA foreign_keys=ON")
-    return conn
+    return register_decimal_collation(conn)  # staged wide decimals compare as numbers
 
 
 def retry_locked(fn: Callable[[], T], attempts: int = 3, wait_s: float = 1.0) -> T:
@@ -44,5 +46,6 @@ def readonly_uri(path: PurePath) -> str:
 
 
 def connect_readonly(path: str | Path) -> sqlite3.Connection:
-    """A read-only connection to the SQLite file at `path` (relative paths are taken from the working folder)."""
-    return sqlite3.connect(readonly_uri(Path(path).absolute()), uri=True)
+    """A read-only connection to the existing SQLite file at `path` (relative to the working folder), with the
+    decimal collation staging uses (what the engines, health and clean-up read through)."""
+    return register_decimal_collation(sqlite3.connect(readonly_uri(Path(path).absolute()), uri=True))

@@ -18,34 +18,48 @@ string      TEXT             text
 bool        BOOLEAN          0 / 1
 int64       INTEGER          integer
 float64     REAL             real
-decimal     DECIMAL(p,s)     exact text in; NUMERIC affinity (~15 digits)
+decimal     DECIMAL(p,s)     p <= 15: NUMERIC affinity, a number (exact: 15 digits fit a double)
+            DECIMAL_TEXT     p > 15: TEXT affinity, the exact text (``1234567890123456.78``),
+                             COLLATE SF_DECIMAL: compared and sorted as numbers
 date        DATE             ``YYYY-MM-DD``
 timestamp   TIMESTAMP        ``YYYY-MM-DD HH:MM:SS.ffffff`` (UTC; sortable text)
 time        TIME             ``HH:MM:SS.ffffff``
 ==========  ===============  ===================================================
 
+A wide decimal's text compares with a number literal as text in SQLite (``'500' > '1000'``), so
+its column carries the collation SF_DECIMAL, which compares two texts as decimal numbers:
+``Amount > 1000``, ``ORDER BY Amount``, MIN/MAX and indexes order by value. Every connection
+that compares such a column registers it (``register_decimal_collation``; ``sqlite_util.connect``
+and the engines do); elsewhere SQLite refuses the comparison ("no such collation sequence")
+instead of answering wrongly. Arithmetic (``SUM(Amount)``) converts the text to a double.
+
 Conversions run column by column with pyarrow.compute casts before any value reaches Python.
+``engine_arrow`` gives the Dask-SQL engine the same values SQLite holds (numbers where SQLite has
+numbers), so both engines run the same SQL on the same values.
 """
 
 from __future__ import annotations
 
 import re
+import sqlite3
 from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from sf_assets.salesforce.field_plan import FieldPlan, PlannedColumn
-from sf_assets.salesforce.field_types import ColumnType
+from sf_assets.salesforce.field_types import EXACT_FLOAT_DIGITS, ColumnType
+from sf_assets.storage.output_types import decimal_to_float, parse_text
 
 _DECLARED = {
     "string": "TEXT", "bool": "BOOLEAN", "int64": "INTEGER", "float64": "REAL",
     "date": "DATE", "timestamp": "TIMESTAMP", "time": "TIME",
 }
 _KIND_OF_DECL = {v: k for k, v in _DECLARED.items()}
-_DECIMAL_DECL = re.compile(r"^DECIMAL\((\d+),(\d+)\)$")
+DECIMAL_COLLATION = "SF_DECIMAL"
+_DECIMAL_DECL = re.compile(r"^DECIMAL(?:_TEXT)?\((\d+),(\d+)\)$")
 
 
 def sql_name(column_name: str) -> str:
@@ -71,8 +85,23 @@ def quote(identifier: str) -> str:
 def declared_type(column: PlannedColumn) -> str:
     """Declared SQLite type of a plan column (see the module table)."""
     if column.kind == "decimal":
-        return f"DECIMAL({column.precision},{column.scale})"
+        ctype = column.column_type
+        return ctype.sqlite_type() + (f" COLLATE {DECIMAL_COLLATION}" if ctype.decimal_as_text else "")
     return _DECLARED[column.kind]
+
+
+def _compare_decimal_text(a: str, b: str) -> int:
+    try:
+        x, y = Decimal(a), Decimal(b)
+        return (x > y) - (x < y)
+    except (InvalidOperation, ValueError):  # not a number (e.g. NaN): plain text order
+        return (a > b) - (a < b)
+
+
+def register_decimal_collation(conn: sqlite3.Connection) -> sqlite3.Connection:
+    """Let ``conn`` compare wide decimal columns (their SF_DECIMAL collation); returns ``conn``."""
+    conn.create_collation(DECIMAL_COLLATION, _compare_decimal_text)
+    return conn
 
 
 def type_from_declared(decl: str | None) -> ColumnType | None:
@@ -96,16 +125,31 @@ def _python_values(arr: pa.Array | pa.ChunkedArray) -> list[Any]:
     return arr.to_pylist()
 
 
+def _as_text(arr: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Temporal and decimal values as the ISO / exact text SQLite stores; others unchanged."""
+    if pa.types.is_timestamp(arr.type):  # UTC values: dropping the zone skips a slow tz conversion
+        return arr.cast(pa.timestamp(arr.type.unit)).cast(pa.string())
+    if pa.types.is_date(arr.type) or pa.types.is_time(arr.type) or pa.types.is_decimal(arr.type):
+        return arr.cast(pa.string())
+    return arr
+
+
 def to_sqlite_arrow(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """The batch as SQLite stores it (same values as `to_sqlite_column`), still in Arrow, with SQL names."""
-    columns = []
-    for arr in batch.columns:
-        if pa.types.is_timestamp(arr.type):  # UTC values: dropping the zone skips a slow tz conversion
-            arr = arr.cast(pa.timestamp(arr.type.unit)).cast(pa.string())
-        elif pa.types.is_date(arr.type) or pa.types.is_time(arr.type) or pa.types.is_decimal(arr.type):
-            arr = arr.cast(pa.string())
-        columns.append(arr)
-    return pa.record_batch(columns, names=[sql_name(n) for n in batch.schema.names])
+    """The batch as bound for SQLite (same values as `to_sqlite_column`), still in Arrow, with SQL names."""
+    return pa.record_batch([_as_text(a) for a in batch.columns], names=[sql_name(n) for n in batch.schema.names])
+
+
+def engine_column(arr: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """One typed column as both engines hold it: what SQLite stores (see the module table)."""
+    if pa.types.is_decimal(arr.type) and arr.type.precision <= EXACT_FLOAT_DIGITS:
+        return decimal_to_float(arr)
+    return _as_text(arr)
+
+
+def engine_arrow(table: pa.Table) -> pa.Table:
+    """A typed table (plan column names) as the engines hold it, with SQL names."""
+    return pa.Table.from_arrays([engine_column(c) for c in table.columns],
+                                names=[sql_name(n) for n in table.column_names])
 
 
 def to_sqlite_column(arr: pa.Array | pa.ChunkedArray) -> list[Any]:
@@ -155,29 +199,31 @@ def to_sqlite_groups(batch: pa.RecordBatch | pa.Table, group: int) -> tuple[list
     return grouped, matrix[full:].tolist()
 
 
-def from_sqlite_column(values: Sequence[Any], ctype: ColumnType | None) -> pa.Array:
-    """Arrow array of one column read from SQLite.
+def _exact_decimal(values: Sequence[Any], ctype: ColumnType) -> pa.Array:
+    """A staged decimal column (exact text, or numbers of at most 15 digits) as decimal128(p, s)."""
+    try:
+        arr = pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # text mixed with numbers: an expression's result
+        arr = pa.array([None if v is None else str(v) for v in values], pa.string())
+    if pa.types.is_null(arr.type):
+        return pa.nulls(len(arr), ctype.arrow_type())
+    return arr.cast(pa.string()).cast(ctype.arrow_type())  # integers and a double's shortest text: exact
 
-    ``ctype`` None infers the type (all-null -> string); a decimal comes back as float64
-    (what NUMERIC affinity kept), every other kind as its plan Arrow type.
+
+def from_sqlite_column(values: Sequence[Any], ctype: ColumnType | None) -> pa.Array:
+    """Arrow array of one column read from SQLite, typed by its staged ``ctype``.
+
+    ``ctype`` None infers the type (all-null -> string); every staged kind comes back as its plan
+    Arrow type, exactly (decimals from their exact text or from numbers of at most 15 digits).
     """
     if ctype is None:
         arr = pa.array(values)
         return arr.cast(pa.string()) if pa.types.is_null(arr.type) else arr
     kind = ctype.kind
     if kind == "decimal":
-        if any(isinstance(v, str) for v in values):  # text that NUMERIC affinity could not convert
-            values = [None if v is None else str(v) for v in values]
-            return pa.array(values, pa.string()).cast(pa.float64())
-        return pa.array(np.asarray(values, dtype=np.float64), from_pandas=True)  # None -> NaN -> null
-    if kind == "time":
-        text = pa.array(values, pa.string())
-        stamp = pc.binary_join_element_wise("1970-01-01 ", text, "").cast(pa.timestamp("us"))
-        return stamp.cast(pa.int64()).cast(pa.time64("us"))
-    if kind == "timestamp":  # naive text is UTC; casting naive -> UTC keeps the wall time
-        return pa.array(values, pa.string()).cast(pa.timestamp("us")).cast(ctype.arrow_type())
-    if kind == "date":
-        return pa.array(values, pa.string()).cast(pa.date32())
+        return _exact_decimal(values, ctype)
+    if kind in ("time", "timestamp", "date"):
+        return parse_text(pa.array(values, pa.string()), ctype.arrow_type())
     if kind == "bool":
         return pa.array(values, pa.int64()).cast(pa.bool_())
     return pa.array(values, ctype.arrow_type())

@@ -4,10 +4,11 @@ Input path (bench/dask_read_path.py measures both): a table is read from its Par
 files, one partition per file, when those files are exactly the ones staged (same path, size
 and mtime, recorded by staging); otherwise from SQLite in rowid ranges. SQLite stays the
 system of record: the Parquet path is only a faster reader of the same bytes that were loaded.
-Either way, columns carry their SQL names (``Account_Name``) and nullable pandas dtypes
-(python-backed strings: dask-sql 2024.5 refuses pyarrow-backed columns). Decimals are Float64,
-not ``Decimal`` objects: SQLite staging keeps them with NUMERIC affinity (~15 significant
-digits) too, so both engines compute on the same values, and object columns are slow.
+Either way, columns carry their SQL names (``Account_Name``) and hold exactly what the SQLite
+staging table holds (``staging_types.engine_arrow``): Arrow-backed strings for text, dates,
+times, timestamps (ISO text: exact from 1700 to 4000, where pandas nanoseconds end in 2262) and
+decimals of more than 15 digits (exact text); Float64 for narrower decimals and doubles; Int64
+and boolean. No column is a pandas object column of Python values.
 """
 
 from __future__ import annotations
@@ -21,35 +22,30 @@ import pyarrow as pa
 
 from sf_assets.salesforce.field_plan import FieldPlan
 from sf_assets.storage.chunk_schema import read_conformed
-from sf_assets.storage.output_types import decimal_to_float
 from sf_assets.storage.sqlite_util import connect_readonly
-from sf_assets.storage.staging_types import from_sqlite_column, quote, sql_names
+from sf_assets.storage.staging_types import engine_arrow, from_sqlite_column, quote, sql_names
 from sf_assets.transform.staged import StagedTable
 
 Source = Literal["auto", "parquet", "sqlite"]
 SQLITE_PARTITION_ROWS = 250_000
 
 
-def _dtype(kind: str) -> object:
-    return {
-        "string": pd.StringDtype("python"), "bool": pd.BooleanDtype(), "int64": pd.Int64Dtype(),
-        "float64": pd.Float64Dtype(), "decimal": pd.Float64Dtype(), "date": "datetime64[s]", "timestamp": "datetime64[us, UTC]",
-    }.get(kind, object)
+_PANDAS_OF_ARROW = {
+    pa.string(): pd.StringDtype("pyarrow"), pa.bool_(): pd.BooleanDtype(),
+    pa.int64(): pd.Int64Dtype(), pa.float64(): pd.Float64Dtype(),
+}
 
 
 def table_meta(plan: FieldPlan) -> pd.DataFrame:
     """Empty frame with the SQL names and pandas dtypes of the plan's columns."""
     return pd.DataFrame({
-        name: pd.Series([], dtype=_dtype(col.kind)) for name, col in zip(sql_names(plan), plan.columns)
+        name: pd.Series([], dtype=col.pandas_dtype) for name, col in zip(sql_names(plan), plan.columns)
     })
 
 
 def to_pandas(table: pa.Table, plan: FieldPlan) -> pd.DataFrame:
     """A typed Arrow table in plan column order as a frame matching ``table_meta(plan)``."""
-    arrays = [decimal_to_float(c) if pa.types.is_decimal(c.type) else c for c in table.columns]
-    frame = pa.Table.from_arrays(arrays, names=sql_names(plan)).to_pandas(
-        date_as_object=False, coerce_temporal_nanoseconds=False
-    )
+    frame = engine_arrow(table).to_pandas(types_mapper=_PANDAS_OF_ARROW.get)
     meta = table_meta(plan)
     return frame.astype(meta.dtypes.to_dict()) if len(frame) else meta
 

@@ -118,7 +118,7 @@ def _build_one(
         try:
             result = run()
         except Exception as exc:  # reported per dataset; the others still run
-            message = f"Dataset {name!r} failed on {engine}: {type(exc).__name__}: {_first_line(exc)}"
+            message = f"Dataset {name!r} failed on {engine}: {type(exc).__name__}: {_first_line(exc)}{_text_hint(exc)}"
             if is_transient(exc) and attempt < ATTEMPTS:
                 log.warning("%s; retrying (%d/%d)", message, attempt, ATTEMPTS)
                 time.sleep(retry_wait_s * attempt)
@@ -131,6 +131,15 @@ def _build_one(
         log.info("Dataset %s: %d rows in %.1f s (%s)", name, result.rows, seconds, engine)
         return DatasetResult(name, engine, seconds, attempt, out_dir, result, source_rows=source_rows)
     raise AssertionError("unreachable")
+
+
+def _text_hint(exc: BaseException) -> str:
+    """A hint for SQL that treats a text-held value (date, time, decimal over 15 digits) as a number."""
+    text = str(exc)
+    if (isinstance(exc, TypeError) and "dtype=string" in text) or ("Utf8" in text and "coerce" in text):
+        return (" (dates, times and decimals of more than 15 digits are exact text in the engines: "
+                "CAST(column AS DOUBLE) to compute or compare with numbers; see docs/VALUES.md)")
+    return ""
 
 
 def _first_line(exc: BaseException) -> str:

@@ -6,6 +6,10 @@ Tables are registered under their object names; the SQL runs with
 identifiers and would not find ``AccountId`` otherwise). The result's names are restored
 (``result_schema.natural_names``) and its Power BI schema is fixed from the meta before any
 partition runs; nothing collects the result into one process.
+
+Staged columns are Arrow-backed strings where SQLite holds text (``dask_input``); dask-sql
+2024.5 maps only python-backed strings to VARCHAR, so ``string[pyarrow]`` is registered as
+VARCHAR too (its operators are pandas string operations, which work on both storages).
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ import dask.dataframe as dd
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from dask_sql import Context
+from dask_sql import Context, mappings
+from dask_sql._datafusion_lib import SqlTypeName
 from distributed import Client
 
 from sf_assets.storage.output_types import cast_table
@@ -27,6 +32,7 @@ from sf_assets.transform.result_schema import declared_types, natural_names, out
 from sf_assets.transform.staged import StagedTable, referenced_tables
 
 SQL_CONFIG = {"sql.identifier.case_sensitive": False}
+mappings._PYTHON_TO_SQL.setdefault(pd.StringDtype("pyarrow"), SqlTypeName.VARCHAR)
 
 
 def write_part(frame: pd.DataFrame, path: str, schema: pa.Schema) -> int:

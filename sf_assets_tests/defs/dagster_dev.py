@@ -143,3 +143,18 @@ class DagsterDev:
     def instance(self) -> dg.DagsterInstance:
         """The same instance, read from the test process."""
         return dg.DagsterInstance.from_config(str(self.home))
+
+
+SCHEDULE_STATE = """
+query Schedule($selector: ScheduleSelector!) {
+  scheduleOrError(scheduleSelector: $selector) { __typename ... on Schedule { scheduleState { id status } } }
+}"""
+STOP_SCHEDULE = """
+mutation Stop($id: String!) { stopRunningSchedule(id: $id) { __typename } }"""
+
+
+def stop_schedule(server: DagsterDev, name: str) -> None:
+    """Stop a running schedule as the UI's toggle does."""
+    selector = {"repositoryLocationName": "sf_assets", "repositoryName": "__repository__", "scheduleName": name}
+    state = server.gql(SCHEDULE_STATE, {"selector": selector})["scheduleOrError"]["scheduleState"]
+    assert server.gql(STOP_SCHEDULE, {"id": state["id"]})["stopRunningSchedule"]["__typename"] == "ScheduleStateResult"

@@ -3,15 +3,19 @@
 Scenario, in one server (each step waits on the real daemon, ~30 s per backfill iteration):
 1. "Materialize all" on a fresh instance: a complete refresh, published exactly once;
 2. "Materialize all" again: a new refresh with the chunk keys grown to the last plan;
-3. "Materialize all" while Salesforce fails one chunk's job: the refresh fails at that chunk only;
-   the failed partition re-materialized alone, and the output catches up by itself (sensor).
+3. a refresh in which Salesforce fails one chunk's job: the failed partition re-materialized alone
+   from the Partitions tab, and the output catches up by itself (sensor), then is published.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -34,10 +38,10 @@ def _assert_output_exact(org, output: Path) -> None:
     expected = expected_join(org)
     assert table.num_rows == expected.num_rows
     for name in expected.column_names:
-        want = expected.column(name)
-        if want.type != table.schema.field(name).type:  # the documented Power BI type (e.g. currency as float64)
-            want = want.cast(table.schema.field(name).type)
-        assert table.column(name).to_pylist() == want.to_pylist(), name
+        want = expected.column(name).to_pylist()
+        if pa.types.is_floating(table.schema.field(name).type):  # the documented Power BI type of wide currency
+            want = [None if v is None else float(v) for v in want]
+        assert table.column(name).to_pylist() == want, name
 
 
 def _runs(instance: dg.DagsterInstance, **filters) -> list[dg.DagsterRun]:
@@ -48,8 +52,8 @@ def _publish_runs_for(instance: dg.DagsterInstance, refresh_id: str) -> list[dg.
     return [r for r in _runs(instance, job_name="publish_job") if r.tags.get("sf_assets/refresh_id") == refresh_id]
 
 
-@pytest.fixture(scope="module")
-def ui(tmp_path_factory, _session_org):
+@pytest.fixture()
+def ui(tmp_path_factory, _session_org):  # one server per test: two at once would share 2 cores
     root = tmp_path_factory.mktemp("ui")
     path = write_config(_session_org, root, objects=OBJECTS, datasets=[{"name": "opportunities", "sql": JOIN}],
                         dask={"engine": "dask_sql", "n_workers": 1, "threads_per_worker": 2, "memory_limit": "2GB"},
@@ -89,11 +93,13 @@ def test_materialize_all_twice_then_a_failed_chunk_rerun_alone(ui, org):
     shared = sorted(p.name for p in (root / "share").glob("opportunities__*.parquet"))
     assert len(shared) == 2 and refresh_1 in shared[0] and refresh_2 in shared[1]  # each refresh published once
 
-    # Salesforce fails the Account chunk's job once: that chunk fails, the refresh is left failed.
+    # A refresh (here from the terminal, into the same instance) in which Salesforce fails the Account job.
     org.set_faults(FaultPlan.parse("job_fail_once:Account"))
-    third = server.materialize_all()
-    assert server.wait_backfill(third) in ("COMPLETED_FAILED", "FAILED"), server.log_tail()
+    failed = subprocess.run([sys.executable, "-m", "sf_assets.cli", "run", "--config", str(server.config_path)],
+                            env={**os.environ, "DAGSTER_HOME": str(server.home)}, capture_output=True, text=True,
+                            timeout=300)
     org.set_faults(FaultPlan())
+    assert failed.returncode == 1 and "1 chunk(s) of Account failed" in failed.stderr, failed.stderr[-2000:]
     assert _current(output)["refresh_id"] == refresh_2  # the Power BI file still holds the last good refresh
     (account_key,) = instance.get_dynamic_partitions("Account_chunks")
     rerun = server.materialize_partitions(["salesforce", "Account"], [account_key])
@@ -106,3 +112,42 @@ def test_materialize_all_twice_then_a_failed_chunk_rerun_alone(ui, org):
     _assert_output_exact(org, output)
     health = json.loads((output / f"health_check_{refresh_3}.json").read_text(encoding="utf-8"))
     assert health["status"] == "success"
+    wait_for("the catch-up's publish run", lambda: [r for r in _publish_runs_for(instance, refresh_3) if r.is_success], 180)
+
+
+@pytest.fixture()
+def nightly(tmp_path_factory, _session_org):
+    root = tmp_path_factory.mktemp("nightly")
+    objects = [{"name": "Account", "soql": "SELECT Id, Name, Industry FROM Account"}]
+    path = write_config(_session_org, root, objects=objects, datasets=[{"name": "accounts", "sql": "SELECT * FROM Account"}],
+                        extraction={"chunk_size": 100}, schedule={"cron": "* * * * *", "timezone": "UTC"},
+                        paths={"create_share_dir": True})
+    with DagsterDev(root / "dagster_home", path, root / "dagster_dev.log") as server:
+        yield server, root
+
+
+def test_the_schedule_runs_every_stage_as_a_queued_daemon_run(nightly, org):
+    from sf_assets_tests.defs.dagster_dev import stop_schedule
+
+    server, root = nightly
+    instance = server.instance()
+    prepare = wait_for("the schedule's prepare run", lambda: [
+        r for r in _runs(instance, job_name="prepare_job") if r.tags.get("dagster/schedule_name") == "nightly_refresh"], 150)
+    stop_schedule(server, "nightly_refresh")  # one tick is enough
+    output = wait_for("the refresh's Power BI file", lambda: (root / "output" / "accounts" / "current.json").is_file(), 300)
+    assert output
+    refresh_id = json.loads((root / "output" / "accounts" / "current.json").read_text(encoding="utf-8"))["refresh_id"]
+    wait_for("the publish run", lambda: [r for r in _publish_runs_for(instance, refresh_id) if r.is_success], 180)
+    runs = [r for r in _runs(instance) if r.tags.get("sf_assets/refresh_id") == refresh_id or r.run_id == prepare[0].run_id]
+    assert all(r.is_success for r in runs), [(r.job_name, r.status) for r in runs]
+    backfill_runs = [r for r in runs if r.tags.get("dagster/backfill")]
+    assert {tuple(s.to_user_string() for s in (r.asset_selection or [])) for r in backfill_runs} >= {
+        ("salesforce/Account",)}  # the chunks ran as their own run of the backfill
+    assert all(r.tags.get("sf_assets/launched_by") == "schedule" for r in backfill_runs)
+    for run in runs:  # every stage went through the run queue of dagster_home/dagster.yaml
+        events = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.RUN_ENQUEUED).records
+        assert events, run.job_name
+    keys = instance.get_dynamic_partitions("Account_chunks")
+    assert len(keys) >= 3  # ~300 rows / 100 per chunk, planned by the scheduled (non-backfill) prepare run
+    health = json.loads((root / "output" / f"health_check_{refresh_id}.json").read_text(encoding="utf-8"))
+    assert health["status"] == "success" and health["rows_total"] == org.data.row_count("Account")

@@ -77,8 +77,10 @@ def test_awkward_values_survive_csv_round_trip(org: EmulatorOrg) -> None:
     expected = [t for t in table if not t["IsDeleted"]]
     assert len(rows) == len(expected)
     texts = [v for r in rows for v in r if v]
-    for needle in ('"', ",", "\n", "\r\n", "中文", "🚀", "é"):
+    for needle in ('"', ",", "\n", "\r\n", "\rend", "\u2028", "中文", "🚀", "é"):
         assert any(needle in t for t in texts), needle
+    for lookalike in ("NULL", "N/A", "NaN", "00123", "1E5", "   "):  # strings, never nulls or numbers
+        assert lookalike in texts, lookalike
     assert any(len(t) == 32000 for t in texts) and any(t.startswith(" ") and t.endswith(" ") for t in texts)
     for row, exp in zip(rows, expected):
         got = dict(zip(header, row))
@@ -89,8 +91,11 @@ def test_awkward_values_survive_csv_round_trip(org: EmulatorOrg) -> None:
             if exp[num] is not None:
                 assert Decimal(got[num]) == Decimal(str(exp[num])), num
         if exp["Stamp__c"] is not None:
-            assert got["Stamp__c"] == exp["Stamp__c"].strftime("%Y-%m-%dT%H:%M:%S.000Z")
-        assert got["Clock__c"].endswith(".000Z") and (got["Day__c"] is None or len(got["Day__c"]) == 10)
+            stamp = exp["Stamp__c"]
+            assert got["Stamp__c"] == f"{stamp:%Y-%m-%dT%H:%M:%S}.{stamp.microsecond // 1000:03d}Z"
+        clock = exp["Clock__c"]
+        assert got["Clock__c"] == f"{clock:%H:%M:%S}.{clock.microsecond // 1000:03d}Z"
+        assert got["Day__c"] == (None if exp["Day__c"] is None else exp["Day__c"].isoformat())
 
 
 def test_gzip_and_refetch_identical(org: EmulatorOrg) -> None:

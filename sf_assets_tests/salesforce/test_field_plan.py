@@ -96,7 +96,20 @@ USER = {
         _ref("ManagerId", "User", "Manager"),
     ],
 }
-CATALOG = {d["name"]: ObjectMeta.from_describe(d) for d in (ACCOUNT, OPPORTUNITY, USER)}
+CONTACT = {  # Name is a name compound: its components carry compoundFieldName "Name"
+    "name": "Contact", "fields": [
+        _field("Id", "id", nillable=False, length=18),
+        _ref("AccountId", "Account", "Account"),
+        _field("Salutation", "picklist", compoundFieldName="Name"),
+        _field("FirstName", "string", length=40, compoundFieldName="Name"),
+        _field("LastName", "string", nillable=False, length=80, compoundFieldName="Name"),
+        _field("Name", "string", nillable=False, length=121, idLookup=True),
+        _field("MailingStreet", "textarea", compoundFieldName="MailingAddress"),
+        _field("MailingCity", "string", compoundFieldName="MailingAddress", deprecatedAndHidden=True),
+        _field("MailingAddress", "address", filterable=False),
+    ],
+}
+CATALOG = {d["name"]: ObjectMeta.from_describe(d) for d in (ACCOUNT, OPPORTUNITY, USER, CONTACT)}
 
 
 def plan(soql: str, critical: tuple[str, ...] = (), **kwargs: Any) -> FieldPlan:
@@ -223,13 +236,13 @@ def test_where_with_parent_and_date_functions_is_accepted() -> None:
     ("soql", "kwargs", "column", "expected"),
     [
         ("SELECT Amount FROM Opportunity", {}, "Amount",
-         ("decimal", pa.decimal128(18, 2), "DECIMAL(18,2)", True)),
+         ("decimal", pa.decimal128(18, 2), "DECIMAL_TEXT(18,2)", True)),
         ("SELECT Amount FROM Opportunity", {"decimals_as_float": True}, "Amount",
          ("float64", pa.float64(), "REAL", True)),
         ("SELECT Probability FROM Opportunity", {}, "Probability",
          ("decimal", pa.decimal128(3, 0), "DECIMAL(3,0)", True)),
         ("SELECT Amount FROM Opportunity", {"overrides": {"amount": "decimal(38, 6)"}}, "Amount",
-         ("decimal", pa.decimal128(38, 6), "DECIMAL(38,6)", True)),
+         ("decimal", pa.decimal128(38, 6), "DECIMAL_TEXT(38,6)", True)),
         ("SELECT Amount FROM Opportunity",
          {"overrides": {"Amount": "float64"}, "decimals_as_float": False}, "Amount",
          ("float64", pa.float64(), "REAL", True)),
@@ -310,10 +323,33 @@ def test_json_round_trip() -> None:
     revenue = p.to_dict()["columns"][5]
     assert revenue["name"] == "AnnualRevenue"
     assert (revenue["arrow_type"], revenue["sqlite_type"], revenue["pandas_dtype"]) == (
-        "decimal128(20, 2)", "DECIMAL(20,2)", "object")
+        "decimal128(20, 2)", "DECIMAL_TEXT(20,2)", "string[pyarrow]")
     assert p.dropped == (("Bogus", "no such field"),) and p.warnings
 
 
 def test_json_rejects_unknown_format() -> None:
     with pytest.raises(ValueError, match="unsupported field plan format"):
         FieldPlan.from_dict({"format_version": 99, "object_name": "X", "columns": []})
+
+
+def test_name_compound_is_selected_as_itself() -> None:
+    p = plan("SELECT Name, FirstName, Account.Name FROM Contact")
+    assert names(p) == ["Id", "Name", "FirstName", "Account.Name"] and not p.dropped
+    name = p.columns[1]
+    assert (name.sf_type, name.kind, name.nullable) == ("string", "string", False)
+    assert "Name" in p.soql()
+
+
+def test_star_includes_name_compound_and_records_its_expansion() -> None:
+    p = plan("SELECT * FROM Contact")
+    assert names(p) == ["Id", "AccountId", "Salutation", "FirstName", "LastName", "Name", "MailingStreet"]
+    assert p.star_fields == ("Id", "AccountId", "Salutation", "FirstName", "LastName", "Name", "MailingStreet")
+    assert p.dropped == (("MailingCity", "deprecated and hidden"),)
+    assert FieldPlan.from_json(p.to_json()) == p
+    assert plan("SELECT Name FROM Contact").star_fields == ()
+
+
+def test_unusable_address_component_is_reported_not_silently_left_out() -> None:
+    p = plan("SELECT MailingAddress FROM Contact")
+    assert names(p) == ["Id", "MailingStreet"]
+    assert p.dropped == (("MailingCity", "component of MailingAddress: deprecated and hidden"),)

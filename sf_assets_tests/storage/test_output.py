@@ -58,7 +58,7 @@ def test_consolidated_file_has_the_documented_power_bi_types(tmp_path):
     assert published.stable_file == tmp_path / "out" / "opps" / "opps.parquet"
     table = pq.read_table(published.stable_file)
     assert table.schema == pa.schema([
-        ("Id", pa.string()), ("Stage", pa.string()), ("Amount", pa.float64()),
+        ("Id", pa.string()), ("Stage", pa.string()), ("Amount", pa.decimal128(18, 2)),  # exact: no (19,4) fit
         ("Probability", pa.decimal128(19, 4)), ("Count", pa.int64()), ("IsWon", pa.bool_()),
         ("CloseDate", pa.date32()), ("Created", pa.timestamp("us", "UTC")),
     ])
@@ -68,7 +68,7 @@ def test_consolidated_file_has_the_documented_power_bi_types(tmp_path):
     assert meta.row_group(0).column(0).compression == "SNAPPY"
     frame = pd.read_parquet(published.stable_file)
     assert str(frame["Created"].dtype) == "datetime64[us, UTC]"
-    assert frame["Amount"].iloc[123] == 1.23 and frame["Probability"].iloc[7] == Decimal("7.0000")
+    assert frame["Amount"].iloc[123] == Decimal("1.23") and frame["Probability"].iloc[7] == Decimal("7.0000")
 
 
 def test_duckdb_reads_the_consolidated_file(tmp_path):
@@ -77,7 +77,7 @@ def test_duckdb_reads_the_consolidated_file(tmp_path):
     source = f"'{published.stable_file.as_posix()}'"
     assert duckdb.sql(f"SELECT count(*) FROM {source}").fetchall()[0][0] == 1000
     types = dict((row[0], row[1]) for row in duckdb.sql(f"DESCRIBE SELECT * FROM {source}").fetchall())
-    assert types["Created"] == "TIMESTAMP WITH TIME ZONE" and types["Amount"] == "DOUBLE"
+    assert types["Created"] == "TIMESTAMP WITH TIME ZONE" and types["Amount"] == "DECIMAL(18,2)"
     assert types["Probability"] == "DECIMAL(19,4)"
 
 

@@ -36,7 +36,7 @@ def test_ddl_types_and_not_null():
     ddl = create_table_sql(PLAN, "Opportunity")
     assert '"Id" TEXT NOT NULL' in ddl
     assert '"Account_Name" TEXT,' in ddl
-    assert '"Amount" DECIMAL(18,2),' in ddl
+    assert '"Amount" DECIMAL_TEXT(18,2) COLLATE SF_DECIMAL,' in ddl  # TEXT affinity: exact; compared as numbers
     assert '"CloseDate" DATE NOT NULL' in ddl
     assert '"IsWon" BOOLEAN NOT NULL' in ddl
     assert '"CreatedDate" TIMESTAMP' in ddl
@@ -45,16 +45,18 @@ def test_ddl_types_and_not_null():
 def test_round_trip_of_typed_values(tmp_path):
     plan = emulator_plan("Opportunity", "SELECT Id, Amount, CloseDate, IsWon, CreatedDate FROM Opportunity")
     table = pa.table({
-        "Id": ["0061", "0062"], "Amount": pa.array([Decimal("1234.56"), None], pa.decimal128(18, 2)),
-        "CloseDate": pa.array([19000, 0], pa.date32()), "IsWon": [True, False],
-        "CreatedDate": pa.array([1_700_000_000_123_456, None], pa.timestamp("us", "UTC")),
+        "Id": ["0061", "0062", "0063"],
+        "Amount": pa.array([Decimal("1234.56"), None, Decimal("-1234567890123456.78")], pa.decimal128(18, 2)),
+        "CloseDate": pa.array([19000, 0, 741807], pa.date32()), "IsWon": [True, False, True],
+        "CreatedDate": pa.array([1_700_000_000_123_456, None, -8_520_336_000_000_000], pa.timestamp("us", "UTC")),
     }, schema=plan.arrow_schema())
     pq.write_table(table, tmp_path / "c.parquet")
     stage_object(tmp_path / "s.db", plan, [tmp_path / "c.parquet"], ObjectConfig(name="Opportunity", soql="x"), CFG)
     rows = _rows(tmp_path / "s.db", 'SELECT Id, Amount, CloseDate, IsWon, CreatedDate, typeof(Amount) FROM "Opportunity" ORDER BY Id')
     assert rows == [
-        ("0061", 1234.56, "2022-01-08", 1, "2023-11-14 22:13:20.123456", "real"),
+        ("0061", "1234.56", "2022-01-08", 1, "2023-11-14 22:13:20.123456", "text"),
         ("0062", None, "1970-01-01", 0, None, "null"),
+        ("0063", "-1234567890123456.78", "4000-12-31", 1, "1700-01-01 00:00:00.000000", "text"),
     ]
     with pytest.raises(sqlite3.IntegrityError):
         conn = sqlite3.connect(tmp_path / "s.db")
