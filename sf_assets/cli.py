@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sf_assets.config import ConfigError, default_config_path, load_config
+from sf_assets.redaction import redact
 from sf_assets.storage.refresh_lock import RefreshLocked
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -106,10 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except ConfigError as exc:
-        print(f"sf-assets: configuration error: {exc}", file=sys.stderr)
+        print(redact(f"sf-assets: configuration error: {exc}"), file=sys.stderr)
         return EXIT_USAGE
     except RefreshLocked as exc:
-        print(f"sf-assets: {exc}", file=sys.stderr)
+        print(redact(f"sf-assets: {exc}"), file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("sf-assets: interrupted; open Bulk jobs were aborted and `sf-assets run` resumes", file=sys.stderr)

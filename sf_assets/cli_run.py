@@ -11,7 +11,8 @@ from pathlib import Path
 import dagster as dg
 
 from sf_assets.config import load_config
-from sf_assets.logs import setup_logging
+from sf_assets.logs import current_log_file, setup_logging
+from sf_assets.redaction import redact
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -26,7 +27,7 @@ def run_refresh(config_path: Path, new_refresh: bool = False, refresh_catalog: b
     setup_logging(log_level or config.logging.level, config.paths.log_dir, config.logging.format, console_level="WARNING")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # Dagster's storage migrations are not news
     ensure_dagster_home(config)
-    print(f"Refreshing {', '.join(o.name for o in config.objects)} (logs: {config.paths.log_dir / 'sf_assets.log'})")
+    print(f"Refreshing {', '.join(o.name for o in config.objects)} (logs: {current_log_file() or config.paths.log_dir})")
     with dg.DagsterInstance.get() as instance:
         outcome = execute_refresh(config, instance, new_refresh=new_refresh, refresh_catalog=refresh_catalog)
     seconds = ((outcome.ended_at or outcome.started_at) - outcome.started_at).total_seconds()
@@ -38,9 +39,9 @@ def run_refresh(config_path: Path, new_refresh: bool = False, refresh_catalog: b
     if outcome.health_path:
         published = json.loads(outcome.health_path.read_text(encoding="utf-8")).get("published") or []
         for copy in published:
-            print(f"  Published:     {copy['path'] if copy['ok'] else 'FAILED: ' + str(copy['error'])}")
+            print(redact(f"  Published:     {copy['path'] if copy['ok'] else 'FAILED: ' + str(copy['error'])}"))
     for failure in outcome.failures:
-        print(f"  Failure: {failure}", file=sys.stderr)
+        print(redact(f"  Failure: {failure}"), file=sys.stderr)
     if not outcome.ok:
         print("Run `sf-assets run` again to resume: finished chunks are kept.", file=sys.stderr)
     print(f"Runs, partitions and checks in the UI: DAGSTER_HOME={os.environ['DAGSTER_HOME']} dagster dev -w workspace.yaml")

@@ -1,8 +1,13 @@
 """Structured logging: JSON (or key=value) lines carrying refresh id, run id, object and chunk id.
 
 Domain code logs with `logging.getLogger(__name__)` inside `log_context(...)`; the context fields
-are added to every record, secrets are redacted, and Dagster shows the same lines in the UI
+are added to every record, secrets are redacted when a record is created
+(`sf_assets.redaction.install_record_factory`), and Dagster shows the same lines in the UI
 (`python_logs.managed_python_loggers: [sf_assets]` in dagster_home/dagster.yaml).
+
+Each process writes its own file, `<log_dir>/sf_assets_<UTC start>_<pid>.log` (the CLI, every run
+worker, the code server, the daemon): on Windows a file another process holds open cannot be
+renamed, so a rotating file shared by processes would stop rolling over and drop records.
 """
 
 from __future__ import annotations
@@ -12,15 +17,20 @@ import contextvars
 import json
 import logging
 import logging.handlers
+import os
+import time
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sf_assets.redaction import RedactingFilter
+from sf_assets.redaction import install_record_factory
 
 CONTEXT_FIELDS = ("refresh_id", "run_id", "object", "chunk_id")
 _context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("sf_assets_log_context", default={})
 ROOT = "sf_assets"
+LOG_FILE_GLOB = "sf_assets_*.log*"
+LOG_RETENTION = timedelta(days=30)
+_process_start = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
 
 
 @contextlib.contextmanager
@@ -83,9 +93,57 @@ class ConsoleFormatter(logging.Formatter):
         return f"{record.levelname} {where + ': ' if where else ''}{record.getMessage()}"
 
 
+class ProcessLogHandler(logging.handlers.RotatingFileHandler):
+    """This process's rotating log file; a rollover that cannot rename (Windows: another program has the
+    file open) keeps writing to the current file and is tried again `retry_s` later, so no record is lost."""
+
+    def __init__(self, path: Path, max_bytes: int = 20_000_000, backup_count: int = 5, retry_s: float = 60.0) -> None:
+        super().__init__(path, maxBytes=max_bytes, backupCount=backup_count, encoding="utf-8")
+        self.retry_s = retry_s
+        self._next_try = 0.0
+
+    def shouldRollover(self, record: logging.LogRecord) -> bool:  # noqa: N802 - logging's name
+        """Roll over when the file is full, unless the last attempt failed less than `retry_s` ago."""
+        return time.monotonic() >= self._next_try and bool(super().shouldRollover(record))
+
+    def doRollover(self) -> None:  # noqa: N802 - logging's name
+        """Rotate; on PermissionError (the file or a backup is in use) reopen the current file instead."""
+        try:
+            super().doRollover()
+        except OSError:
+            self._next_try = time.monotonic() + self.retry_s
+            if self.stream is None:
+                self.stream = self._open()
+
+
+def process_log_file(log_dir: Path) -> Path:
+    """The log file of this process under `log_dir`."""
+    return log_dir / f"sf_assets_{_process_start}_{os.getpid()}.log"
+
+
+def current_log_file() -> Path | None:
+    """The file this process logs to, if `setup_logging` gave it one."""
+    for handler in logging.getLogger(ROOT).handlers:
+        if isinstance(handler, ProcessLogHandler):
+            return Path(handler.baseFilename)
+    return None
+
+
+def _remove_old_logs(log_dir: Path) -> None:
+    """Delete log files not written to for LOG_RETENTION (a file still open elsewhere is left alone)."""
+    cutoff = time.time() - LOG_RETENTION.total_seconds()
+    for path in log_dir.glob(LOG_FILE_GLOB):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+        except OSError:
+            continue
+
+
 def setup_logging(level: str = "INFO", log_dir: Path | None = None, fmt: str = "json", console: bool = True,
                   console_level: str = "WARNING") -> None:
-    """Configure the `sf_assets` logger: rotating file under `log_dir` and stderr (from `console_level`)."""
+    """Configure the `sf_assets` logger: this process's rotating file under `log_dir` and stderr (from `console_level`)."""
+    install_record_factory()
     logger = logging.getLogger(ROOT)
     logger.setLevel(level)
     logger.propagate = not console  # with our own console handler, the root logger must not print them again
@@ -97,9 +155,8 @@ def setup_logging(level: str = "INFO", log_dir: Path | None = None, fmt: str = "
     handlers: list[logging.Handler] = []
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
-        handlers.append(
-            logging.handlers.RotatingFileHandler(log_dir / "sf_assets.log", maxBytes=20_000_000, backupCount=10, encoding="utf-8")
-        )
+        _remove_old_logs(log_dir)
+        handlers.append(ProcessLogHandler(process_log_file(log_dir)))
     if console:
         stream = logging.StreamHandler()
         threshold = logging.getLevelName(console_level)
@@ -110,13 +167,11 @@ def setup_logging(level: str = "INFO", log_dir: Path | None = None, fmt: str = "
         if handler.formatter is None:
             handler.setFormatter(formatter)
         handler.addFilter(ContextFilter())
-        handler.addFilter(RedactingFilter())
         handler._sf_assets = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
     for existing in logger.filters[:]:
         logger.removeFilter(existing)
     logger.addFilter(ContextFilter())
-    logger.addFilter(RedactingFilter())
 
 
 def ensure_logging(level: str, log_dir: Path, fmt: str) -> None:

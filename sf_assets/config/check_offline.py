@@ -105,10 +105,11 @@ def _plans(config: PipelineConfig, queries: dict, report: CheckReport) -> dict |
     """Field plans from the cached catalog, else text-typed plans from each SOQL's field list."""
     from sf_assets.salesforce.catalog import CatalogError, load_cached_catalog
     from sf_assets.salesforce.field_plan import FieldPlanError, build_field_plan
+    from sf_assets.storage.sqlite_util import connect_readonly
 
     catalog = None
     if config.paths.state_db.exists():
-        conn = sqlite3.connect(f"file:{config.paths.state_db.as_posix()}?mode=ro", uri=True)
+        conn = connect_readonly(config.paths.state_db)
         try:
             catalog = load_cached_catalog(conn)
         except (CatalogError, sqlite3.Error):

@@ -32,8 +32,8 @@ def load_config(path: str | os.PathLike[str] | None = None) -> PipelineConfig:
     """Read, interpolate, validate and path-resolve a configuration file."""
     file = Path(path) if path is not None else default_config_path()
     if not file.is_file():
-        hint = "" if path is not None or os.environ.get(CONFIG_ENV_VAR) else (
-            f" (no --config given and {CONFIG_ENV_VAR} unset: pass --config FILE or set {CONFIG_ENV_VAR})")
+        default = not os.environ.get(CONFIG_ENV_VAR) and file.absolute() == default_config_path()
+        hint = f" (the default under the working directory: pass --config FILE or set {CONFIG_ENV_VAR})" if default else ""
         raise ConfigError(f"{file}: configuration file not found{hint}")
     try:
         raw = yaml.safe_load(file.read_text(encoding="utf-8"))

@@ -40,12 +40,24 @@ class EmulatorAuth(_Model):
     seed: int = Field(7, description="Data seed of an autostarted emulator.")
 
 
+def _https_only(value: str | None) -> str | None:
+    """Refuse a URL that would send logins and tokens unencrypted."""
+    if value is not None and not value.lower().startswith("https://"):
+        raise ValueError("must be an https:// URL (tokens and passwords are never sent unencrypted)")
+    return value
+
+
 class AccessTokenAuth(_Model):
     """An existing session: access token (from an environment variable) and instance URL."""
 
     kind: Literal["access_token"] = Field(description="Selects this auth kind.")
-    instance_url: str = Field(description="https://yourorg.my.salesforce.com")
+    instance_url: str = Field(description="https://yourorg.my.salesforce.com (https:// required).")
     access_token_env: EnvVarName = Field("SF_ACCESS_TOKEN", description="Env var holding the access token.")
+
+    @field_validator("instance_url")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        return _https_only(value) or value
 
 
 class PasswordAuth(_Model):
@@ -92,12 +104,25 @@ class SalesforceConfig(_Model):
     auth: AuthConfig = Field(default_factory=lambda: EmulatorAuth(kind="emulator"))
     api_version: str = Field("62.0", pattern=r"^\d{2,3}\.0$", description="REST/Bulk API version, e.g. '62.0'.")
     login_url: str | None = Field(
-        None, description="Send logins here instead of https://<domain>.salesforce.com (proxies, the emulator)."
+        None, description="Send logins here instead of https://<domain>.salesforce.com (proxies, the emulator); https:// required."
     )
     ca_bundle: Path | None = Field(None, description="PEM file of CAs to trust (corporate TLS proxy, the emulator).")
-    verify: bool = Field(True, description="Verify TLS certificates. Leave on; `ca_bundle` is the way to add trust.")
+    verify: bool = Field(
+        True, description="Verify TLS certificates. Only `auth.kind: emulator` may turn it off; `ca_bundle` is the way to add trust."
+    )
     connect_timeout_s: float = Field(15.0, gt=0, description="Seconds to wait for a TCP/TLS connection.")
     read_timeout_s: float = Field(300.0, gt=0, description="Seconds to wait for response bytes.")
+
+    @field_validator("login_url")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        return _https_only(value)
+
+    @model_validator(mode="after")
+    def _verify_outside_emulator(self) -> SalesforceConfig:
+        if not self.verify and self.auth.kind != "emulator":
+            raise ValueError("verify: false is only allowed with auth.kind: emulator; to trust a corporate proxy set ca_bundle")
+        return self
 
 
 class ObjectConfig(_Model):

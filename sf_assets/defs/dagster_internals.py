@@ -2,7 +2,8 @@
 
 Dagster 1.13 has no public way to (a) launch an asset backfill from a sensor, (b) run several
 partitions of an asset in one in-process run, (c) list in-progress backfills, or (d) free the
-concurrency-pool slots of a run whose process died without the daemon's run monitoring. Each use
+concurrency-pool slots of a run whose process died without the daemon's run monitoring, or (e) give a
+custom instance class (`sf_assets.instance`) Dagster's default storages. Each use
 is wrapped here; `sf_assets_tests/defs/test_dagster_internals.py` fails loudly when an upgrade
 moves or changes any of them (see docs/ARCHITECTURE.md, "Dagster internals").
 """
@@ -16,6 +17,7 @@ from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraph
 from dagster._core.definitions.assets.graph.base_asset_graph import BaseAssetGraph
 from dagster._core.definitions.partitions.context import partition_loading_context
 from dagster._core.execution.backfill import BulkActionsFilter, BulkActionStatus
+from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG, BACKFILL_ID_TAG
 
 
@@ -51,3 +53,8 @@ def pool_slot_holders(instance: dg.DagsterInstance, pool: str) -> list[str]:
 def free_pool_slots(instance: dg.DagsterInstance, run_id: str) -> None:
     """Release every pool slot (claimed or pending) of a dead run."""
     instance.event_log_storage.free_concurrency_slots_for_run(run_id)
+
+
+def default_instance_storages(base_dir: str) -> Mapping[str, object]:
+    """The storages Dagster gives an instance under `base_dir` (what a custom instance class must provide)."""
+    return InstanceRef.config_defaults(base_dir)

@@ -50,7 +50,8 @@ class RefreshOutcome:
 def ensure_dagster_home(config: PipelineConfig) -> Path:
     """$DAGSTER_HOME (made absolute), else `dagster_home/` beside the config folder (the repository layout)."""
     home = os.environ.get("DAGSTER_HOME")
-    path = Path(home) if home else (config.source_file or Path.cwd() / "config" / "x").parent.parent / "dagster_home"
+    base = config.source_file.parent.parent if config.source_file else Path.cwd()
+    path = Path(home) if home else base / "dagster_home"
     path = path.resolve()
     path.mkdir(parents=True, exist_ok=True)
     os.environ["DAGSTER_HOME"] = str(path)

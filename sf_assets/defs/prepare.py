@@ -1,5 +1,6 @@
 """Preflight, metadata catalog and field plans: the assets that run before any extraction."""
 
+from pathlib import Path
 
 import dagster as dg
 
@@ -18,7 +19,7 @@ from sf_assets.storage.refresh_lock import RefreshLocked, refresh_lock
 GROUP = "prepare"
 
 
-def _refuse_while_cli_refreshes(context: dg.AssetExecutionContext, lock_file) -> None:
+def _refuse_while_cli_refreshes(context: dg.AssetExecutionContext, lock_file: Path) -> None:
     """A UI/daemon refresh must not run beside `sf-assets run` (which holds the refresh lock)."""
     if context.run.tags.get(LAUNCHED_BY_TAG) == "cli":
         return  # that process holds the lock itself

@@ -1,4 +1,4 @@
-"""``serve`` sub-command: run an emulated org until Ctrl+C / SIGTERM."""
+"""``serve`` sub-command: run an emulated org until Ctrl+C, SIGTERM or (Windows) Ctrl+Break."""
 from __future__ import annotations
 
 import argparse
@@ -34,7 +34,8 @@ def add_serve_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--faults", default="", help="fault spec, e.g. 503:0.05,reset:0.02")
     p.add_argument("--api-used-pct", type=float, default=0.0)
     p.add_argument("--state-file", type=Path, default=Path("var/org/org.json"),
-                   help="where to write URL, token and CA path (default: the one config/pipeline.yaml reads, from the repo root)")
+                   help="where to write URL, token and CA path, owner-only (default: the one "
+                        "config/pipeline.yaml reads, from the repo root)")
     p.add_argument("--state-dir", type=Path, default=None, help="where the CA and keys live (default: state file's folder)")
     p.set_defaults(func=run_serve)
 
@@ -49,17 +50,19 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     stop = threading.Event()
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop_signals = [s for s in (signal.SIGTERM, getattr(signal, "SIGBREAK", None)) if s is not None]
+    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in stop_signals}  # SIGBREAK: Ctrl+Break on Windows
     with EmulatorOrg(settings) as org:
         org.write_state_file(args.state_file)
-        print(f"instance_url: {org.instance_url}\naccess_token: {org.access_token}\nca_path: {org.ca_path}\n"
-              f"state_file: {args.state_file}", flush=True)
+        print(f"instance_url: {org.instance_url}\nca_path: {org.ca_path}\n"
+              f"state_file: {args.state_file} (holds the access token; readable by you only)", flush=True)
         try:
             while not stop.wait(0.5):
                 pass
         except KeyboardInterrupt:
             pass
-    signal.signal(signal.SIGTERM, previous)
+    for sig, handler in previous.items():
+        signal.signal(sig, handler)
     return 0
 
 

@@ -123,9 +123,11 @@ class EmulatorOrg:
         self.sessions.expire_all()
 
     def write_state_file(self, path: Path | str) -> Path:
-        """JSON with what an out-of-process client needs to connect."""
+        """JSON with what an out-of-process client needs to connect, readable by its owner only (it holds a token)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))  # owner-only before the token is written
+        os.chmod(path, 0o600)  # POSIX; on Windows this only clears read-only: the folder's ACL applies
         state = {"instance_url": self.instance_url, "access_token": self.access_token, "ca_path": str(self.ca_path),
                  "login_url": self.login_url, "pid": os.getpid(), "api_version": self.settings.api_version,
                  "username": self.credentials["username"]}

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from sf_assets.redaction import redact, redact_json
 from sf_assets.storage.state_db import transaction
 
 log = logging.getLogger(__name__)
@@ -68,8 +69,8 @@ def finish_refresh(conn: sqlite3.Connection, refresh_id: str, status: str, info:
     """Record the end of a refresh (`success` or `failed`) with a JSON summary."""
     cursor = conn.execute(
         "UPDATE refreshes SET status = ?, finished_at = ?, info_json = ? WHERE refresh_id = ?",
-        (status, datetime.now(timezone.utc).isoformat(timespec="seconds"), json.dumps(dict(info or {}), default=str),
-         refresh_id))
+        (status, datetime.now(timezone.utc).isoformat(timespec="seconds"),
+         json.dumps(redact_json(dict(info or {})), default=lambda v: redact(str(v))), refresh_id))
     if cursor.rowcount != 1:
         raise KeyError(f"unknown refresh {refresh_id}")
 

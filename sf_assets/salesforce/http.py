@@ -15,7 +15,8 @@ class SalesforceHttpSession(requests.Session):
     requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override `session.verify`; here a configured
     CA bundle (or verify=False) wins over them, while proxy settings from the environment are kept.
     Login URLs that simple-salesforce builds (https://<domain>.salesforce.com) can be redirected to
-    `login_url` (a proxy, or the local org emulator).
+    `login_url` (a proxy, or the local org emulator). Nothing is ever sent over plain http://: logins
+    and session headers would travel unencrypted.
     """
 
     def __init__(
@@ -35,9 +36,7 @@ class SalesforceHttpSession(requests.Session):
             self.verify = self._explicit_verify
         self.timeout = timeout
         self._login_redirect = login_redirect
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size)
-        self.mount("https://", adapter)
-        self.mount("http://", adapter)
+        self.mount("https://", HTTPAdapter(pool_connections=4, pool_maxsize=pool_size))
 
     def merge_environment_settings(
         self, url: str, proxies: Any, stream: Any, verify: Any, cert: Any
@@ -54,4 +53,6 @@ class SalesforceHttpSession(requests.Session):
             prefix, target = self._login_redirect
             if url.startswith(prefix):
                 url = target.rstrip("/") + url[len(prefix):]
+        if isinstance(url, str) and not url.lower().startswith("https://"):
+            raise requests.exceptions.InvalidSchema(f"refusing to send a Salesforce request without TLS: {url.split('?')[0]}")
         return super().request(method, url, *args, **kwargs)

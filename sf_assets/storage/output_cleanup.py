@@ -6,7 +6,6 @@ import json
 import logging
 import re
 import shutil
-import sqlite3
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -15,6 +14,7 @@ from sf_assets.storage.files import TEMP_FILE
 from sf_assets.storage.manifest import SUCCESS
 from sf_assets.storage.output import CURRENT, TEMP_VERSION
 from sf_assets.storage.temp_owner import remove_dead_temps
+from sf_assets.storage.sqlite_util import connect_readonly
 
 log = logging.getLogger(__name__)
 
@@ -23,7 +23,7 @@ FINISHED = ("success", "superseded")
 
 def delete_finished_chunk_files(state_db: Path) -> int:
     """Delete the chunk files of refreshes that finished (success or superseded); returns how many."""
-    conn = sqlite3.connect(f"file:{state_db.as_posix()}?mode=ro", uri=True)
+    conn = connect_readonly(state_db)
     try:
         paths = [Path(p) for (p,) in conn.execute(
             "SELECT c.file_path FROM chunks c JOIN refreshes r ON r.refresh_id = c.refresh_id "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TypeVar
 
 from sf_assets.storage.staging_types import register_decimal_collation
@@ -26,11 +26,6 @@ def connect(path: Path, cache_size_mb: int = 64, busy_timeout_s: float = 30) -> 
     conn.execute(f"PRAGMA cache_size=-{int(cache_size_mb) * 1024}")
     conn.execute("PRAGMA foreign_keys=ON")
     return register_decimal_collation(conn)  # staged wide decimals compare as numbers
-
-
-def connect_readonly(path: Path) -> sqlite3.Connection:
-    """Open an existing database file read-only (what the dataset engines read staging through)."""
-    return register_decimal_collation(sqlite3.connect(f"file:{Path(path).as_posix()}?mode=ro", uri=True))
 
 
 class DatabaseLocked(RuntimeError):
@@ -54,3 +49,18 @@ def retry_locked(fn: Callable[[], T], attempts: int = 3, wait_s: float = 1.0, *,
                     "close the program that has it open (a DB browser, another refresh) and run again") from exc
             time.sleep(wait_s)
     raise AssertionError("unreachable")
+
+
+def readonly_uri(path: PurePath) -> str:
+    """The `file:` URI opening `path` read-only: percent-encoded by `Path.as_uri()` ('#', '?', '%', spaces);
+    a UNC path (\\\\server\\share\\x.db) gets SQLite's empty-authority form file:////server/share/x.db."""
+    uri = path.as_uri()
+    if uri.startswith("file://") and not uri.startswith("file:///"):  # UNC: SQLite refuses a URI authority
+        uri = "file:////" + uri[len("file://"):]
+    return f"{uri}?mode=ro"
+
+
+def connect_readonly(path: str | Path) -> sqlite3.Connection:
+    """A read-only connection to the existing SQLite file at `path` (relative to the working folder), with the
+    decimal collation staging uses (what the engines, health and clean-up read through)."""
+    return register_decimal_collation(sqlite3.connect(readonly_uri(Path(path).absolute()), uri=True))

@@ -45,9 +45,9 @@ from typing import Any
 from sf_assets.config.models import ObjectConfig, StagingConfig
 from sf_assets.salesforce.field_plan import FieldPlan
 from sf_assets.storage.chunk_schema import SchemaCheck, check_chunks
-from sf_assets.storage.sqlite_util import connect, retry_locked
-from sf_assets.storage.temp_owner import owner_tag, remove_dead_temps
+from sf_assets.storage.sqlite_util import connect, connect_readonly, retry_locked
 from sf_assets.storage.staging_types import declared_type, quote, register_decimal_collation, sql_names, to_sqlite_arrow
+from sf_assets.storage.temp_owner import owner_tag, remove_dead_temps
 
 log = logging.getLogger(__name__)
 
@@ -247,7 +247,7 @@ def staging_stats(db: Path) -> dict[str, Any]:
     """Tables, rows, indexes and file size of the staging DB (for the health JSON)."""
     if not db.exists():
         return {"path": str(db), "exists": False, "tables": {}}
-    conn = sqlite3.connect(f"file:{db.as_posix()}?mode=ro", uri=True)
+    conn = connect_readonly(db)
     try:
         tables: dict[str, Any] = {}
         if conn.execute("SELECT 1 FROM sqlite_master WHERE name = '_sf_tables'").fetchone():

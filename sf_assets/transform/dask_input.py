@@ -21,8 +21,8 @@ import pandas as pd
 import pyarrow as pa
 
 from sf_assets.salesforce.field_plan import FieldPlan
-from sf_assets.storage.sqlite_util import connect_readonly
 from sf_assets.storage.chunk_schema import read_conformed
+from sf_assets.storage.sqlite_util import connect_readonly
 from sf_assets.storage.staging_types import engine_arrow, from_sqlite_column, quote, sql_names
 from sf_assets.transform.staged import StagedTable
 
@@ -60,7 +60,7 @@ def read_sqlite_partition(bounds: tuple[str, int, int], plan: FieldPlan) -> pd.D
     """Rows lo <= rowid < hi of the staged table, typed by the plan."""
     db, lo, hi = bounds
     names = sql_names(plan)
-    conn = connect_readonly(Path(db))
+    conn = connect_readonly(db)
     try:
         rows = conn.execute(
             f"SELECT {', '.join(map(quote, names))} FROM {quote(plan.object_name)} "

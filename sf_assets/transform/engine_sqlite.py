@@ -9,6 +9,7 @@ import pyarrow.parquet as pq
 
 from sf_assets.storage.sqlite_util import connect_readonly
 from sf_assets.storage.output_types import cast_table
+from sf_assets.storage.sqlite_util import connect_readonly
 from sf_assets.storage.staging_types import from_sqlite_column
 from sf_assets.transform.engine_result import EngineResult, part_path
 from sf_assets.transform.result_schema import declared_types, output_schema

@@ -93,9 +93,9 @@ class DagsterDev:
     def __exit__(self, *exc: object) -> None:
         if self.proc is not None:
             children = psutil.Process(self.proc.pid).children(recursive=True)
-            self.proc.terminate()
+            self.proc.terminate()  # Ctrl+C in a terminal; its children get their own shutdown
             try:
-                self.proc.wait(timeout=30)
+                self.proc.wait(timeout=8)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
             for child in children:

@@ -68,6 +68,9 @@ def test_failure_sensor_writes_health_for_ui_runs(org, tmp_path, monkeypatch):
     path = write_config(org, tmp_path)
     pipeline = PipelineConfigResource(config_path=str(path))
     refresh_id = current_or_new_refresh(open_state_db(tmp_path / "state" / "state.db"), 20).refresh_id
+    from sf_assets.redaction import register_secret
+
+    register_secret(org.access_token)  # before anything is written, as the product does when it reads a secret
 
     @dg.asset
     def broken():
@@ -78,6 +81,7 @@ def test_failure_sensor_writes_health_for_ui_runs(org, tmp_path, monkeypatch):
         assert not result.success
         run = instance.get_run_by_id(result.run_id)
         failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE)
+        failure = failure._replace(message=f"{failure.message} {org.access_token}")  # a failure text carrying the token
         context = dg.build_run_status_sensor_context(
             sensor_name="health_on_failure", dagster_instance=instance, dagster_run=run, dagster_event=failure,
             resources={"pipeline": pipeline},
@@ -86,9 +90,6 @@ def test_failure_sensor_writes_health_for_ui_runs(org, tmp_path, monkeypatch):
     report = tmp_path / "output" / f"health_check_{refresh_id}.json"
     data = json.loads(report.read_text(encoding="utf-8"))
     assert data["status"] == "failed" and data["run_ids"] == [result.run_id]
-    from sf_assets.redaction import register_secret
-
-    register_secret(org.access_token)
     assert org.access_token not in report.read_text(encoding="utf-8")
 
 

@@ -35,15 +35,32 @@ def test_bad_specs_exit_2(argv: tuple[str, ...], capsys: pytest.CaptureFixture[s
     assert capsys.readouterr().err.startswith("error: ")
 
 
-def test_serve_writes_state_and_stops_on_sigterm(tmp_path: Path) -> None:
+def _stop_gracefully(proc: subprocess.Popen) -> None:
+    """What a user's terminal sends: SIGTERM on POSIX, Ctrl+Break to the child's process group on Windows."""
+    if sys.platform == "win32":
+        os.kill(proc.pid, signal.CTRL_BREAK_EVENT)
+    else:
+        proc.send_signal(signal.SIGTERM)
+
+
+def test_serve_writes_private_state_prints_no_token_and_stops_cleanly(tmp_path: Path) -> None:
     state = tmp_path / "org.json"
+    state.write_text("{}")  # an old, world-readable file from an earlier run
+    state.chmod(0o644)
+    flags = subprocess.CREATE_NEW_PROCESS_GROUP if sys.platform == "win32" else 0
     proc = subprocess.Popen([sys.executable, "-m", "sf_assets.emulator.cli", "serve", "--rows", "Account=10",
-                             "--state-file", str(state)], stdout=subprocess.PIPE, text=True)
+                             "--state-file", str(state)], stdout=subprocess.PIPE, text=True, creationflags=flags)
     try:
-        line = proc.stdout.readline()
-        assert line.startswith("instance_url: https://127.0.0.1:")
+        printed = proc.stdout.readline()
+        assert printed.startswith("instance_url: https://127.0.0.1:")
+        while "state_file:" not in printed:
+            printed += proc.stdout.readline()
         info = json.loads(state.read_text())
         assert info["pid"] == proc.pid and Path(info["ca_path"]).exists() and info["api_version"] == "62.0"
+        if os.name == "posix":
+            assert state.stat().st_mode & 0o777 == 0o600  # the token is readable by its owner only
     finally:
-        os.kill(proc.pid, signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
+        _stop_gracefully(proc)
+        out, _ = proc.communicate(timeout=10)
+    assert proc.returncode == 0  # a clean stop, not a kill
+    assert info["access_token"] and info["access_token"] not in printed + out

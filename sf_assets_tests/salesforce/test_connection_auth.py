@@ -3,6 +3,7 @@
 import logging
 
 import pytest
+import requests
 
 from sf_assets.config.models import (
     AccessTokenAuth,
@@ -12,7 +13,7 @@ from sf_assets.config.models import (
     PasswordAuth,
     SalesforceConfig,
 )
-from sf_assets.logs import setup_logging
+from sf_assets.logs import current_log_file, setup_logging
 from sf_assets.salesforce.auth import SalesforceAuthError
 from sf_assets.salesforce.connection import SalesforceConnection
 
@@ -136,7 +137,7 @@ def test_no_secret_in_logs(org, creds, caplog, tmp_path):
     connection = SalesforceConnection(sf_config(org, PasswordAuth(kind="password", username=creds["username"])), env)
     client = connection.client()
     logging.getLogger("sf_assets.test").info("session %s with password %s", client.session_id, creds["password"])
-    text = (tmp_path / "sf_assets.log").read_text(encoding="utf-8")
+    text = current_log_file().read_text(encoding="utf-8")
     assert client.session_id not in text and creds["password"] not in text and "***" in text
 
 
@@ -148,3 +149,14 @@ def test_emulator_auth_logs_in_again_after_expiry(make_org, tmp_path):
     org.expire_sessions()
     assert_works(SalesforceConnection(connection.config))  # a new process finds the server and logs in
     assert connection.reauthenticate().limits()["DailyApiRequests"]["Max"] > 0
+
+
+def test_no_request_leaves_without_tls(org):
+    """Config validation refuses http:// URLs; the HTTP session refuses them too (e.g. a redirect target)."""
+    from sf_assets.salesforce.http import SalesforceHttpSession
+
+    session = SalesforceHttpSession(ca_bundle=org.ca_path)
+    with pytest.raises(requests.exceptions.InvalidSchema, match="without TLS"):
+        session.get(org.instance_url.replace("https://", "http://") + "/services/data/",
+                    headers={"Authorization": f"Bearer {org.access_token}"})
+    assert session.get(f"{org.instance_url}/services/data/").status_code in (200, 401)
