@@ -114,16 +114,15 @@ def _kill_when(proc: subprocess.Popen, seen, timeout_s: float = 120) -> None:
 
 
 def _log_has(root: Path, text: str):
-    log = root / "logs" / "sf_assets.log"
+    """True once `text` is in a log line written after this call (any process's log file)."""
+    logs = root / "logs"
+    sizes = {p: p.stat().st_size for p in logs.glob("*.log")} if logs.is_dir() else {}
 
     def seen() -> bool:
-        return log.exists() and text in log.read_text(encoding="utf-8", errors="replace")[_log_has.offsets.get(log, 0):]
+        return logs.is_dir() and any(text in p.read_text(encoding="utf-8", errors="replace")[sizes.get(p, 0):]
+                                     for p in logs.glob("*.log"))
 
-    _log_has.offsets[log] = log.stat().st_size if log.exists() else 0
     return seen
-
-
-_log_has.offsets = {}
 
 
 def _appears(folder: Path, match=lambda p: True):
@@ -220,7 +219,7 @@ def test_sigkill_then_rerun_ends_exact(pipeline, org, stage):
     except subprocess.TimeoutExpired:
         rerun.kill()
         out, err = rerun.communicate()
-        log = (root / "logs" / "sf_assets.log").read_text()[-4000:]
+        log = max((root / "logs").glob("*.log"), key=lambda p: p.stat().st_mtime).read_text()[-4000:]
         raise AssertionError(f"the rerun hung: {out[-1500:]} {err[-1500:]} {log}") from None
     assert rerun.returncode == 0, (out[-2000:], err[-3000:])
     refresh_id = _assert_exact(root, org)
