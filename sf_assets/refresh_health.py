@@ -79,7 +79,7 @@ def _merged(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
         added = [m for m in now if m not in before]
         merged[key] = {"count": (old.get(key) or {}).get("count", 0) + len(added),
                        "last": [*before, *added][-LAST_MESSAGES:]}
-    for key in ("published", "final_files", "sqlite", "api_usage_end", "api_usage_start"):
+    for key in ("published", "final_files", "sqlite", "api_usage_end", "api_usage_start", "outputs"):
         if not new.get(key) and old.get(key):
             merged[key] = old[key]
     return merged
@@ -126,7 +126,7 @@ def write_refresh_health(
             api_usage_start=_usage(facts.get("api_usage_start")), api_usage_end=api_usage_end,
             disk_free_start=disk_start, disk_free_end=disk_free([config.paths.work_dir, config.paths.output_dir]),
             dask=config.dask.model_dump(mode="json"), sqlite=sqlite_stats or {},
-            final_files=list(final_files), published=published,
+            final_files=list(final_files), published=published, outputs=facts.get("outputs") or {},
         )
         path = health_report_path(config.paths.output_dir, refresh_id)
         try:

@@ -104,6 +104,7 @@ def test_failed_dataset_keeps_previous_output_and_writes_failed_health(org, pipe
     health = json.loads(outcome.health_path.read_text(encoding="utf-8"))
     assert health["status"] == "failed" and health["errors"]["count"] >= 1
     assert any("opportunities" in message for message in health["errors"]["last"])
+    assert "nosuchtable" in health["outputs"]["failed"]["opportunities"].lower()  # which dataset failed, and why
     assert org.access_token not in outcome.health_path.read_text(encoding="utf-8")
 
 

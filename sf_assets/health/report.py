@@ -102,6 +102,7 @@ class HealthReport:
     sqlite: Mapping[str, Any] = field(default_factory=dict)
     final_files: list[FileInfo] = field(default_factory=list)
     published: list[PublishStatus] = field(default_factory=list)
+    outputs: Mapping[str, Any] = field(default_factory=dict)  # promoted / failed (with why) / held back datasets
     code: dict[str, str | None] = field(default_factory=code_version)
     packages: dict[str, str | None] = field(default_factory=package_versions)
 
