@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -24,10 +25,11 @@ from sf_assets.defs.errors import interrupted, step_failure_lines
 from sf_assets.defs.jobs import OUTPUT_JOB, PREPARE_JOB, extract_job_name
 from sf_assets.defs.partitions import IN_PROGRESS, chunk_keys
 from sf_assets.defs.tags import LAUNCHED_BY_TAG, PID_TAG, POOL, REFRESH_TAG
-from sf_assets.extract.refresh import current_or_new_refresh
+from sf_assets.extract.refresh import Refresh, current_or_new_refresh, latest_refresh_id, refresh_status
 from sf_assets.health.causes import describe_error
 from sf_assets.logs import log_context
 from sf_assets.refresh_health import MessageCollector, finish_refresh_with_health
+from sf_assets.storage.refresh_facts import get_fact
 from sf_assets.storage.refresh_lock import refresh_lock
 from sf_assets.storage.run_processes import dead_runs, process_alive
 
@@ -130,8 +132,11 @@ def execute_refresh(config: PipelineConfig, instance: dg.DagsterInstance, *, new
     """
     with refresh_lock(lock_path(config)):
         reap_dead_runs(instance, config)
+        shares = publish and config.paths.share_dir is not None
         with state_db(config) as conn:
-            refresh = current_or_new_refresh(conn, config.extraction.resume_window_hours, force_new=new_refresh)
+            unpublished = _unpublished_refresh(conn) if shares and not new_refresh else None
+            refresh = unpublished or current_or_new_refresh(conn, config.extraction.resume_window_hours,
+                                                            force_new=new_refresh)
         outcome = RefreshOutcome(refresh.refresh_id, ok=False, started_at=datetime.now(timezone.utc))
         tags = {REFRESH_TAG: refresh.refresh_id, LAUNCHED_BY_TAG: "cli", PID_TAG: str(os.getpid())}
         with log_context(refresh_id=refresh.refresh_id), MessageCollector() as messages:
@@ -142,7 +147,11 @@ def execute_refresh(config: PipelineConfig, instance: dg.DagsterInstance, *, new
 
                     connect_emulator(config.salesforce.auth, config.salesforce.api_version)
                 stages = _Stages(build_definitions(config.source_file or ""), instance, tags, outcome)
-                outcome.ok = _run_stages(stages, config, refresh_catalog, publish)
+                if unpublished:  # it finished, but its share copy was interrupted: that is what is left to do
+                    log.warning("Refresh %s finished but its share copy did not: publishing it", refresh.refresh_id)
+                    outcome.ok = stages.run("publish_job")
+                else:
+                    outcome.ok = _run_stages(stages, config, refresh_catalog, publish)
             except (Exception, KeyboardInterrupt) as exc:  # recorded and reported in the health JSON, never half-silent
                 outcome.ok = False
                 outcome.failures.append(describe_error(exc) if str(exc) else type(exc).__name__)
@@ -158,6 +167,16 @@ def execute_refresh(config: PipelineConfig, instance: dg.DagsterInstance, *, new
 
                 outcome.health_path = health_report_path(config.paths.output_dir, refresh.refresh_id)
     return outcome
+
+
+def _unpublished_refresh(conn: sqlite3.Connection) -> Refresh | None:
+    """The latest refresh if `sf-assets run` finished it but its share copy never reported (killed meanwhile)."""
+    refresh_id = latest_refresh_id(conn)
+    if refresh_id is None or refresh_status(conn, refresh_id) != "success" or \
+            get_fact(conn, refresh_id, "launched_by") != "cli" or get_fact(conn, refresh_id, "published") is not None:
+        return None
+    started = conn.execute("SELECT started_at FROM refreshes WHERE refresh_id = ?", (refresh_id,)).fetchone()[0]
+    return Refresh(refresh_id, datetime.fromisoformat(started), "success", resumed=True)
 
 
 def _finish_failed(config: PipelineConfig, outcome: RefreshOutcome, messages: MessageCollector) -> None:
