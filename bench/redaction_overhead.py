@@ -16,7 +16,7 @@ import time
 import dagster as dg
 
 from sf_assets.instance.redacting_instance import redact_event
-from sf_assets.redaction import register_secret
+from sf_assets.observability.redaction import register_secret
 
 
 def per_record_us(n: int) -> float:

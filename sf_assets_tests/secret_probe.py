@@ -21,7 +21,7 @@ import requests
 import requests.adapters
 
 if os.environ.get("SECRET_PROBE_NO_REDACTION") == "1":
-    import sf_assets.redaction as redaction
+    import sf_assets.observability.redaction as redaction
 
     redaction.redact = lambda text: text  # type: ignore[assignment]  # imported before any module binds it
 

@@ -13,7 +13,7 @@ import pytest
 
 from sf_assets.health import (ChunkCounts, FileInfo, HealthReport, Messages, PublishStatus, chunk_counts, disk_free,
                               file_info, health_report_path, rows_per_object, write_health_report)
-from sf_assets.redaction import register_secret
+from sf_assets.observability.redaction import register_secret
 from sf_assets.salesforce.api_usage import ApiUsage
 from sf_assets.storage.state_db import open_state_db
 

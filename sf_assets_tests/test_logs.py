@@ -8,15 +8,14 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
 
-from sf_assets.logs import ROOT, CONTEXT_FIELDS, ProcessLogHandler, current_log_file, log_context, setup_logging
-from sf_assets.redaction import register_secret
+from sf_assets.observability.logs import ROOT, CONTEXT_FIELDS, ProcessLogHandler, current_log_file, log_context, setup_logging
+from sf_assets.observability.redaction import register_secret
 
 CHILD = textwrap.dedent("""
     import logging, sys
     from pathlib import Path
-    from sf_assets.logs import log_context, setup_logging
+    from sf_assets.observability.logs import log_context, setup_logging
     setup_logging("INFO", Path(sys.argv[1]), "json", console=False)
     with log_context(refresh_id="r1", run_id=sys.argv[2], object="Account", chunk_id="c0001"):
         for i in range(200):

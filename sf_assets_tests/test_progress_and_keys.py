@@ -2,7 +2,7 @@
 
 import logging
 
-from sf_assets.progress import Progress, eta_text
+from sf_assets.extract.progress import Progress, eta_text
 
 
 def test_eta_text():

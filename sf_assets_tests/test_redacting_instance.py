@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from sf_assets.instance.redacting_instance import RedactingInstance
-from sf_assets.redaction import register_secret
+from sf_assets.observability.redaction import register_secret
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET = "hunter2-laptop-secret"

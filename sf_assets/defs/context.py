@@ -14,7 +14,7 @@ from sf_assets.config import PipelineConfig
 from sf_assets.defs.dagster_internals import backfill_id_of
 from sf_assets.defs.tags import NEW_REFRESH_TAG, REFRESH_TAG
 from sf_assets.extract.refresh import current_or_new_refresh, latest_refresh_id, refresh_of_backfill, remember_backfill
-from sf_assets.logs import bind_log_context
+from sf_assets.observability.logs import bind_log_context
 from sf_assets.storage.run_processes import record_run_process
 from sf_assets.storage.state_db import open_state_db
 

@@ -27,8 +27,8 @@ from sf_assets.defs.partitions import IN_PROGRESS, chunk_keys
 from sf_assets.defs.tags import LAUNCHED_BY_TAG, PID_TAG, POOL, REFRESH_TAG
 from sf_assets.extract.refresh import Refresh, current_or_new_refresh, latest_refresh_id, refresh_status
 from sf_assets.health.causes import describe_error
-from sf_assets.logs import log_context
-from sf_assets.refresh_health import MessageCollector, finish_refresh_with_health
+from sf_assets.observability.logs import log_context
+from sf_assets.pipeline.health import MessageCollector, finish_refresh_with_health
 from sf_assets.storage.refresh_facts import get_fact
 from sf_assets.storage.refresh_lock import refresh_lock
 from sf_assets.storage.run_processes import dead_runs, process_alive

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Iterator
 import dagster as dg
 
 from sf_assets.health.causes import describe_error
-from sf_assets.redaction import redact
+from sf_assets.observability.redaction import redact
 
 
 @contextlib.contextmanager

@@ -15,7 +15,8 @@ from sf_assets.defs.prepare import field_plans
 from sf_assets.defs.resources import PipelineConfigResource, SalesforceResource
 from sf_assets.defs.tags import POOL
 from sf_assets.extract.chunk_extract import ChunkResult
-from sf_assets.extraction import extract_chunks, extract_context, plan_object, row_check
+from sf_assets.pipeline.extract import extract_chunks, row_check
+from sf_assets.pipeline.plan import extract_context, plan_object
 from sf_assets.health.causes import describe_error
 from sf_assets.salesforce.soql import compose_count_soql, parse_soql
 from sf_assets.storage.refresh_facts import put_fact

@@ -8,8 +8,8 @@ from sf_assets.defs.context import lock_path, refresh_id_for, state_db
 from sf_assets.defs.errors import one_line_failures
 from sf_assets.defs.resources import PipelineConfigResource, SalesforceResource
 from sf_assets.defs.tags import LAUNCHED_BY_TAG
-from sf_assets.planning import plan_objects, schema_dir
-from sf_assets.preflight import run_preflight
+from sf_assets.pipeline.prepare import plan_objects, schema_dir
+from sf_assets.pipeline.prepare import run_preflight
 from sf_assets.salesforce.catalog import build_catalog, load_cached_catalog, sf_describer
 from sf_assets.salesforce.field_plan import FieldPlan
 from sf_assets.storage.output_cleanup import remove_stale_files

@@ -11,8 +11,8 @@ from sf_assets.defs.context import refresh_id_for, state_db
 from sf_assets.defs.errors import one_line_failures
 from sf_assets.defs.resources import PipelineConfigResource
 from sf_assets.defs.tags import STAGE_TAG
-from sf_assets.refresh_health import publish_facts, record_publish
-from sf_assets.share import publish_outputs
+from sf_assets.pipeline.health import publish_facts, record_publish
+from sf_assets.pipeline.publish import publish_outputs
 from sf_assets.storage.refresh_facts import put_fact
 
 SHARE_COPY = dg.AssetKey("share_copy")

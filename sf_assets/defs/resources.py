@@ -6,7 +6,7 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from sf_assets.config import PipelineConfig, load_config
-from sf_assets.logs import ensure_logging
+from sf_assets.observability.logs import ensure_logging
 from sf_assets.salesforce.connection import SalesforceConnection
 
 

@@ -12,7 +12,7 @@ from sf_assets.defs.publish import publish_job
 from sf_assets.defs.resources import PipelineConfigResource
 from sf_assets.defs.tags import LAUNCHED_BY_TAG, REFRESH_TAG
 from sf_assets.extract.refresh import latest_refresh_id, refresh_of_backfill
-from sf_assets.refresh_health import finish_refresh_with_health
+from sf_assets.pipeline.health import finish_refresh_with_health
 
 SELF_REPORTING = {"cli"}  # `sf-assets run` publishes and reports itself (it cannot rely on a daemon)
 

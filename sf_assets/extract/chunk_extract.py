@@ -24,8 +24,8 @@ from pathlib import Path
 from sf_assets.extract.chunk_file import ChunkFileStats, merge_parts, parquet_rows
 from sf_assets.extract.page_writer import ChunkValidationError, write_page
 from sf_assets.extract.tracker import ChunkKey, ChunkState, ChunkTracker
-from sf_assets.logs import log_context
-from sf_assets.redaction import redact
+from sf_assets.observability.logs import log_context
+from sf_assets.observability.redaction import redact
 from sf_assets.salesforce.bulk2 import (
     BulkClient, BulkJobFailed, BulkJobNotFound, JobInfo, QueryJob, open_query_job, retry_call,
 )

@@ -39,7 +39,7 @@ import pyarrow.compute as pc
 
 from sf_assets.extract.page_writer import ShortPageError, page_batches
 from sf_assets.extract.tracker import ChunkRange, ChunkTracker
-from sf_assets.logs import log_context
+from sf_assets.observability.logs import log_context
 from sf_assets.salesforce.bulk2 import BulkClient, QueryJob, open_query_job, retry_call
 from sf_assets.salesforce.field_plan import FieldPlan
 

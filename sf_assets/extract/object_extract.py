@@ -14,8 +14,8 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 from sf_assets.extract.chunk_extract import ChunkResult, ExtractContext, extract_chunk
-from sf_assets.logs import log_context
-from sf_assets.redaction import redact
+from sf_assets.observability.logs import log_context
+from sf_assets.observability.redaction import redact
 from sf_assets.salesforce.field_plan import FieldPlan
 
 log = logging.getLogger(__name__)

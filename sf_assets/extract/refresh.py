@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sf_assets.redaction import redact, redact_json
+from sf_assets.observability.redaction import redact, redact_json
 from sf_assets.storage.state_db import transaction
 
 log = logging.getLogger(__name__)

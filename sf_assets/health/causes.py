@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import requests
 from simple_salesforce.exceptions import SalesforceError
 
-from sf_assets.redaction import redact
+from sf_assets.observability.redaction import redact
 
 MAX_CHARS = 400
 

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from sf_assets.health.environment import code_version, package_versions
 from sf_assets.publish import PublishResult
-from sf_assets.redaction import redact
+from sf_assets.observability.redaction import redact
 from sf_assets.salesforce.api_usage import ApiUsage
 
 Status = Literal["success", "failed", "partial", "running", "superseded"]

@@ -12,7 +12,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from sf_assets.health.report import HealthReport
 from sf_assets.publish.naming import safe_component
-from sf_assets.redaction import redact
+from sf_assets.observability.redaction import redact
 from sf_assets.storage.files import atomic_write_text
 
 log = logging.getLogger(__name__)

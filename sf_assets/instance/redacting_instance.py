@@ -1,7 +1,7 @@
 """The laptop's Dagster instance (`instance_class` in dagster_home/dagster.yaml): every event is redacted
 before it is stored.
 
-Log records are redacted when they are created (`sf_assets.redaction`), but Dagster also stores
+Log records are redacted when they are created (`sf_assets.observability.redaction`), but Dagster also stores
 structured events: a step's failure is kept with the exception's message, traceback and causes as
 raised, metadata as given. This instance masks every string of each event before the event log (the
 run shards and `index.db` under `history/runs/`) sees it, so no registered secret or token-shaped
@@ -17,7 +17,7 @@ from typing import Any
 import dagster as dg
 
 from sf_assets.defs.dagster_internals import default_instance_storages
-from sf_assets.redaction import redact, redact_json
+from sf_assets.observability.redaction import redact, redact_json
 
 
 def redact_event(event: dg.EventLogEntry) -> dg.EventLogEntry:

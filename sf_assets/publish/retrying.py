@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from sf_assets.config.models import PublishConfig, RetryConfig
-from sf_assets.redaction import redact
+from sf_assets.observability.redaction import redact
 from sf_assets.salesforce.retry import call_with_retry
 
 T = TypeVar("T")

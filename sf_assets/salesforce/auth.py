@@ -16,7 +16,7 @@ from sf_assets.config.models import (
     JwtAuth,
     PasswordAuth,
 )
-from sf_assets.redaction import redact, register_secret
+from sf_assets.observability.redaction import redact, register_secret
 
 
 class SalesforceAuthError(RuntimeError):

@@ -25,7 +25,7 @@ import requests
 from urllib3.exceptions import HTTPError as Urllib3Error
 
 from sf_assets.config.models import ExtractionConfig, RetryConfig
-from sf_assets.redaction import redact
+from sf_assets.observability.redaction import redact
 from sf_assets.salesforce.connection import SalesforceConnection
 from sf_assets.salesforce.governor import ApiGovernor
 from sf_assets.salesforce.retry import PERMANENT_CODES, TransientError, call_with_retry, describe_cause, is_transient

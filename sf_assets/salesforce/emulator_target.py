@@ -10,7 +10,7 @@ from pathlib import Path
 import requests
 
 from sf_assets.config.models import EmulatorAuth
-from sf_assets.redaction import register_secret
+from sf_assets.observability.redaction import register_secret
 from sf_assets.salesforce.auth import SalesforceAuthError, SalesforceSession
 
 _lock = threading.Lock()

@@ -11,7 +11,7 @@ from simple_salesforce.exceptions import SalesforceError
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random
 
 from sf_assets.config.models import RetryConfig
-from sf_assets.redaction import redact
+from sf_assets.observability.redaction import redact
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -7,7 +7,6 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sf_assets.storage.sqlite_util import connect_readonly
 from sf_assets.storage.output_types import cast_table
 from sf_assets.storage.sqlite_util import connect_readonly
 from sf_assets.storage.staging_types import from_sqlite_column

@@ -68,7 +68,7 @@ def test_failure_sensor_writes_health_for_ui_runs(org, tmp_path, monkeypatch):
     path = write_config(org, tmp_path)
     pipeline = PipelineConfigResource(config_path=str(path))
     refresh_id = current_or_new_refresh(open_state_db(tmp_path / "state" / "state.db"), 20).refresh_id
-    from sf_assets.redaction import register_secret
+    from sf_assets.observability.redaction import register_secret
 
     register_secret(org.access_token)  # before anything is written, as the product does when it reads a secret
 

@@ -13,7 +13,7 @@ from sf_assets.config.models import (
     PasswordAuth,
     SalesforceConfig,
 )
-from sf_assets.logs import current_log_file, setup_logging
+from sf_assets.observability.logs import current_log_file, setup_logging
 from sf_assets.salesforce.auth import SalesforceAuthError
 from sf_assets.salesforce.connection import SalesforceConnection
 

@@ -1,67 +1,19 @@
-"""Glue between configuration, the state DB and the extraction engine (Dagster-free).
-
-Chunk ids (`c0001`, …) are stable across refreshes and are the object assets' partition keys; the
-state DB holds each refresh's Id bounds per chunk (see docs/ARCHITECTURE.md, "Chunk partitions").
-"""
+"""Stage "extract": the chunks of one object, with progress, and its row-count check (Dagster-free)."""
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sf_assets.config import PipelineConfig
 from sf_assets.config.models import ObjectConfig
 from sf_assets.extract.chunk_extract import ChunkResult, ExtractContext
-from sf_assets.extract.chunk_planner import ChunkPlan, plan_chunks
 from sf_assets.extract.object_extract import ObjectResult, OnResult, extract_object
-from sf_assets.extract.tracker import ChunkTracker
-from sf_assets.logs import log_context
-from sf_assets.progress import Progress
-from sf_assets.salesforce.bulk2 import BulkClient
-from sf_assets.salesforce.connection import SalesforceConnection
-from sf_assets.salesforce.governor import ApiGovernor
+from sf_assets.extract.progress import Progress
+from sf_assets.observability.logs import log_context
+from sf_assets.pipeline.plan import estimate
 from sf_assets.storage.field_mapping import load_plan
-from sf_assets.storage.chunk_keys import set_key_target
 from sf_assets.storage.refresh_facts import get_fact, put_fact
-
-
-@contextlib.contextmanager
-def extract_context(
-    config: PipelineConfig, connection: SalesforceConnection, conn: sqlite3.Connection, refresh_id: str
-) -> Iterator[ExtractContext]:
-    """An ExtractContext for the refresh (throttled when preflight found API usage above the warn threshold)."""
-    governor = ApiGovernor(
-        config.api_usage, config.extraction.max_concurrent_jobs, throttled=bool(get_fact(conn, refresh_id, "throttled"))
-    )
-    client = BulkClient(connection, governor, config.retry, config.extraction)
-    yield ExtractContext(client, ChunkTracker(conn), refresh_id, config.paths.work_dir)
-
-
-def estimate(conn: sqlite3.Connection, refresh_id: str, object_name: str) -> int | None:
-    """The preflight COUNT() of the object in this refresh, if recorded."""
-    row = conn.execute(
-        "SELECT row_count FROM object_estimates WHERE refresh_id = ? AND object = ?", (refresh_id, object_name)
-    ).fetchone()
-    return int(row[0]) if row else None
-
-
-def plan_object(ctx: ExtractContext, config: PipelineConfig, obj: ObjectConfig, conn: sqlite3.Connection,
-                chunk_count: int | None = None) -> ChunkPlan:
-    """The stored or newly computed chunk plan of one object (exactly `chunk_count` chunks when given).
-
-    The number of chunks the object ideally needs is kept for the next refresh's partition keys.
-    """
-    with log_context(refresh_id=ctx.refresh_id, object=obj.name):
-        plan = plan_chunks(
-            ctx.client, ctx.tracker, load_plan(conn, obj.name), ctx.refresh_id,
-            chunk_size=obj.chunk_size or config.extraction.chunk_size,
-            estimate=estimate(conn, ctx.refresh_id, obj.name), query_all=obj.query_all, chunk_count=chunk_count,
-        )
-        if plan.ideal_chunks is not None:
-            set_key_target(conn, obj.name, plan.ideal_chunks)
-        return plan
 
 
 @dataclass(frozen=True)

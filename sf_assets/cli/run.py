@@ -11,8 +11,8 @@ from pathlib import Path
 import dagster as dg
 
 from sf_assets.config import load_config
-from sf_assets.logs import current_log_file, setup_logging
-from sf_assets.redaction import redact
+from sf_assets.observability.logs import current_log_file, setup_logging
+from sf_assets.observability.redaction import redact
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -21,7 +21,7 @@ def run_refresh(config_path: Path, new_refresh: bool = False, refresh_catalog: b
                 log_level: str | None = None) -> int:
     """Run or resume a refresh in the persistent local Dagster instance and print a summary."""
     from sf_assets.defs.driver import ensure_dagster_home, execute_refresh
-    from sf_assets.share import current_files
+    from sf_assets.pipeline.publish import current_files
 
     config = load_config(config_path)
     setup_logging(log_level or config.logging.level, config.paths.log_dir, config.logging.format, console_level="WARNING")

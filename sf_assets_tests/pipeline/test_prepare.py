@@ -5,7 +5,7 @@ import re
 import pytest
 
 from sf_assets.salesforce.connection import SalesforceConnection
-from sf_assets.preflight import PreflightError, run_preflight
+from sf_assets.pipeline.prepare import PreflightError, run_preflight
 from sf_assets.storage.state_db import open_state_db
 from sf_assets.storage.refresh_facts import get_fact
 from sf_assets_tests.pipeline_helpers import make_config

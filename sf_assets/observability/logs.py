@@ -2,7 +2,7 @@
 
 Domain code logs with `logging.getLogger(__name__)` inside `log_context(...)`; the context fields
 are added to every record, secrets are redacted when a record is created
-(`sf_assets.redaction.install_record_factory`), and Dagster shows the same lines in the UI
+(`sf_assets.observability.redaction.install_record_factory`), and Dagster shows the same lines in the UI
 (`python_logs.managed_python_loggers: [sf_assets]` in dagster_home/dagster.yaml).
 
 Each process writes its own file, `<log_dir>/sf_assets_<UTC start>_<pid>.log` (the CLI, every run
@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from sf_assets.redaction import install_record_factory
+from sf_assets.observability.redaction import install_record_factory
 
 CONTEXT_FIELDS = ("refresh_id", "run_id", "object", "chunk_id")
 _context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("sf_assets_log_context", default={})

@@ -26,8 +26,8 @@ from sf_assets.health import (
 )
 from sf_assets.health.report import LAST_MESSAGES
 from sf_assets.health.writer import write_health_dict
-from sf_assets.logs import ROOT
-from sf_assets.redaction import redact
+from sf_assets.observability.logs import ROOT
+from sf_assets.observability.redaction import redact
 from sf_assets.salesforce.api_usage import ApiUsage, usage_from_limits
 from sf_assets.storage.output_cleanup import delete_finished_chunk_files
 from sf_assets.storage.run_processes import runs_of_refresh
@@ -163,7 +163,7 @@ def finish_refresh_with_health(config: PipelineConfig, refresh_id: str, status: 
     failure sensor. A refresh that already succeeded keeps its status; later failures become warnings.
     """
     from sf_assets.extract.refresh import finish_refresh, refresh_status
-    from sf_assets.share import current_files
+    from sf_assets.pipeline.publish import current_files
     from sf_assets.storage.staging import staging_stats
 
     conn = open_state_db(config.paths.state_db)

@@ -1,25 +1,20 @@
-"""Glue from extracted chunks to SQLite staging, dataset builds and the Power BI output (Dagster-free)."""
+"""Stage "build": every dataset (Dask-SQL or SQLite) and the all-or-nothing Power BI output (Dagster-free)."""
 
 from __future__ import annotations
 
 import logging
 import re
 import shutil
-import sqlite3
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sf_assets.config import PipelineConfig
-from sf_assets.config.models import ObjectConfig
-from sf_assets.extract.tracker import ChunkTracker
-from sf_assets.logs import log_context
-from sf_assets.storage.field_mapping import load_plan
+from sf_assets.observability.logs import log_context
 from sf_assets.storage.output import BuiltVersion, PublishedDataset, build_version
 from sf_assets.storage.output_cleanup import prune_versions, remove_dead_output_temps
 from sf_assets.storage.output_promote import PromotionError, promote_all, recover_promotion
 from sf_assets.storage.refresh_facts import put_fact
 from sf_assets.storage.state_db import open_state_db
-from sf_assets.storage.staging import StagingResult, stage_object
 from sf_assets.storage.temp_owner import owner_tag, remove_dead_temps
 from sf_assets.transform.cluster import dask_client
 from sf_assets.transform.datasets import DatasetsReport, build_datasets
@@ -27,10 +22,6 @@ from sf_assets.transform.datasets import DatasetsReport, build_datasets
 log = logging.getLogger(__name__)
 
 _PARTS_FOLDER = re.compile(r"\.p\d+s\d+$")  # work/datasets/<refresh_id>.<owner>: engine parts of one run
-
-
-class IncompleteExtraction(RuntimeError):
-    """Some chunks of the refresh are not extracted (or were found invalid): they must be (re-)extracted first."""
 
 
 @dataclass
@@ -60,38 +51,6 @@ class OutputsReport:
                                       "stable_file": str(p.stable_file) if p.stable_file else None}
                           for p in self.published},
         }
-
-
-def chunk_files(conn: sqlite3.Connection, refresh_id: str, object_name: str) -> list[Path]:
-    """The chunk files of the object in this refresh; raises IncompleteExtraction unless every chunk succeeded."""
-    rows = conn.execute(
-        "SELECT chunk_id, status, file_path FROM chunks WHERE refresh_id = ? AND object = ? ORDER BY chunk_id",
-        (refresh_id, object_name),
-    ).fetchall()
-    pending = [chunk_id for chunk_id, status, _ in rows if status != "success"]
-    if not rows or pending:
-        raise IncompleteExtraction(
-            f"{len(pending) if rows else 'all'} chunk(s) of {object_name} in refresh {refresh_id} are not extracted"
-            f"{': ' + ', '.join(pending[:10]) if pending else ''}; materialize them first (or run `sf-assets run`)"
-        )
-    return [Path(path) for _, _, path in rows]
-
-
-def stage(config: PipelineConfig, conn: sqlite3.Connection, refresh_id: str, obj: ObjectConfig) -> StagingResult:
-    """Load the object's chunks into the staging DB; invalid chunks are marked failed for re-extraction."""
-    with log_context(refresh_id=refresh_id, object=obj.name):
-        files = chunk_files(conn, refresh_id, obj.name)
-        result = stage_object(config.paths.staging_db, load_plan(conn, obj.name), files, obj, config.staging)
-        if result.invalid_chunks:
-            tracker = ChunkTracker(conn)
-            invalid = {str(p) for p in result.invalid_chunks}
-            for state in tracker.chunks(refresh_id, obj.name):
-                if state.file_path in invalid:
-                    tracker.mark_failed(state.key, "chunk file failed the schema check: re-extract it")
-            raise IncompleteExtraction(
-                f"{len(invalid)} chunk file(s) of {obj.name} failed the schema check and were marked for re-extraction"
-            )
-        return result
 
 
 def build_outputs(config: PipelineConfig, refresh_id: str) -> tuple[DatasetsReport, OutputsReport]:

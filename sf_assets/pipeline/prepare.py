@@ -1,4 +1,4 @@
-"""Preflight: disk, directories, share, API usage and row estimates, before any extraction."""
+"""Stage "prepare": preflight (disk, directories, share, API usage, row estimates) and the field plans."""
 
 from __future__ import annotations
 
@@ -14,9 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from sf_assets.config.models import ApiUsageConfig, ObjectConfig, PathsConfig, PipelineConfig, RetryConfig
+from sf_assets.observability.logs import log_context
 from sf_assets.salesforce.api_usage import ApiUsage, usage_from_limits
+from sf_assets.salesforce.field_plan import FieldPlan, build_field_plan
+from sf_assets.salesforce.metadata import ObjectMeta
 from sf_assets.salesforce.retry import call_with_retry
 from sf_assets.salesforce.soql import compose_count_soql, parse_soql
+from sf_assets.storage.field_mapping import save_plan
 from sf_assets.storage.refresh_facts import put_fact
 from sf_assets.storage.state_db import transaction
 
@@ -172,3 +176,30 @@ def run_preflight(sf: Any, config: PipelineConfig, conn: sqlite3.Connection, ref
         put_fact(conn, refresh_id, "api_usage_start", usage.as_metadata())
         put_fact(conn, refresh_id, "disk_free_start", {str(d.path): d.free_bytes for d in disks})
     return PreflightReport(usage, throttled, disks, estimates, needed, warnings)
+
+
+def schema_dir(config: PipelineConfig) -> Path:
+    """Folder of the per-object JSON schema files."""
+    return config.paths.work_dir / "schemas"
+
+
+def plan_objects(config: PipelineConfig, catalog: dict[str, ObjectMeta], conn: sqlite3.Connection) -> dict[str, FieldPlan]:
+    """Build, log and store the field plan of each configured object (FieldPlanError on a critical field)."""
+    plans = {}
+    for obj in config.objects:
+        with log_context(object=obj.name):
+            plan = build_field_plan(
+                parse_soql(obj.soql), catalog, obj.critical_fields, obj.join_keys, obj.type_overrides,
+                decimals_as_float=config.output.decimals_as_float,
+            )
+            for name, reason in plan.dropped:
+                log.warning("Field '%s' on %s is invalid or deprecated: dropped (%s)", name, obj.name, reason)
+            if plan.star_fields:
+                log.info("SELECT * on %s expanded to %d fields: %s", obj.name, len(plan.star_fields),
+                         ", ".join(plan.star_fields))
+            for warning in plan.warnings:
+                log.warning(warning)
+            save_plan(conn, plan, schema_dir(config))
+            log.info("Planned %d columns of %s", len(plan.columns), obj.name)
+            plans[obj.name] = plan
+    return plans

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from sf_assets.config import PipelineConfig
 from sf_assets.health import PublishStatus
-from sf_assets.logs import log_context
+from sf_assets.observability.logs import log_context
 from sf_assets.publish import PublishError, publish_file, publish_folder
 from sf_assets.storage.output import CURRENT
 

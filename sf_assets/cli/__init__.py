@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sf_assets.config import ConfigError, default_config_path, load_config
-from sf_assets.redaction import redact
+from sf_assets.observability.redaction import redact
 from sf_assets.storage.refresh_lock import RefreshLocked
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -21,14 +21,14 @@ def _add_config_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from sf_assets.cli_run import run_refresh
+    from sf_assets.cli.run import run_refresh
 
     return run_refresh(args.config or default_config_path(), new_refresh=args.new_refresh,
                        refresh_catalog=args.refresh_catalog, log_level=args.log_level)
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from sf_assets.cli_run import show_status
+    from sf_assets.cli.run import show_status
 
     return show_status(args.config or default_config_path())
 
@@ -115,7 +115,3 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sf-assets: interrupted; open Bulk jobs were aborted and `sf-assets run` resumes", file=sys.stderr)
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Dagster-free stage services, one module per stage: what the Dagster layer and the CLI call."""
