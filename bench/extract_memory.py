@@ -47,7 +47,7 @@ def child(state_file: Path, folder: Path, chunk_size: int, page_records: int) ->
     from sf_assets.extract.tracker import ChunkTracker
     from sf_assets.salesforce.bulk2 import BulkClient
     from sf_assets.salesforce.connection import SalesforceConnection
-    from sf_assets.salesforce.field_plan import build_field_plan
+    from sf_assets.salesforce.field_planning import build_field_plan
     from sf_assets.salesforce.governor import ApiGovernor
     from sf_assets.salesforce.metadata import ObjectMeta
     from sf_assets.salesforce.soql import parse_soql

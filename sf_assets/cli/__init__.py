@@ -34,13 +34,13 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_config_check(args: argparse.Namespace) -> int:
-    from sf_assets.config.check_offline import check_offline
+    from sf_assets.pipeline.check_offline import check_offline
 
     config = load_config(args.config or default_config_path())
     summary = f"{len(config.objects)} objects, {len(config.datasets)} datasets, auth {config.salesforce.auth.kind}"
     report = check_offline(config, plans=not args.online)
     if args.online and report.ok:
-        from sf_assets.config.check_online import check_online
+        from sf_assets.pipeline.check_online import check_online
 
         check_online(config, report)
     for line in report.checked:

@@ -10,8 +10,9 @@ from sf_assets.defs.resources import PipelineConfigResource, SalesforceResource
 from sf_assets.defs.tags import LAUNCHED_BY_TAG
 from sf_assets.pipeline.prepare import plan_objects, schema_dir
 from sf_assets.pipeline.prepare import run_preflight
-from sf_assets.salesforce.catalog import build_catalog, load_cached_catalog, sf_describer
-from sf_assets.salesforce.field_plan import FieldPlan
+from sf_assets.pipeline.catalog import build_catalog, load_cached_catalog
+from sf_assets.salesforce.catalog import sf_describer
+from sf_assets.schema.field_plan import FieldPlan
 from sf_assets.storage.output_cleanup import remove_stale_files
 from sf_assets.storage.refresh_facts import put_fact
 from sf_assets.storage.refresh_lock import RefreshLocked, refresh_lock

@@ -29,8 +29,9 @@ from sf_assets.observability.redaction import redact
 from sf_assets.salesforce.bulk2 import (
     BulkClient, BulkJobFailed, BulkJobNotFound, JobInfo, QueryJob, open_query_job, retry_call,
 )
-from sf_assets.salesforce.field_plan import FieldPlan
+from sf_assets.schema.field_plan import FieldPlan
 from sf_assets.salesforce.retry import is_transient
+from sf_assets.salesforce.soql import plan_soql
 from sf_assets.storage.manifest import md5_file
 
 log = logging.getLogger(__name__)
@@ -144,7 +145,7 @@ def _attempt(ctx: ExtractContext, plan: FieldPlan, key: ChunkKey, dest: Path, la
         tracker.set_job(key, None, None)
         shutil.rmtree(parts_dir, ignore_errors=True)
     parts_dir.mkdir(parents=True, exist_ok=True)
-    with client.governor.job_slot(), open_query_job(client, plan.soql(state.id_lo, state.id_hi), query_all=query_all,
+    with client.governor.job_slot(), open_query_job(client, plan_soql(plan, state.id_lo, state.id_hi), query_all=query_all,
                                                     resume=resume, label=label) as job:
         try:
             if resume is None:

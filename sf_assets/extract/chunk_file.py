@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sf_assets.extract.page_writer import PARQUET_COMPRESSION, ChunkValidationError
-from sf_assets.salesforce.field_plan import FieldPlan
+from sf_assets.schema.field_plan import FieldPlan
 from sf_assets.storage.files import replace_with_retry
 from sf_assets.storage.manifest import md5_file
 

@@ -41,7 +41,8 @@ from sf_assets.extract.page_writer import ShortPageError, page_batches
 from sf_assets.extract.tracker import ChunkRange, ChunkTracker
 from sf_assets.observability.logs import log_context
 from sf_assets.salesforce.bulk2 import BulkClient, QueryJob, open_query_job, retry_call
-from sf_assets.salesforce.field_plan import FieldPlan
+from sf_assets.salesforce.soql import plan_soql
+from sf_assets.schema.field_plan import FieldPlan
 
 log = logging.getLogger(__name__)
 SAMPLE_SIZE = 200_000
@@ -153,7 +154,7 @@ def scan_ids(client: BulkClient, plan: FieldPlan, *, query_all: bool = False, la
                 raise ShortPageError(f"Id page has {sum(len(a) for a in arrays)} rows, expected {page.records}")
             return arrays, page.next_locator
 
-    with client.governor.job_slot(), open_query_job(client, ids_plan.soql(), query_all=query_all, label=label) as job:
+    with client.governor.job_slot(), open_query_job(client, plan_soql(ids_plan), query_all=query_all, label=label) as job:
         job.wait()
         locator: str | None = None
         while True:

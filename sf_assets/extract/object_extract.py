@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from sf_assets.extract.chunk_extract import ChunkResult, ExtractContext, extract_chunk
 from sf_assets.observability.logs import log_context
 from sf_assets.observability.redaction import redact
-from sf_assets.salesforce.field_plan import FieldPlan
+from sf_assets.schema.field_plan import FieldPlan
 
 log = logging.getLogger(__name__)
 OnResult = Callable[[str, "ChunkResult | Exception"], None]

@@ -16,8 +16,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from sf_assets.salesforce.field_plan import FieldPlan
-from sf_assets.salesforce.field_types import arrow_convert_options, arrow_parse_options, cast_csv_table
+from sf_assets.schema.field_plan import FieldPlan
+from sf_assets.salesforce.csv_cast import arrow_convert_options, arrow_parse_options, cast_csv_table
 from sf_assets.salesforce.retry import TransientError
 from sf_assets.storage.files import replace_with_retry
 

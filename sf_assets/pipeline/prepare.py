@@ -16,7 +16,8 @@ from typing import Any
 from sf_assets.config.models import ApiUsageConfig, ObjectConfig, PathsConfig, PipelineConfig, RetryConfig
 from sf_assets.observability.logs import log_context
 from sf_assets.salesforce.api_usage import ApiUsage, usage_from_limits
-from sf_assets.salesforce.field_plan import FieldPlan, build_field_plan
+from sf_assets.salesforce.field_planning import build_field_plan
+from sf_assets.schema.field_plan import FieldPlan
 from sf_assets.salesforce.metadata import ObjectMeta
 from sf_assets.salesforce.retry import call_with_retry
 from sf_assets.salesforce.soql import compose_count_soql, parse_soql

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
+
+if TYPE_CHECKING:
+    from sf_assets.schema.field_plan import FieldPlan
 
 FIELD_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*)*$")
 OBJECT_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -330,3 +333,8 @@ def compose_count_soql(object_name: str, where: str | None = None) -> str:
     """``SELECT COUNT() FROM <object> [WHERE <where>]`` (REST query, not Bulk)."""
     _check_identifier(object_name, "object name", OBJECT_RE)
     return f"SELECT COUNT() FROM {object_name}{_where_clause(where)}"
+
+
+def plan_soql(plan: FieldPlan, id_lo: str | None = None, id_hi: str | None = None) -> str:
+    """Bulk SOQL of a field plan for the Id range [id_lo, id_hi) (either end may be open)."""
+    return compose_extraction_soql(plan.column_names, plan.object_name, plan.where, id_lo, id_hi)

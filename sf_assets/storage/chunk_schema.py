@@ -22,7 +22,7 @@ from typing import Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sf_assets.salesforce.field_plan import FieldPlan
+from sf_assets.schema.field_plan import FieldPlan
 
 log = logging.getLogger(__name__)
 

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from sf_assets.config.models import ObjectConfig, StagingConfig
-from sf_assets.salesforce.field_plan import FieldPlan
+from sf_assets.schema.field_plan import FieldPlan
 from sf_assets.storage.chunk_schema import SchemaCheck, check_chunks
 from sf_assets.storage.sqlite_util import connect, connect_readonly, retry_locked
 from sf_assets.storage.staging_types import declared_type, quote, register_decimal_collation, sql_names, to_sqlite_arrow

@@ -4,28 +4,7 @@ CREATE TABLE IF NOT EXISTS catalog_objects (
     describe_json TEXT NOT NULL,
     last_fetched TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS metadata_catalog (
-    object TEXT NOT NULL,
-    field TEXT NOT NULL,
-    type TEXT NOT NULL,
-    soap_type TEXT,
-    nillable INTEGER NOT NULL,
-    queryable INTEGER NOT NULL,
-    filterable INTEGER NOT NULL,
-    id_lookup INTEGER NOT NULL,
-    calculated INTEGER NOT NULL,
-    compound_field_name TEXT,
-    deprecated_and_hidden INTEGER NOT NULL,
-    precision INTEGER,
-    scale INTEGER,
-    length INTEGER,
-    reference_to TEXT,
-    picklist_values TEXT,
-    createable INTEGER NOT NULL,
-    updateable INTEGER NOT NULL,
-    last_fetched TEXT NOT NULL,
-    PRIMARY KEY (object, field)
-);
+DROP TABLE IF EXISTS metadata_catalog;  -- was written, never read (describe_json holds everything)
 CREATE TABLE IF NOT EXISTS field_mapping (
     object TEXT NOT NULL,
     column_name TEXT NOT NULL,

@@ -20,7 +20,7 @@ import dask.dataframe as dd
 import pandas as pd
 import pyarrow as pa
 
-from sf_assets.salesforce.field_plan import FieldPlan
+from sf_assets.schema.field_plan import FieldPlan
 from sf_assets.storage.chunk_schema import read_conformed
 from sf_assets.storage.sqlite_util import connect_readonly
 from sf_assets.storage.staging_types import engine_arrow, from_sqlite_column, quote, sql_names

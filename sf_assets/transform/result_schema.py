@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from sf_assets.salesforce.field_types import ColumnType
+from sf_assets.schema.column_types import ColumnType
 from sf_assets.storage.output_types import powerbi_type
 from sf_assets.storage.sqlite_util import connect_readonly
 from sf_assets.storage.staging_types import type_from_declared

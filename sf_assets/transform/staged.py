@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from sf_assets.salesforce.field_plan import FieldPlan
+from sf_assets.schema.field_plan import FieldPlan
 from sf_assets.storage.sqlite_util import connect_readonly
 from sf_assets.storage.staging_types import sql_names
 

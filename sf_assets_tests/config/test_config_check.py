@@ -5,7 +5,7 @@ import time
 import pytest
 
 from sf_assets.cli import main
-from sf_assets.salesforce.catalog import build_catalog
+from sf_assets.pipeline.catalog import build_catalog
 from sf_assets.storage.state_db import open_state_db
 from sf_assets.config.models import RetryConfig
 from sf_assets_tests.pipeline_helpers import OBJECTS, make_config, write_config

@@ -8,7 +8,7 @@ import pytest
 
 from sf_assets.emulator import EmulatorOrg
 from sf_assets.salesforce.connection import SalesforceConnection
-from sf_assets.salesforce.field_plan import FieldPlan
+from sf_assets.schema.field_plan import FieldPlan
 from sf_assets_tests.extract.helpers import SOQL, connect, field_plan
 
 

@@ -17,7 +17,8 @@ from sf_assets.extract.tracker import ChunkTracker
 from sf_assets.salesforce.bulk2 import BulkClient
 from sf_assets.salesforce.catalog import sf_describer
 from sf_assets.salesforce.connection import SalesforceConnection
-from sf_assets.salesforce.field_plan import FieldPlan, build_field_plan
+from sf_assets.salesforce.field_planning import build_field_plan
+from sf_assets.schema.field_plan import FieldPlan
 from sf_assets.salesforce.governor import ApiGovernor
 from sf_assets.salesforce.metadata import ObjectMeta
 from sf_assets.salesforce.soql import parse_soql

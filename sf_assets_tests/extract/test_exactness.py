@@ -58,7 +58,7 @@ def test_crlf_inside_a_value_survives_a_csv_block_boundary(monkeypatch):
     import pyarrow as pa
 
     from sf_assets.extract import page_writer
-    from sf_assets.salesforce.field_plan import FieldPlan, PlannedColumn
+    from sf_assets.schema.field_plan import FieldPlan, PlannedColumn
 
     monkeypatch.setattr(page_writer, "CSV_BLOCK_BYTES", 1000)
     value = "ab\r\ncd\re\n" * 50

@@ -12,7 +12,7 @@ from sf_assets.emulator import FaultPlan
 from sf_assets.extract.chunk_extract import extract_chunk
 from sf_assets.extract.chunk_planner import plan_chunks
 from sf_assets.salesforce.bulk2 import BulkPermanentError
-from sf_assets.salesforce.field_plan import PlannedColumn
+from sf_assets.schema.field_plan import PlannedColumn
 from sf_assets_tests.extract.helpers import FAST_EXTRACTION, QUERY_ALL, expected_table, extract_all, make_context, read_chunks
 
 RETRY = RetryConfig(attempts=5, backoff_base_s=0.01, backoff_max_s=0.02, jitter_s=0.01)

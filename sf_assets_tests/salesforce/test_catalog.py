@@ -5,7 +5,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from sf_assets.emulator import FaultPlan
-from sf_assets.salesforce.catalog import CatalogError, build_catalog, load_cached_catalog, sf_describer
+from sf_assets.pipeline.catalog import build_catalog, load_cached_catalog
+from sf_assets.salesforce.catalog import CatalogError, sf_describer
 from sf_assets.salesforce.connection import SalesforceConnection
 from sf_assets.storage.state_db import open_state_db
 from sf_assets_tests.pipeline_helpers import make_config
@@ -39,16 +40,16 @@ def test_second_run_uses_cache_until_ttl(org, tmp_path):
     assert org.counters()["describes"] == {"Opportunity": 1, "Account": 1}
 
 
-def test_catalog_table_columns(org, tmp_path):
+def test_cached_catalog_keeps_every_field_attribute(org, tmp_path):
     config, describe, conn = setup(org, tmp_path)
     catalog(config, describe, conn)
-    row = conn.execute(
-        "SELECT type, soap_type, nillable, precision, scale, reference_to FROM metadata_catalog "
-        "WHERE object = 'Opportunity' AND field = 'Amount'").fetchone()
-    assert row == ("currency", "xsd:double", 1, 18, 2, "[]")
-    assert conn.execute("SELECT reference_to FROM metadata_catalog WHERE object='Opportunity' AND field='AccountId'"
-                        ).fetchone() == ('["Account"]',)
-    assert set(load_cached_catalog(conn)) == {"Opportunity", "Account"}
+    cached = load_cached_catalog(conn)
+    assert set(cached) == {"Opportunity", "Account"}
+    amount = cached["Opportunity"].field("Amount")
+    assert (amount.type, amount.soap_type, amount.nillable, amount.precision, amount.scale) == (
+        "currency", "xsd:double", True, 18, 2)
+    assert cached["Opportunity"].field("AccountId").reference_to == ("Account",)
+    assert conn.execute("SELECT name FROM sqlite_master WHERE name = 'metadata_catalog'").fetchone() is None
 
 
 def test_describe_that_keeps_failing_names_object(org, tmp_path):

@@ -5,9 +5,11 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from sf_assets.salesforce.field_plan import FieldPlan, FieldPlanError, build_field_plan
+from sf_assets.salesforce.field_planning import FieldPlanError, build_field_plan
+
+from sf_assets.schema.field_plan import FieldPlan
 from sf_assets.salesforce.metadata import FieldMeta, ObjectMeta
-from sf_assets.salesforce.soql import parse_soql
+from sf_assets.salesforce.soql import parse_soql, plan_soql
 
 _SOAP = {"id": "tns:ID", "reference": "tns:ID", "boolean": "xsd:boolean", "int": "xsd:int",
          "double": "xsd:double", "currency": "xsd:double", "percent": "xsd:double",
@@ -307,11 +309,11 @@ def test_arrow_schema_and_soql() -> None:
         pa.field("Amount", pa.decimal128(18, 2)),
         pa.field("Account.Name", pa.string()),
     ])
-    assert p.soql("006000000000001", "006000000000009") == (
+    assert plan_soql(p, "006000000000001", "006000000000009") == (
         "SELECT Id, Name, Amount, Account.Name FROM Opportunity "
         "WHERE (IsWon = true) AND Id >= '006000000000001' AND Id < '006000000000009'"
     )
-    assert p.soql() == "SELECT Id, Name, Amount, Account.Name FROM Opportunity WHERE IsWon = true"
+    assert plan_soql(p) == "SELECT Id, Name, Amount, Account.Name FROM Opportunity WHERE IsWon = true"
 
 
 def test_json_round_trip() -> None:
@@ -337,7 +339,7 @@ def test_name_compound_is_selected_as_itself() -> None:
     assert names(p) == ["Id", "Name", "FirstName", "Account.Name"] and not p.dropped
     name = p.columns[1]
     assert (name.sf_type, name.kind, name.nullable) == ("string", "string", False)
-    assert "Name" in p.soql()
+    assert "Name" in plan_soql(p)
 
 
 def test_star_includes_name_compound_and_records_its_expansion() -> None:

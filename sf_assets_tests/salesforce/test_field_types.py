@@ -11,17 +11,9 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 
-from sf_assets.salesforce.field_plan import FieldPlan, PlannedColumn
-from sf_assets.salesforce.field_types import (
-    ColumnType,
-    CsvCastError,
-    FieldTypeError,
-    arrow_convert_options,
-    arrow_parse_options,
-    cast_csv_table,
-    map_sf_type,
-    parse_override,
-)
+from sf_assets.schema.field_plan import FieldPlan, PlannedColumn
+from sf_assets.salesforce.csv_cast import CsvCastError, arrow_convert_options, arrow_parse_options, cast_csv_table
+from sf_assets.schema.column_types import ColumnType, FieldTypeError, map_sf_type, parse_override
 
 UTC = dt.timezone.utc
 

@@ -103,8 +103,9 @@ def check_offline(config: PipelineConfig, env: Mapping[str, str] | None = None,
 
 def _plans(config: PipelineConfig, queries: dict, report: CheckReport) -> dict | None:
     """Field plans from the cached catalog, else text-typed plans from each SOQL's field list."""
-    from sf_assets.salesforce.catalog import CatalogError, load_cached_catalog
-    from sf_assets.salesforce.field_plan import FieldPlanError, build_field_plan
+    from sf_assets.pipeline.catalog import load_cached_catalog
+    from sf_assets.salesforce.catalog import CatalogError
+    from sf_assets.salesforce.field_planning import FieldPlanError, build_field_plan
     from sf_assets.storage.sqlite_util import connect_readonly
 
     catalog = None
@@ -153,7 +154,7 @@ def note_dropped(object_name: str, plan, report: CheckReport) -> None:
 
 def _text_plan(obj: ObjectConfig, fields: tuple[str, ...]):
     """Text columns named like the SOQL's fields; standard compound addresses expanded as Salesforce does."""
-    from sf_assets.salesforce.field_plan import FieldPlan, PlannedColumn
+    from sf_assets.schema.field_plan import FieldPlan, PlannedColumn
 
     names: list[str] = []
     for name in fields:

@@ -13,7 +13,7 @@ import logging
 import time
 from pathlib import Path
 
-from sf_assets.config.check_offline import CheckReport, check_dataset_sql, note_dropped
+from sf_assets.pipeline.check_offline import CheckReport, check_dataset_sql, note_dropped
 from sf_assets.config.models import PipelineConfig
 
 log = logging.getLogger(__name__)
@@ -23,9 +23,10 @@ def check_online(config: PipelineConfig, report: CheckReport, engines: tuple[str
     """Add the online checks to `report` (errors are one line each, naming the object or field)."""
     from sf_assets.salesforce.api_usage import usage_from_limits
     from sf_assets.salesforce.auth import SalesforceAuthError
-    from sf_assets.salesforce.catalog import CatalogError, build_catalog, sf_describer
+    from sf_assets.pipeline.catalog import build_catalog
+    from sf_assets.salesforce.catalog import CatalogError, sf_describer
     from sf_assets.salesforce.connection import SalesforceConnection
-    from sf_assets.salesforce.field_plan import FieldPlanError, build_field_plan
+    from sf_assets.salesforce.field_planning import FieldPlanError, build_field_plan
     from sf_assets.salesforce.retry import describe_cause
     from sf_assets.salesforce.soql import compose_extraction_soql, parse_soql
     from sf_assets.storage.state_db import open_state_db
