@@ -46,14 +46,14 @@ def child(state_file: Path, folder: Path, chunk_size: int, page_records: int) ->
     from sf_assets.extract.object_extract import extract_object
     from sf_assets.extract.tracker import ChunkTracker
     from sf_assets.salesforce.bulk2 import BulkClient
-    from sf_assets.salesforce.connection import SalesforceConnection
+    from sf_assets.pipeline.emulator import open_connection
     from sf_assets.salesforce.field_planning import build_field_plan
     from sf_assets.salesforce.governor import ApiGovernor
     from sf_assets.salesforce.metadata import ObjectMeta
     from sf_assets.salesforce.soql import parse_soql
     from sf_assets.storage.state_db import open_state_db
 
-    connection = SalesforceConnection(SalesforceConfig(auth=EmulatorAuth(kind="emulator", state_file=state_file,
+    connection = open_connection(SalesforceConfig(auth=EmulatorAuth(kind="emulator", state_file=state_file,
                                                                          autostart=False)))
     sf = connection.client()
     catalog = {name: ObjectMeta.from_describe(getattr(sf, name).describe()) for name in ("Opportunity", "Account")}

@@ -143,7 +143,7 @@ def execute_refresh(config: PipelineConfig, instance: dg.DagsterInstance, *, new
             log.info("Refresh %s %s", refresh.refresh_id, "resumed" if refresh.resumed else "started")
             try:
                 if isinstance(config.salesforce.auth, EmulatorAuth):
-                    from sf_assets.salesforce.emulator_target import connect_emulator
+                    from sf_assets.pipeline.emulator import connect_emulator
 
                     connect_emulator(config.salesforce.auth, config.salesforce.api_version)
                 stages = _Stages(build_definitions(config.source_file or ""), instance, tags, outcome)

@@ -7,6 +7,7 @@ from pydantic import PrivateAttr
 
 from sf_assets.config import PipelineConfig, load_config
 from sf_assets.observability.logs import ensure_logging
+from sf_assets.pipeline.emulator import open_connection
 from sf_assets.salesforce.connection import SalesforceConnection
 
 
@@ -33,7 +34,7 @@ class SalesforceResource(dg.ConfigurableResource):
     def connection(self) -> SalesforceConnection:
         """The `SalesforceConnection` (one pooled HTTP session per run process)."""
         if self._connection is None:
-            self._connection = SalesforceConnection(self.pipeline.load().salesforce)
+            self._connection = open_connection(self.pipeline.load().salesforce)
         return self._connection
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs
 
 from .bulkcsv import DELIMITERS, LINE_ENDINGS, csv_page
@@ -10,15 +10,13 @@ from .jobs import Job
 from .plan import QueryPlan
 from .rest import describe, sobject_summary
 from .soql import SoqlError
+from .org_api import Org
 from .server import DATA, Handler
-
-if TYPE_CHECKING:
-    from .org import EmulatorOrg
 
 DEFAULT_MAX_RECORDS = 100_000
 
 
-def handle(org: "EmulatorOrg", h: Handler, method: str, path: str, query: dict[str, str], body: bytes) -> None:
+def handle(org: Org, h: Handler, method: str, path: str, query: dict[str, str], body: bytes) -> None:
     """Route one request."""
     org.stats.add("requests")
     if path == "/services/oauth2/token" and method == "POST":
@@ -39,7 +37,7 @@ def handle(org: "EmulatorOrg", h: Handler, method: str, path: str, query: dict[s
     h.send_error_json(404, "NOT_FOUND", "The requested resource does not exist")
 
 
-def _admin(org: "EmulatorOrg", h: Handler, method: str, path: str, body: bytes) -> None:
+def _admin(org: Org, h: Handler, method: str, path: str, body: bytes) -> None:
     token = h.bearer()
     if not token or not org.sessions.known(token):
         return h.send_error_json(401, "INVALID_SESSION_ID", "Session expired or invalid")
@@ -59,7 +57,7 @@ def _admin(org: "EmulatorOrg", h: Handler, method: str, path: str, body: bytes) 
     h.send_error_json(404, "NOT_FOUND", "The requested resource does not exist")
 
 
-def _data(org: "EmulatorOrg", h: Handler, method: str, path: str, query: dict[str, str], body: bytes) -> None:
+def _data(org: Org, h: Handler, method: str, path: str, query: dict[str, str], body: bytes) -> None:
     seq = org.count_api_request()
     h.limit_info = org.limit_info()
     if org.faults.hits("503", org.settings.seed, seq):
@@ -95,7 +93,7 @@ def _data(org: "EmulatorOrg", h: Handler, method: str, path: str, query: dict[st
     h.send_error_json(404, "NOT_FOUND", "The requested resource does not exist")
 
 
-def _sobjects(org: "EmulatorOrg", h: Handler, version: str, rest: str) -> None:
+def _sobjects(org: Org, h: Handler, version: str, rest: str) -> None:
     parts = rest.split("/")[2:]
     if not parts:
         return h.send_json(200, {"encoding": "UTF-8", "maxBatchSize": 200,
@@ -112,7 +110,7 @@ def _sobjects(org: "EmulatorOrg", h: Handler, version: str, rest: str) -> None:
     h.send_error_json(404, "NOT_FOUND", "The requested resource does not exist")
 
 
-def _rest_query(org: "EmulatorOrg", h: Handler, version: str, rest: str, query: dict[str, str]) -> None:
+def _rest_query(org: Org, h: Handler, version: str, rest: str, query: dict[str, str]) -> None:
     org.stats.add("rest_queries")
     if rest.startswith("/query/"):
         cursor, _, offset = rest[len("/query/"):].rpartition("-")
@@ -129,7 +127,7 @@ def _rest_query(org: "EmulatorOrg", h: Handler, version: str, rest: str, query: 
     h.send_json(200, org.cursors.page(org.data, org.cursors.open(plan, total), 0, version))
 
 
-def _jobs(org: "EmulatorOrg", h: Handler, method: str, version: str, rest: str, query: dict[str, str],
+def _jobs(org: Org, h: Handler, method: str, version: str, rest: str, query: dict[str, str],
           body: bytes) -> None:
     parts = rest.split("/")[3:]
     if not parts:
@@ -162,7 +160,7 @@ def _jobs(org: "EmulatorOrg", h: Handler, method: str, version: str, rest: str, 
     h.send_error_json(405, "METHOD_NOT_ALLOWED", f"HTTP Method '{method}' not allowed")
 
 
-def _create_job(org: "EmulatorOrg", h: Handler, version: str, body: bytes) -> None:
+def _create_job(org: Org, h: Handler, version: str, body: bytes) -> None:
     try:
         spec: dict[str, Any] = json.loads(body or b"{}")
     except ValueError:
@@ -184,7 +182,7 @@ def _create_job(org: "EmulatorOrg", h: Handler, version: str, body: bytes) -> No
     h.send_json(200, job.info(False))
 
 
-def _results(org: "EmulatorOrg", h: Handler, job: Job, version: str, query: dict[str, str]) -> None:
+def _results(org: Org, h: Handler, job: Job, version: str, query: dict[str, str]) -> None:
     if job.api_version != version:
         return h.send_error_json(409, "INVALIDJOBSTATE", f"This job was created with API version {job.api_version}; "
                                  f"get its results with the same version (requested {version})")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from . import api
+from .api import handle as handle_request
 from .auth import Sessions
 from .counters import Counters
 from .datagen import DataGenerator
@@ -136,7 +136,7 @@ class EmulatorOrg:
 
     # used by the request handlers
     def handle(self, h: Handler, method: str, path: str, query: dict[str, str], body: bytes) -> None:
-        api.handle(self, h, method, path, query, body)
+        handle_request(self, h, method, path, query, body)
 
     def count_api_request(self) -> int:
         """Count one /services/data request; returns its sequence number."""

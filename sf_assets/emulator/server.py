@@ -7,13 +7,16 @@ import socket
 import struct
 import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import Any, Iterable, Protocol
 from urllib.parse import parse_qs, urlsplit
 
-if TYPE_CHECKING:
-    from .org import EmulatorOrg
-
 DATA = re.compile(r"^/services/data/v(\d+\.\d)(/.*)?$")
+
+
+class RequestTarget(Protocol):
+    """What the server hands each request to (an EmulatorOrg)."""
+
+    def handle(self, h: "Handler", method: str, path: str, query: dict[str, str], body: bytes) -> None: ...
 
 
 class OrgServer(ThreadingHTTPServer):
@@ -22,7 +25,7 @@ class OrgServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], org: "EmulatorOrg") -> None:
+    def __init__(self, address: tuple[str, int], org: RequestTarget) -> None:
         self.org = org
         super().__init__(address, Handler)
 

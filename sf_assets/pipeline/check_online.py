@@ -25,14 +25,14 @@ def check_online(config: PipelineConfig, report: CheckReport, engines: tuple[str
     from sf_assets.salesforce.auth import SalesforceAuthError
     from sf_assets.pipeline.catalog import build_catalog
     from sf_assets.salesforce.catalog import CatalogError, sf_describer
-    from sf_assets.salesforce.connection import SalesforceConnection
+    from sf_assets.pipeline.emulator import open_connection
     from sf_assets.salesforce.field_planning import FieldPlanError, build_field_plan
     from sf_assets.salesforce.retry import describe_cause
     from sf_assets.salesforce.soql import compose_extraction_soql, parse_soql
     from sf_assets.storage.state_db import open_state_db
 
     started = time.perf_counter()
-    connection = SalesforceConnection(config.salesforce)
+    connection = open_connection(config.salesforce)
     try:
         try:
             sf = connection.client()

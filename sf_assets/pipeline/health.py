@@ -142,10 +142,10 @@ def write_refresh_health(
 
 def _usage_now(config: PipelineConfig) -> ApiUsage | None:
     """API usage now (None when /limits cannot be read)."""
-    from sf_assets.salesforce.connection import SalesforceConnection
+    from sf_assets.pipeline.emulator import open_connection
 
     try:
-        connection = SalesforceConnection(config.salesforce)
+        connection = open_connection(config.salesforce)
         try:
             return usage_from_limits(connection.client().limits())
         finally:

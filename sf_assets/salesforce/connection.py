@@ -4,21 +4,30 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from pathlib import Path
 
 from simple_salesforce import Salesforce
 
 from sf_assets.config.models import EmulatorAuth, SalesforceConfig
-from sf_assets.salesforce.auth import SalesforceSession, login
-from sf_assets.salesforce.emulator_target import connect_emulator
+from sf_assets.salesforce.auth import SalesforceAuthError, SalesforceSession, login
 from sf_assets.salesforce.http import SalesforceHttpSession
 
 
-class SalesforceConnection:
-    """Builds and caches an authenticated `simple_salesforce.Salesforce` over one pooled session."""
+EmulatorLogin = Callable[[EmulatorAuth, str], tuple[SalesforceSession, Path]]
 
-    def __init__(self, config: SalesforceConfig, env: Mapping[str, str] | None = None) -> None:
+
+class SalesforceConnection:
+    """Builds and caches an authenticated `simple_salesforce.Salesforce` over one pooled session.
+
+    `emulator_login` gives the session and CA of the local org emulator (`auth.kind: emulator`); this
+    package does not know the emulator (`sf_assets.pipeline.emulator.open_connection` wires it).
+    """
+
+    def __init__(self, config: SalesforceConfig, env: Mapping[str, str] | None = None,
+                 emulator_login: EmulatorLogin | None = None) -> None:
         self.config = config
+        self._emulator_login = emulator_login
         self._env = os.environ if env is None else env
         self._lock = threading.Lock()
         self._client: Salesforce | None = None
@@ -69,9 +78,11 @@ class SalesforceConnection:
         cfg = self.config
         timeout = (cfg.connect_timeout_s, cfg.read_timeout_s)
         if isinstance(cfg.auth, EmulatorAuth):
-            target = connect_emulator(cfg.auth, cfg.api_version)
-            http = SalesforceHttpSession(ca_bundle=cfg.ca_bundle or target.ca_path, verify=cfg.verify, timeout=timeout)
-            session = target.session
+            if self._emulator_login is None:
+                raise SalesforceAuthError("auth.kind emulator needs the local org: open the connection with "
+                                          "sf_assets.pipeline.emulator.open_connection")
+            session, ca_path = self._emulator_login(cfg.auth, cfg.api_version)
+            http = SalesforceHttpSession(ca_bundle=cfg.ca_bundle or ca_path, verify=cfg.verify, timeout=timeout)
         else:
             domain = getattr(cfg.auth, "domain", "login")
             redirect = (f"https://{domain}.salesforce.com", cfg.login_url) if cfg.login_url else None

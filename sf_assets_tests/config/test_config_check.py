@@ -24,9 +24,9 @@ def _cache_catalog(org, tmp_path):
     """The catalog a refresh leaves in the state DB (described from the emulator over HTTPS)."""
     config = make_config(org, tmp_path)
     from sf_assets.salesforce.catalog import sf_describer
-    from sf_assets.salesforce.connection import SalesforceConnection
+    from sf_assets.pipeline.emulator import open_connection
 
-    connection = SalesforceConnection(config.salesforce)
+    connection = open_connection(config.salesforce)
     conn = open_state_db(config.paths.state_db)
     try:
         build_catalog(sf_describer(connection.client()), config.objects, conn, ttl_hours=24, retry=RetryConfig())

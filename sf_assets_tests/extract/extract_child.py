@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sf_assets.config.models import EmulatorAuth, SalesforceConfig
 from sf_assets.extract.refresh import current_or_new_refresh, finish_refresh
-from sf_assets.salesforce.connection import SalesforceConnection
+from sf_assets.pipeline.emulator import open_connection
 from sf_assets.storage.state_db import open_state_db
 from sf_assets_tests.extract.helpers import FAST_EXTRACTION, extract_all, field_plan, make_context
 
@@ -29,7 +29,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--page-delay", type=float, default=0.0)
     args = parser.parse_args(argv)
 
-    connection = SalesforceConnection(SalesforceConfig(auth=EmulatorAuth(kind="emulator", state_file=args.state_file,
+    connection = open_connection(SalesforceConfig(auth=EmulatorAuth(kind="emulator", state_file=args.state_file,
                                                                          autostart=False)))
     extraction = FAST_EXTRACTION.model_copy(update={"max_records_per_page": args.page_records, "max_concurrent_jobs": 1})
     refresh = current_or_new_refresh(open_state_db(args.dir / "state.db"), window_hours=1)

@@ -16,6 +16,7 @@ from sf_assets.extract.object_extract import ObjectResult, extract_object
 from sf_assets.extract.tracker import ChunkTracker
 from sf_assets.salesforce.bulk2 import BulkClient
 from sf_assets.salesforce.catalog import sf_describer
+from sf_assets.pipeline.emulator import open_connection
 from sf_assets.salesforce.connection import SalesforceConnection
 from sf_assets.salesforce.field_planning import build_field_plan
 from sf_assets.schema.field_plan import FieldPlan
@@ -41,7 +42,7 @@ QUERY_ALL = {"Widget__c"}
 def connect(org: EmulatorOrg, tmp: Path) -> SalesforceConnection:
     """The product's connection to `org` through its state file."""
     state = org.write_state_file(tmp / "org.json")
-    return SalesforceConnection(SalesforceConfig(auth=EmulatorAuth(kind="emulator", state_file=state, autostart=False)))
+    return open_connection(SalesforceConfig(auth=EmulatorAuth(kind="emulator", state_file=state, autostart=False)))
 
 
 def field_plan(connection: SalesforceConnection, object_name: str, soql: str | None = None) -> FieldPlan:

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from sf_assets.salesforce.connection import SalesforceConnection
+from sf_assets.pipeline.emulator import open_connection
 from sf_assets.pipeline.prepare import PreflightError, run_preflight
 from sf_assets.storage.state_db import open_state_db
 from sf_assets.storage.refresh_facts import get_fact
@@ -14,7 +14,7 @@ from sf_assets_tests.pipeline_helpers import make_config
 def preflight(org, tmp_path, sleeps=None, **sections):
     config = make_config(org, tmp_path, **sections)
     conn = open_state_db(config.paths.state_db)
-    sf = SalesforceConnection(config.salesforce).client()
+    sf = open_connection(config.salesforce).client()
     return run_preflight(sf, config, conn, "r1", sleep=(sleeps.append if sleeps is not None else lambda s: None)), conn
 
 
@@ -42,7 +42,7 @@ def test_usage_falling_during_wait_continues_unthrottled(org, tmp_path):
     org.set_api_used_pct(85.0)
     config = make_config(org, tmp_path)
     conn = open_state_db(config.paths.state_db)
-    sf = SalesforceConnection(config.salesforce).client()
+    sf = open_connection(config.salesforce).client()
     report = run_preflight(sf, config, conn, "r2", sleep=lambda s: org.set_api_used_pct(10.0))
     assert report.throttled is False
 

@@ -12,7 +12,7 @@ from sf_assets.salesforce.bulk2 import (
     BulkClient, BulkJobFailed, BulkJobNotFound, BulkPermanentError, BulkSessionExpired, BulkTransientError, JobInfo,
     error_from_response, job_failure, open_query_job,
 )
-from sf_assets.salesforce.connection import SalesforceConnection
+from sf_assets.pipeline.emulator import open_connection
 from sf_assets.salesforce.governor import ApiGovernor
 from sf_assets.salesforce.retry import describe_cause
 
@@ -23,7 +23,7 @@ SOQL = "SELECT Id, Name FROM Account"
 @pytest.fixture
 def connection(org, tmp_path):
     state = org.write_state_file(tmp_path / "org.json")
-    conn = SalesforceConnection(SalesforceConfig(auth=EmulatorAuth(kind="emulator", state_file=state, autostart=False)))
+    conn = open_connection(SalesforceConfig(auth=EmulatorAuth(kind="emulator", state_file=state, autostart=False)))
     conn.client()
     yield conn
     conn.close()
@@ -146,7 +146,7 @@ def test_expired_session_logs_in_again_once(make_org, tmp_path):
     creds = org.credentials
     config = SalesforceConfig(auth=PasswordAuth(kind="password", username=creds["username"]), ca_bundle=org.ca_path,
                               login_url=org.login_url)
-    connection = SalesforceConnection(config, {"SF_PASSWORD": creds["password"],
+    connection = open_connection(config, {"SF_PASSWORD": creds["password"],
                                                "SF_SECURITY_TOKEN": creds["security_token"]})
     client = BulkClient(connection, ApiGovernor(ApiUsageConfig()), RETRY)
     try:

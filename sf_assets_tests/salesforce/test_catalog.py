@@ -7,14 +7,14 @@ import pytest
 from sf_assets.emulator import FaultPlan
 from sf_assets.pipeline.catalog import build_catalog, load_cached_catalog
 from sf_assets.salesforce.catalog import CatalogError, sf_describer
-from sf_assets.salesforce.connection import SalesforceConnection
+from sf_assets.pipeline.emulator import open_connection
 from sf_assets.storage.state_db import open_state_db
 from sf_assets_tests.pipeline_helpers import make_config
 
 
 def setup(org, tmp_path):
     config = make_config(org, tmp_path)
-    describe = sf_describer(SalesforceConnection(config.salesforce).client())
+    describe = sf_describer(open_connection(config.salesforce).client())
     return config, describe, open_state_db(config.paths.state_db)
 
 
@@ -62,7 +62,7 @@ def test_describe_that_keeps_failing_names_object(org, tmp_path):
 
 def test_transient_describe_error_is_retried(org, tmp_path, caplog):
     config = make_config(org, tmp_path, retry={"attempts": 8})
-    describe = sf_describer(SalesforceConnection(config.salesforce).client())
+    describe = sf_describer(open_connection(config.salesforce).client())
     org.set_faults(FaultPlan.parse("503:0.5"))  # deterministic from the seed
     result = build_catalog(describe, [config.object("Opportunity")], open_state_db(config.paths.state_db),
                            ttl_hours=1, retry=config.retry)
@@ -73,6 +73,6 @@ def test_transient_describe_error_is_retried(org, tmp_path, caplog):
 
 def test_unknown_object(org, tmp_path):
     config = make_config(org, tmp_path, objects=[{"name": "Nope__c", "soql": "SELECT Id FROM Nope__c"}])
-    describe = sf_describer(SalesforceConnection(config.salesforce).client())
+    describe = sf_describer(open_connection(config.salesforce).client())
     with pytest.raises(CatalogError, match="describe of Nope__c failed: HTTP 404"):
         build_catalog(describe, config.objects, open_state_db(config.paths.state_db), ttl_hours=1, retry=config.retry)

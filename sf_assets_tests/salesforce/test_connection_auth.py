@@ -15,7 +15,7 @@ from sf_assets.config.models import (
 )
 from sf_assets.observability.logs import current_log_file, setup_logging
 from sf_assets.salesforce.auth import SalesforceAuthError
-from sf_assets.salesforce.connection import SalesforceConnection
+from sf_assets.pipeline.emulator import open_connection
 
 
 @pytest.fixture()
@@ -35,36 +35,36 @@ def assert_works(connection):
 
 def test_access_token(org):
     env = {"SF_ACCESS_TOKEN": org.access_token}
-    assert_works(SalesforceConnection(sf_config(org, AccessTokenAuth(kind="access_token", instance_url=org.instance_url)), env))
+    assert_works(open_connection(sf_config(org, AccessTokenAuth(kind="access_token", instance_url=org.instance_url)), env))
 
 
 def test_password_soap_login(org, creds):
     env = {"SF_PASSWORD": creds["password"], "SF_SECURITY_TOKEN": creds["security_token"]}
     auth = PasswordAuth(kind="password", username=creds["username"])
-    assert_works(SalesforceConnection(sf_config(org, auth), env))
+    assert_works(open_connection(sf_config(org, auth), env))
 
 
 def test_password_oauth_with_connected_app(org, creds):
     env = {"SF_PASSWORD": creds["password"], "SF_SECURITY_TOKEN": creds["security_token"], "SECRET": creds["consumer_secret"]}
     auth = PasswordAuth(kind="password", username=creds["username"], consumer_key=creds["consumer_key"],
                         consumer_secret_env="SECRET")
-    assert_works(SalesforceConnection(sf_config(org, auth), env))
+    assert_works(open_connection(sf_config(org, auth), env))
 
 
 def test_client_credentials(org, creds):
     auth = ClientCredentialsAuth(kind="client_credentials", consumer_key=creds["consumer_key"], domain="emulator.my")
-    assert_works(SalesforceConnection(sf_config(org, auth), {"SF_CONSUMER_SECRET": creds["consumer_secret"]}))
+    assert_works(open_connection(sf_config(org, auth), {"SF_CONSUMER_SECRET": creds["consumer_secret"]}))
 
 
 def test_jwt_bearer(org, creds):
     auth = JwtAuth(kind="jwt", username=creds["username"], consumer_key=creds["consumer_key"],
                    private_key_file=creds["jwt_private_key_path"])
-    assert_works(SalesforceConnection(sf_config(org, auth), {}))
+    assert_works(open_connection(sf_config(org, auth), {}))
 
 
 def test_bad_password_is_one_line_without_secret(org, creds):
     env = {"SF_PASSWORD": "wrong-password-123", "SF_SECURITY_TOKEN": creds["security_token"]}
-    connection = SalesforceConnection(sf_config(org, PasswordAuth(kind="password", username=creds["username"])), env)
+    connection = open_connection(sf_config(org, PasswordAuth(kind="password", username=creds["username"])), env)
     with pytest.raises(SalesforceAuthError) as info:
         connection.client()
     message = str(info.value)
@@ -73,7 +73,7 @@ def test_bad_password_is_one_line_without_secret(org, creds):
 
 
 def test_missing_secret_variable_named(org, creds):
-    connection = SalesforceConnection(sf_config(org, PasswordAuth(kind="password", username=creds["username"])), {})
+    connection = open_connection(sf_config(org, PasswordAuth(kind="password", username=creds["username"])), {})
     with pytest.raises(SalesforceAuthError, match="environment variable SF_PASSWORD .*is not set"):
         connection.client()
 
@@ -87,7 +87,7 @@ def test_ca_bundle_wins_over_environment(org, monkeypatch, tmp_path):
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     env = {"SF_ACCESS_TOKEN": org.access_token}
-    connection = SalesforceConnection(sf_config(org, AccessTokenAuth(kind="access_token", instance_url=org.instance_url)), env)
+    connection = open_connection(sf_config(org, AccessTokenAuth(kind="access_token", instance_url=org.instance_url)), env)
     assert_works(connection)
     settings = connection.http.merge_environment_settings("https://example.com/", {}, None, None, None)
     assert settings["verify"] == str(org.ca_path)
@@ -98,7 +98,7 @@ def test_untrusted_certificate_refused(org, monkeypatch):
     monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     config = SalesforceConfig(auth=AccessTokenAuth(kind="access_token", instance_url=org.instance_url))
-    connection = SalesforceConnection(config, {"SF_ACCESS_TOKEN": org.access_token})
+    connection = open_connection(config, {"SF_ACCESS_TOKEN": org.access_token})
     with pytest.raises(Exception, match="(?i)certificate|SSL"):
         connection.client().limits()
 
@@ -107,7 +107,7 @@ def test_reauthenticate_after_session_expiry(make_org):
     org = make_org()
     creds = org.credentials
     env = {"SF_PASSWORD": creds["password"], "SF_SECURITY_TOKEN": creds["security_token"]}
-    connection = SalesforceConnection(sf_config(org, PasswordAuth(kind="password", username=creds["username"])), env)
+    connection = open_connection(sf_config(org, PasswordAuth(kind="password", username=creds["username"])), env)
     connection.client().limits()
     org.expire_sessions()
     with pytest.raises(Exception, match="INVALID_SESSION_ID"):
@@ -118,15 +118,15 @@ def test_reauthenticate_after_session_expiry(make_org):
 def test_emulator_state_file_and_autostart(org, tmp_path):
     state = tmp_path / "org.json"
     org.write_state_file(state)
-    connection = SalesforceConnection(SalesforceConfig(auth=EmulatorAuth(kind="emulator", state_file=state, autostart=False)))
+    connection = open_connection(SalesforceConfig(auth=EmulatorAuth(kind="emulator", state_file=state, autostart=False)))
     assert connection.instance_url == org.instance_url
     assert_works(connection)
     missing = SalesforceConfig(auth=EmulatorAuth(kind="emulator", state_file=tmp_path / "none.json", autostart=False))
     with pytest.raises(SalesforceAuthError, match="no local org emulator answers"):
-        SalesforceConnection(missing).client()
+        open_connection(missing).client()
     started = SalesforceConfig(auth=EmulatorAuth(kind="emulator", state_file=tmp_path / "auto" / "org.json",
                                                  rows={"Account": 10, "Contact": 10, "Opportunity": 10, "Widget__c": 10}))
-    auto = SalesforceConnection(started)
+    auto = open_connection(started)
     assert auto.client().query("SELECT COUNT() FROM Account", include_deleted=True)["totalSize"] == 10
     assert (tmp_path / "auto" / "org.json").is_file()  # later processes find the started emulator
 
@@ -134,7 +134,7 @@ def test_emulator_state_file_and_autostart(org, tmp_path):
 def test_no_secret_in_logs(org, creds, caplog, tmp_path):
     env = {"SF_PASSWORD": creds["password"], "SF_SECURITY_TOKEN": creds["security_token"]}
     setup_logging("DEBUG", tmp_path, "json", console=False)
-    connection = SalesforceConnection(sf_config(org, PasswordAuth(kind="password", username=creds["username"])), env)
+    connection = open_connection(sf_config(org, PasswordAuth(kind="password", username=creds["username"])), env)
     client = connection.client()
     logging.getLogger("sf_assets.test").info("session %s with password %s", client.session_id, creds["password"])
     text = current_log_file().read_text(encoding="utf-8")
@@ -144,10 +144,10 @@ def test_no_secret_in_logs(org, creds, caplog, tmp_path):
 def test_emulator_auth_logs_in_again_after_expiry(make_org, tmp_path):
     org = make_org()
     state = org.write_state_file(tmp_path / "org.json")
-    connection = SalesforceConnection(SalesforceConfig(auth=EmulatorAuth(kind="emulator", state_file=state, autostart=False)))
+    connection = open_connection(SalesforceConfig(auth=EmulatorAuth(kind="emulator", state_file=state, autostart=False)))
     assert_works(connection)
     org.expire_sessions()
-    assert_works(SalesforceConnection(connection.config))  # a new process finds the server and logs in
+    assert_works(open_connection(connection.config))  # a new process finds the server and logs in
     assert connection.reauthenticate().limits()["DailyApiRequests"]["Max"] > 0
 
 

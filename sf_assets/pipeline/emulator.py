@@ -1,17 +1,20 @@
-"""Connect to the built-in local org emulator: a running `sf-assets org serve`, or one started here."""
+"""Connect to the built-in local org emulator (a running `sf-assets org serve`, or one started here), and
+`open_connection`: the SalesforceConnection of a configuration, wired to the emulator when it is the target."""
 
 from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 
-from sf_assets.config.models import EmulatorAuth
+from sf_assets.config.models import EmulatorAuth, SalesforceConfig
 from sf_assets.observability.redaction import register_secret
 from sf_assets.salesforce.auth import SalesforceAuthError, SalesforceSession
+from sf_assets.salesforce.connection import SalesforceConnection
 
 _lock = threading.Lock()
 _started: dict[Path, object] = {}  # state file -> EmulatorOrg kept alive for this process
@@ -81,3 +84,14 @@ def connect_emulator(auth: EmulatorAuth, api_version: str) -> EmulatorTarget:
             target = EmulatorTarget(SalesforceSession(org.instance_url, org.access_token), Path(org.ca_path))
     register_secret(target.session.session_id)
     return target
+
+
+def emulator_login(auth: EmulatorAuth, api_version: str) -> tuple[SalesforceSession, Path]:
+    """The emulator's session and the CA that signs its certificate (connecting or starting it)."""
+    target = connect_emulator(auth, api_version)
+    return target.session, target.ca_path
+
+
+def open_connection(config: SalesforceConfig, env: Mapping[str, str] | None = None) -> SalesforceConnection:
+    """The connection every stage uses: a real org, or the local emulator for `auth.kind: emulator`."""
+    return SalesforceConnection(config, env, emulator_login=emulator_login)
