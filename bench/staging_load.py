@@ -22,13 +22,14 @@ from sf_assets.emulator.datagen import DataGenerator
 from sf_assets.storage.chunk_schema import read_conformed
 from sf_assets.storage.sqlite_util import connect
 from sf_assets.storage.staging import create_table_sql, stage_object
-from sf_assets.storage.staging_types import to_sqlite_rows
+from sf_assets.storage.staging_types import to_sqlite_arrow
 from sf_assets_tests.storage.emulated_chunks import emulator_plan, write_chunks
 
 
 def baseline(db: Path, plan, files: list[Path], batch_rows: int) -> float:
     """Seconds to executemany ready-made tuples (built before timing)."""
-    batches = [to_sqlite_rows(b) for f in files for b in read_conformed(f, plan.arrow_schema(), batch_rows)]
+    batches = [list(zip(*(c.to_pylist() for c in to_sqlite_arrow(b).columns)))  # the values as bound, as tuples
+               for f in files for b in read_conformed(f, plan.arrow_schema(), batch_rows)]
     conn = connect(db)
     conn.execute(create_table_sql(plan, "Baseline"))
     sql = f'INSERT INTO "Baseline" VALUES ({", ".join("?" * len(plan.columns))})'

@@ -50,13 +50,10 @@ def run_refresh(config_path: Path, new_refresh: bool = False, refresh_catalog: b
 
 def _print_rows(state_db: Path, refresh_id: str) -> None:
     from sf_assets.health import chunk_counts, rows_per_object
-    from sf_assets.storage.state_db import open_state_db
+    from sf_assets.storage.state_db import state_session
 
-    conn = open_state_db(state_db)
-    try:
+    with state_session(state_db) as conn:
         rows, chunks = rows_per_object(conn, refresh_id), chunk_counts(conn, refresh_id)
-    finally:
-        conn.close()
     for name, count in rows.items():
         c = chunks.get(name)
         detail = f" ({c.ok + c.fixed} chunks ok, {c.failed} failed, {c.skipped} pending)" if c else ""
@@ -78,11 +75,10 @@ def _someone_refreshes(config) -> bool:
 
 def show_status(config_path: Path) -> int:
     """Print the current/last refresh and its chunks by status; exit 1 unless it succeeded or is running."""
-    from sf_assets.storage.state_db import open_state_db
+    from sf_assets.storage.state_db import state_session
 
     config = load_config(config_path)
-    conn = open_state_db(config.paths.state_db)
-    try:
+    with state_session(config.paths.state_db) as conn:
         refresh = conn.execute(
             "SELECT refresh_id, started_at, finished_at, status FROM refreshes ORDER BY started_at DESC LIMIT 1").fetchone()
         if refresh is None:
@@ -96,6 +92,4 @@ def show_status(config_path: Path) -> int:
                 "SELECT object, status, COUNT(*), COALESCE(SUM(rows), 0) FROM chunks WHERE refresh_id = ? "
                 "GROUP BY object, status ORDER BY object, status", (refresh_id,)):
             print(f"  {obj:<20} {chunk_status:<10} {count:>5} chunks {rows:>12,} rows")
-    finally:
-        conn.close()
     return EXIT_OK if status in ("success", "running") else EXIT_FAILED

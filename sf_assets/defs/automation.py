@@ -25,7 +25,7 @@ from sf_assets.storage.chunk_keys import key_target
 from sf_assets.storage.refresh_facts import get_fact
 
 
-@dg.sensor(default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=30,
+@dg.sensor(default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=15,
            description="Keeps each object's chunk partition keys (c0001…) at the count its last plan needs.")
 def chunk_keys_sensor(context: dg.SensorEvaluationContext, pipeline: PipelineConfigResource):
     config = pipeline.load()

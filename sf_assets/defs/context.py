@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -16,7 +15,7 @@ from sf_assets.defs.tags import NEW_REFRESH_TAG, REFRESH_TAG
 from sf_assets.extract.refresh import current_or_new_refresh, latest_refresh_id, refresh_of_backfill, remember_backfill
 from sf_assets.observability.logs import bind_log_context
 from sf_assets.storage.run_processes import record_run_process
-from sf_assets.storage.state_db import open_state_db
+from sf_assets.storage.state_db import state_session
 
 
 def lock_path(config: PipelineConfig) -> Path:
@@ -24,14 +23,9 @@ def lock_path(config: PipelineConfig) -> Path:
     return config.paths.state_db.parent / "refresh.lock"
 
 
-@contextlib.contextmanager
-def state_db(config: PipelineConfig) -> Iterator[sqlite3.Connection]:
+def state_db(config: PipelineConfig) -> contextlib.AbstractContextManager[sqlite3.Connection]:
     """The state DB of `config`, closed afterwards."""
-    conn = open_state_db(config.paths.state_db)
-    try:
-        yield conn
-    finally:
-        conn.close()
+    return state_session(config.paths.state_db)
 
 
 def refresh_id_for(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext | dg.OpExecutionContext,

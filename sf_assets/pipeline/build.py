@@ -14,7 +14,7 @@ from sf_assets.storage.output import BuiltVersion, PublishedDataset, build_versi
 from sf_assets.storage.output_cleanup import prune_versions, remove_dead_output_temps
 from sf_assets.storage.output_promote import PromotionError, promote_all, recover_promotion
 from sf_assets.storage.refresh_facts import put_fact
-from sf_assets.storage.state_db import open_state_db
+from sf_assets.storage.state_db import state_session
 from sf_assets.storage.temp_owner import owner_tag, remove_dead_temps
 from sf_assets.transform.cluster import dask_client
 from sf_assets.transform.datasets import DatasetsReport, build_datasets
@@ -93,11 +93,8 @@ def build_outputs(config: PipelineConfig, refresh_id: str) -> tuple[DatasetsRepo
 
 def record_outputs(config: PipelineConfig, refresh_id: str, outputs: OutputsReport) -> None:
     """Keep `outputs.to_health()` as the refresh fact "outputs", for the health JSON."""
-    conn = open_state_db(config.paths.state_db)
-    try:
+    with state_session(config.paths.state_db) as conn:
         put_fact(conn, refresh_id, "outputs", outputs.to_health())
-    finally:
-        conn.close()
 
 
 def _run_datasets(config: PipelineConfig, parts_root: Path) -> DatasetsReport:

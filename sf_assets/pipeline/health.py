@@ -33,7 +33,7 @@ from sf_assets.storage.output_cleanup import delete_finished_chunk_files
 from sf_assets.storage.run_processes import runs_of_refresh
 from sf_assets.storage.files import atomic_write_text
 from sf_assets.storage.refresh_facts import all_facts
-from sf_assets.storage.state_db import open_state_db
+from sf_assets.storage.state_db import state_session
 
 log = logging.getLogger(__name__)
 
@@ -105,14 +105,11 @@ def write_refresh_health(
     files, SQLite stats) is kept.
     """
     try:
-        conn = open_state_db(config.paths.state_db)
-        try:
+        with state_session(config.paths.state_db) as conn:
             facts = all_facts(conn, refresh_id)
             rows, chunks = rows_per_object(conn, refresh_id), chunk_counts(conn, refresh_id)
             started_at, ended_at = _refresh_times(conn, refresh_id)
             run_ids = [*runs_of_refresh(conn, refresh_id), *run_ids]
-        finally:
-            conn.close()
         published = list(published) or [
             PublishStatus(Path(p["source"]), p["ok"], Path(p["path"]) if p.get("path") else None, p.get("error"))
             for p in facts.get("published", [])
@@ -166,8 +163,7 @@ def finish_refresh_with_health(config: PipelineConfig, refresh_id: str, status: 
     from sf_assets.pipeline.publish import current_files
     from sf_assets.storage.staging import staging_stats
 
-    conn = open_state_db(config.paths.state_db)
-    try:
+    with state_session(config.paths.state_db) as conn:
         current = refresh_status(conn, refresh_id)
         if current in ("success", "superseded") and status != "success":
             return write_refresh_health(config, refresh_id, current, run_ids=run_ids,
@@ -176,8 +172,6 @@ def finish_refresh_with_health(config: PipelineConfig, refresh_id: str, status: 
         if status == "success":
             delete_finished_chunk_files(config.paths.state_db)
             shutil.rmtree(config.paths.work_dir / "chunks" / refresh_id, ignore_errors=True)
-    finally:
-        conn.close()
     db = config.paths.staging_db
     return write_refresh_health(
         config, refresh_id, status, run_ids=run_ids, messages=messages, errors=errors,

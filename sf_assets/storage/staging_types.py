@@ -46,7 +46,6 @@ from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
 from sf_assets.schema.field_plan import FieldPlan, PlannedColumn
@@ -114,17 +113,6 @@ def type_from_declared(decl: str | None) -> ColumnType | None:
     return ColumnType(kind) if kind else None  # type: ignore[arg-type]
 
 
-def _python_values(arr: pa.Array | pa.ChunkedArray) -> list[Any]:
-    """Python values to bind for one Arrow column (temporal and decimal values as ISO text)."""
-    if pa.types.is_timestamp(arr.type):  # UTC values: dropping the zone skips a slow tz conversion
-        arr = arr.cast(pa.timestamp(arr.type.unit)).cast(pa.string())
-    elif pa.types.is_date(arr.type) or pa.types.is_time(arr.type):
-        arr = arr.cast(pa.string())
-    elif pa.types.is_decimal(arr.type):
-        arr = arr.cast(pa.string())
-    return arr.to_pylist()
-
-
 def _as_text(arr: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
     """Temporal and decimal values as the ISO / exact text SQLite stores; others unchanged."""
     if pa.types.is_timestamp(arr.type):  # UTC values: dropping the zone skips a slow tz conversion
@@ -150,53 +138,6 @@ def engine_arrow(table: pa.Table) -> pa.Table:
     """A typed table (plan column names) as the engines hold it, with SQL names."""
     return pa.Table.from_arrays([engine_column(c) for c in table.columns],
                                 names=[sql_name(n) for n in table.column_names])
-
-
-def to_sqlite_column(arr: pa.Array | pa.ChunkedArray) -> list[Any]:
-    """Python values to bind for one Arrow column (temporal and decimal values as ISO text).
-
-    Creating Python objects is the expensive part, so a column with few distinct values
-    (picklists, dates, probabilities) converts its distinct values once and repeats them by
-    index (``dictionary_encode`` and a numpy object ``take``, both in C); the values are the
-    same as converting every cell.
-    """
-    n = len(arr)
-    if n >= 64 and not pa.types.is_timestamp(arr.type) and not pa.types.is_boolean(arr.type):
-        encoded = arr.dictionary_encode()
-        if isinstance(encoded, pa.ChunkedArray):
-            encoded = encoded.combine_chunks()
-        distinct = len(encoded.dictionary)
-        if distinct * 4 <= n:
-            pool = np.empty(distinct + 1, dtype=object)  # last slot: None for nulls
-            pool[:distinct] = _python_values(encoded.dictionary)
-            indices = encoded.indices.fill_null(distinct).to_numpy(zero_copy_only=False)
-            return pool[indices].tolist()
-    return _python_values(arr)
-
-
-def to_sqlite_matrix(batch: pa.RecordBatch | pa.Table) -> np.ndarray:
-    """(rows, columns) numpy object array of the values to bind, converted column by column."""
-    out = np.empty((batch.num_rows, batch.num_columns), dtype=object)
-    for j, col in enumerate(batch.columns):
-        out[:, j] = to_sqlite_column(col)
-    return out
-
-
-def to_sqlite_rows(batch: pa.RecordBatch | pa.Table) -> list[tuple[Any, ...]]:
-    """Row tuples of a batch for executemany, converted column by column."""
-    return list(zip(*(to_sqlite_column(col) for col in batch.columns)))
-
-
-def to_sqlite_groups(batch: pa.RecordBatch | pa.Table, group: int) -> tuple[list[list[Any]], list[list[Any]]]:
-    """Parameters for a ``group``-row ``INSERT ... VALUES (..), (..)`` statement and for the rest.
-
-    Returns (one flat list of ``group * columns`` values per full group, one list per remaining
-    row). Binding many rows per statement saves the per-statement work of ``executemany``.
-    """
-    matrix = to_sqlite_matrix(batch)
-    full = len(matrix) // group * group
-    grouped = matrix[:full].reshape(-1, group * batch.num_columns).tolist() if full else []
-    return grouped, matrix[full:].tolist()
 
 
 def _exact_decimal(values: Sequence[Any], ctype: ColumnType) -> pa.Array:

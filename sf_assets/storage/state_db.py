@@ -30,3 +30,13 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
+
+
+@contextmanager
+def state_session(path: Path) -> Iterator[sqlite3.Connection]:
+    """The state DB at `path` for the duration of a `with` block (closed afterwards, whatever happens)."""
+    conn = open_state_db(path)
+    try:
+        yield conn
+    finally:
+        conn.close()
