@@ -43,9 +43,13 @@ def _env(root: Path) -> dict[str, str]:
     return {**os.environ, "DAGSTER_HOME": str(root / "dagster_home"), "PYTHONUNBUFFERED": "1"}
 
 
-def _run(root: Path, *extra: str) -> subprocess.Popen:
+def _run(root: Path, *extra: str, slow_output_replace: bool = False) -> subprocess.Popen:
+    env = _env(root)
+    if slow_output_replace:  # sf_assets_tests/slow_replace/sitecustomize.py: promotion takes long enough to be hit
+        env.update(PYTHONPATH=os.pathsep.join([str(Path(__file__).parent / "slow_replace"), env.get("PYTHONPATH", "")]),
+                   SF_TEST_SLOW_REPLACE_UNDER=str(root / "output"))
     return subprocess.Popen([sys.executable, "-m", "sf_assets.cli", "run", "--config", str(root / "config" / "pipeline.yaml"),
-                             *extra], env=_env(root), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             *extra], env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 @pytest.fixture(scope="module")
@@ -197,7 +201,7 @@ def test_sigkill_then_rerun_ends_exact(pipeline, org, stage):
     watcher = FinalPathWatcher(root)
     watcher.start()
     try:
-        proc = _run(root, "--new-refresh")
+        proc = _run(root, "--new-refresh", slow_output_replace=stage == "output_promotion")
         _kill_when(proc, STAGES[stage](root))
         time.sleep(0.05)
     finally:
