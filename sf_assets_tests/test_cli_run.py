@@ -91,11 +91,18 @@ def test_killed_refresh_never_blocks_the_next_one(org, tmp_path):
         held = instance.event_log_storage.get_concurrency_info("salesforce_bulk").claimed_slots
         assert [s.run_id for s in held]  # the dead run still holds the slot
         dead_run = held[0].run_id
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    status = subprocess.run([sys.executable, "-m", "sf_assets.cli", "status", "--config", str(path)], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert status.returncode == 1 and "interrupted (no process is running it" in status.stdout, status.stdout
     org.set_faults(FaultPlan())
     again = start(path, tmp_path)
     out, err = again.communicate(timeout=300)
     assert again.returncode == 0, err[-3000:]
     assert "SUCCESS" in out
+    status = subprocess.run([sys.executable, "-m", "sf_assets.cli", "status", "--config", str(path)], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert status.returncode == 0 and ": success (" in status.stdout, status.stdout
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert instance.get_run_by_id(dead_run).status == dg.DagsterRunStatus.FAILURE
         assert not instance.event_log_storage.get_concurrency_info("salesforce_bulk").claimed_slots

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from sf_assets.config import load_config
+from sf_assets.config import PipelineConfig, load_config
 from sf_assets.observability.logs import current_log_file, setup_logging
 from sf_assets.observability.redaction import redact
 
@@ -60,17 +60,17 @@ def _print_rows(state_db: Path, refresh_id: str) -> None:
         print(f"  {name:<20} {count:>12,} rows{detail}")
 
 
-def _someone_refreshes(config) -> bool:
-    """True when `sf-assets run` holds the lock or a Dagster run is queued or executing."""
+def _someone_refreshes(config: PipelineConfig) -> bool:
+    """True when `sf-assets run` holds the lock or a Dagster run with a live process is queued or executing."""
     from sf_assets.defs.context import lock_path
-    from sf_assets.defs.driver import ensure_dagster_home
+    from sf_assets.defs.driver import ensure_dagster_home, runs_without_process
     from sf_assets.defs.partitions import lock_is_free, runs_in_progress
 
     if not lock_is_free(lock_path(config)):
         return True
     ensure_dagster_home(config)
     with dg.DagsterInstance.get() as instance:
-        return runs_in_progress(instance) > 0
+        return runs_in_progress(instance) > len(runs_without_process(instance, config))
 
 
 def show_status(config_path: Path) -> int:

@@ -60,19 +60,22 @@ def ensure_dagster_home(config: PipelineConfig) -> Path:
     return path
 
 
-def reap_dead_runs(instance: dg.DagsterInstance, config: PipelineConfig) -> list[str]:
-    """Mark failed every in-progress run whose process is gone and free its pool slots; free slots of ended runs."""
-    reaped = []
+def runs_without_process(instance: dg.DagsterInstance, config: PipelineConfig) -> list[dg.DagsterRun]:
+    """In-progress runs (queued ones aside) whose process is gone: killed or crashed, never to report back."""
     runs = instance.get_runs(dg.RunsFilter(statuses=[s for s in IN_PROGRESS if s != dg.DagsterRunStatus.QUEUED]))
     with state_db(config) as conn:
         recorded_dead = set(dead_runs(conn, [r.run_id for r in runs]))
-    for run in runs:
-        pid = run.tags.get(PID_TAG)
-        if run.run_id in recorded_dead or (pid and not process_alive(int(pid))):
-            instance.report_run_failed(run, "its process is gone (killed or crashed): marked failed by sf-assets run")
-            free_pool_slots(instance, run.run_id)
-            reaped.append(run.run_id)
-            log.warning("Run %s (%s) had no live process: marked failed, its pool slots freed", run.run_id, run.job_name)
+    return [r for r in runs if r.run_id in recorded_dead or (r.tags.get(PID_TAG) and not process_alive(int(r.tags[PID_TAG])))]
+
+
+def reap_dead_runs(instance: dg.DagsterInstance, config: PipelineConfig) -> list[str]:
+    """Mark failed every in-progress run whose process is gone and free its pool slots; free slots of ended runs."""
+    reaped = []
+    for run in runs_without_process(instance, config):
+        instance.report_run_failed(run, "its process is gone (killed or crashed): marked failed by sf-assets run")
+        free_pool_slots(instance, run.run_id)
+        reaped.append(run.run_id)
+        log.warning("Run %s (%s) had no live process: marked failed, its pool slots freed", run.run_id, run.job_name)
     for holder in pool_slot_holders(instance, POOL):
         run = instance.get_run_by_id(holder)
         if run is None or run.is_finished:
