@@ -32,7 +32,7 @@ from sf_assets.salesforce.bulk2 import (
 from sf_assets.schema.field_plan import FieldPlan
 from sf_assets.salesforce.retry import is_transient
 from sf_assets.salesforce.soql import plan_soql
-from sf_assets.storage.manifest import md5_file
+from sf_assets.storage.files import file_digest
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def _part(parts_dir: Path, page: int) -> Path:
 
 def _is_done(state: ChunkState) -> bool:
     path = Path(state.file_path) if state.file_path else None
-    return state.status == "success" and path is not None and path.is_file() and md5_file(path) == state.checksum
+    return state.status == "success" and path is not None and path.is_file() and file_digest(path) == state.checksum
 
 
 def extract_chunk(ctx: ExtractContext, plan: FieldPlan, chunk_id: str, *, query_all: bool = False) -> ChunkResult:

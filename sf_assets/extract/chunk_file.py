@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 from sf_assets.extract.page_writer import PARQUET_COMPRESSION, ChunkValidationError
 from sf_assets.schema.field_plan import FieldPlan
 from sf_assets.storage.files import replace_with_retry
-from sf_assets.storage.manifest import md5_file
+from sf_assets.storage.files import file_digest
 
 ROW_GROUP_ROWS = 65_536
 LAST_MODIFIED = "LastModifiedDate"
@@ -88,7 +88,7 @@ def merge_parts(parts: Sequence[Path], dest: Path, plan: FieldPlan, id_lo: str |
             if pending:
                 writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
         check.finish(rows)
-        checksum, size = md5_file(tmp), tmp.stat().st_size
+        checksum, size = file_digest(tmp), tmp.stat().st_size
         replace_with_retry(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)

@@ -8,7 +8,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from sf_assets.health.report import ChunkCounts, DiskFree, FileInfo
-from sf_assets.publish.copy import file_checksum
+from sf_assets.publish.copy import ALGORITHM
+from sf_assets.storage.files import file_digest
 
 _CHUNK_COUNTS_SQL = """
 SELECT object,
@@ -55,4 +56,4 @@ def _existing(path: Path) -> Path:
 
 def file_info(path: Path, checksum: str | None = None) -> FileInfo:
     """Size of `path`, and its checksum (computed, SHA-256, when not given)."""
-    return FileInfo(path, path.stat().st_size, checksum or file_checksum(path))
+    return FileInfo(path, path.stat().st_size, checksum or file_digest(path, ALGORITHM))

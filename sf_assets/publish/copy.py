@@ -12,6 +12,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from sf_assets.publish.units import human_bytes, human_rate
+from sf_assets.storage.files import file_digest
 
 log = logging.getLogger(__name__)
 
@@ -42,12 +43,6 @@ class ProgressLog:
             pct = 100 * done / total if total else 100
             log.info("Copying %s: %s of %s (%.0f %%, %s)", self._label, human_bytes(done), human_bytes(total),
                      pct, human_rate(done, now - self._started))
-
-
-def file_checksum(path: Path) -> str:
-    """Hex digest (ALGORITHM) of the file at `path`."""
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, ALGORITHM).hexdigest()
 
 
 def copy_verified(src: Path, dst: Path, progress: Progress | None = None, *, offset: int = 0, grand_total: int | None = None) -> tuple[int, str]:
@@ -82,7 +77,7 @@ def copy_verified(src: Path, dst: Path, progress: Progress | None = None, *, off
     copied_size = dst.stat().st_size
     if copied_size != read:
         raise VerifyError(f"size mismatch: copy has {copied_size} bytes, source {read}")
-    if file_checksum(dst) != checksum:
+    if file_digest(dst, ALGORITHM) != checksum:
         raise VerifyError(f"checksum mismatch: the copy of {src.name} differs from the source")
     return read, checksum
 

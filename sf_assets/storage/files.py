@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -78,3 +79,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def atomic_write_text(path: Path, text: str) -> None:
     """UTF-8 text variant of `atomic_write_bytes`."""
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def file_digest(path: Path, algorithm: str = "md5") -> str:
+    """Hex digest of the file at `path` (MD5 for chunk and manifest checksums, SHA-256 for share copies)."""
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, algorithm).hexdigest()

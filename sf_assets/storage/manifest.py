@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable
 from datetime import datetime, timezone
@@ -12,19 +11,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sf_assets.storage.files import atomic_write_text
+from sf_assets.storage.files import atomic_write_text, file_digest
 
 MANIFEST = "_metadata.json"
 SUCCESS = "_SUCCESS"
-
-
-def md5_file(path: Path, block: int = 1 << 20) -> str:
-    """Hex MD5 of a file, read in blocks."""
-    digest = hashlib.md5()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(block):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def file_entry(path: Path, root: Path) -> dict[str, Any]:
@@ -32,7 +22,7 @@ def file_entry(path: Path, root: Path) -> dict[str, Any]:
     return {
         "path": path.relative_to(root).as_posix(),
         "bytes": path.stat().st_size,
-        "md5": md5_file(path),
+        "md5": file_digest(path),
         "rows": pq.read_metadata(path).num_rows,
     }
 

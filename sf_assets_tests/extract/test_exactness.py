@@ -7,7 +7,7 @@ import pyarrow.compute as pc
 import pytest
 
 from sf_assets.emulator.values import AWKWARD, LONG_TEXT
-from sf_assets.storage.manifest import md5_file
+from sf_assets.storage.files import file_digest
 from sf_assets_tests.extract.helpers import QUERY_ALL, expected_table, extract_all, make_context, read_chunks
 
 
@@ -32,7 +32,7 @@ def test_chunks_equal_the_org(org, connection, plans, tmp_path, object_name, chu
     for state, result in zip(ctx.tracker.chunks(ctx.refresh_id, object_name), outcome.results.values()):
         assert state.status == "success" and state.attempts == 1 and not result.skipped
         assert (state.rows, state.bytes, state.job_id) == (result.rows, result.bytes, result.job_id)
-        assert state.checksum == md5_file(result.file_path) and result.file_path.stat().st_size == state.bytes
+        assert state.checksum == file_digest(result.file_path) and result.file_path.stat().st_size == state.bytes
         assert not result.file_path.with_name(f"{state.key.chunk_id}.parts").exists()
 
 
