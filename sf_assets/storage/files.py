@@ -10,21 +10,17 @@ import time
 import uuid
 from pathlib import Path
 
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_incrementing
+
 from sf_assets.storage.temp_owner import owner_tag
 
 log = logging.getLogger(__name__)
 
 
 def replace_with_retry(src: Path, dst: Path, attempts: int = 5, wait_s: float = 0.2) -> None:
-    """os.replace(src, dst), retried briefly on PermissionError (Windows file locks)."""
-    for attempt in range(1, attempts + 1):
-        try:
-            os.replace(src, dst)
-            return
-        except PermissionError:
-            if attempt == attempts:
-                raise
-            time.sleep(wait_s * attempt)
+    """os.replace(src, dst), retried briefly on PermissionError (Windows file locks), waits growing by `wait_s`."""
+    Retrying(stop=stop_after_attempt(attempts), wait=wait_incrementing(wait_s, wait_s), reraise=True,
+             retry=retry_if_exception_type(PermissionError))(os.replace, src, dst)
 
 
 TEMP_FILE = re.compile(r"\.p\d+s\d+-[0-9a-f]{8}\.tmp$")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Callable
 from pathlib import Path, PurePath
 from typing import TypeVar
+
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_fixed
 
 from sf_assets.storage.staging_types import register_decimal_collation
 
@@ -37,18 +38,20 @@ def retry_locked(fn: Callable[[], T], attempts: int = 3, wait_s: float = 1.0, *,
 
     When the lock outlasts the attempts, raises DatabaseLocked naming `what`.
     """
-    for attempt in range(1, attempts + 1):
-        try:
-            return fn()
-        except Exception as exc:  # sqlite3's or ADBC's OperationalError: both say "database is locked"
-            if "database is locked" not in str(exc):
-                raise
-            if attempt == attempts:
-                raise DatabaseLocked(
-                    f"{what} is locked by another program (still locked after {attempts} tries); "
-                    "close the program that has it open (a DB browser, another refresh) and run again") from exc
-            time.sleep(wait_s)
-    raise AssertionError("unreachable")
+    retrying = Retrying(stop=stop_after_attempt(attempts), wait=wait_fixed(wait_s), reraise=True,
+                        retry=retry_if_exception(_is_locked))  # sqlite3's or ADBC's OperationalError alike
+    try:
+        return retrying(fn)
+    except Exception as exc:
+        if not _is_locked(exc):
+            raise
+        raise DatabaseLocked(
+            f"{what} is locked by another program (still locked after {attempts} tries); "
+            "close the program that has it open (a DB browser, another refresh) and run again") from exc
+
+
+def _is_locked(exc: BaseException) -> bool:
+    return "database is locked" in str(exc)
 
 
 def readonly_uri(path: PurePath) -> str:
