@@ -15,6 +15,7 @@ from sf_assets.config.models import EmulatorAuth, SalesforceConfig
 from sf_assets.observability.redaction import register_secret
 from sf_assets.salesforce.auth import SalesforceAuthError, SalesforceSession
 from sf_assets.salesforce.connection import SalesforceConnection
+from sf_assets.salesforce.http import SalesforceHttpSession
 
 _lock = threading.Lock()
 _started: dict[Path, object] = {}  # state file -> EmulatorOrg kept alive for this process
@@ -35,12 +36,9 @@ def _from_state_file(state_file: Path) -> EmulatorTarget | None:
     except (OSError, ValueError, KeyError):
         return None
     try:
-        response = requests.get(
-            f"{target.session.instance_url}/services/data/",
-            headers={"Authorization": f"Bearer {target.session.session_id}"},
-            verify=str(target.ca_path),
-            timeout=(2, 5),
-        )
+        with SalesforceHttpSession(ca_bundle=target.ca_path, timeout=(2, 5)) as http:
+            response = http.get(f"{target.session.instance_url}/services/data/",
+                                headers={"Authorization": f"Bearer {target.session.session_id}"})
     except (requests.RequestException, OSError):
         return None
     if response.status_code == 401:  # alive, but the token expired: log in again like a client would
@@ -53,11 +51,10 @@ def _relogin(target: EmulatorTarget, login_url: str) -> EmulatorTarget | None:
     from sf_assets.emulator.org import CREDENTIALS
 
     try:
-        response = requests.post(
-            f"{login_url}/services/oauth2/token", verify=str(target.ca_path), timeout=(2, 10),
-            data={"grant_type": "client_credentials", "client_id": CREDENTIALS["consumer_key"],
-                  "client_secret": CREDENTIALS["consumer_secret"]},
-        )
+        with SalesforceHttpSession(ca_bundle=target.ca_path, timeout=(2, 10)) as http:
+            response = http.post(f"{login_url}/services/oauth2/token",
+                                 data={"grant_type": "client_credentials", "client_id": CREDENTIALS["consumer_key"],
+                                       "client_secret": CREDENTIALS["consumer_secret"]})
         token = response.json()["access_token"] if response.ok else None
     except (requests.RequestException, ValueError, KeyError):
         return None
