@@ -15,7 +15,7 @@ from sf_assets.emulator import FaultPlan
 from sf_assets.storage.refresh_lock import refresh_lock
 from sf_assets_tests.pipeline_helpers import write_config
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 OBJECTS = [{"name": "Account", "soql": "SELECT Id, Name, Industry FROM Account"}]
 DATASETS = [{"name": "accounts", "sql": "SELECT Id, Name, Industry FROM Account"}]
 

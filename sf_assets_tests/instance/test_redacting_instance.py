@@ -8,7 +8,7 @@ import dagster as dg
 from sf_assets.instance.redacting_instance import RedactingInstance
 from sf_assets.observability.redaction import register_secret
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SECRET = "hunter2-laptop-secret"
 
 
