@@ -36,7 +36,8 @@ def _download_and_parse(sf, name: str, soql: str, out: Path) -> dict:
     started = time.perf_counter()
     pages = getattr(sf.bulk2, name).download(soql, str(folder), max_records=PAGE_RECORDS, wait=1)
     downloaded = time.perf_counter()
-    table = pa.concat_tables([pacsv.read_csv(p["file"]) for p in pages], promote_options="permissive")
+    parse = pacsv.ParseOptions(newlines_in_values=True)  # Description and street values hold line breaks
+    table = pa.concat_tables([pacsv.read_csv(p["file"], parse_options=parse) for p in pages], promote_options="permissive")
     pq.write_table(table, out / f"{name}.parquet")
     return {"object": name, "rows": table.num_rows, "pages": len(pages), "download_s": round(downloaded - started, 2),
             "parse_write_s": round(time.perf_counter() - downloaded, 2)}

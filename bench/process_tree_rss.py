@@ -2,7 +2,7 @@
 
 Used by ``refresh_vs_baseline.py``: one sample every ``interval_s`` of every process in the tree,
 labelled ``main`` (the command itself), ``dask worker`` (multiprocessing spawn children),
-``resource tracker`` or ``child``; peaks come from the kernel's high-water mark (VmHWM) on
+``resource tracker`` or ``child <name>``; peaks come from the kernel's high-water mark (VmHWM) on
 Linux, so a spike between two samples is not missed, and from the sampled RSS elsewhere.
 """
 from __future__ import annotations
@@ -21,12 +21,12 @@ def _label(proc: psutil.Process, root: int) -> str:
     try:
         cmdline = " ".join(proc.cmdline())
     except (psutil.Error, OSError):
-        return "child"
+        return "child (gone)"
     if "resource_tracker" in cmdline:
         return "resource tracker"
     if "spawn_main" in cmdline or "forkserver" in cmdline:
         return "dask worker"
-    return "child"
+    return f"child {proc.name()}"
 
 
 def _high_water_mb(pid: int) -> float | None:

@@ -3,7 +3,8 @@
     python bench/refresh_stages.py DAGSTER_HOME REFRESH_ID LOG_FILE LAUNCHED_AT_UNIX
 
 Runs in its own process (it imports Dagster) and prints one JSON object. Stages:
-start-up (process launch → prepare_job starts), plan (prepare_job), extract (the extract jobs),
+``windows`` give each stage's (start, end) in seconds since launch, to attribute RSS to stages.
+Stages: start-up (process launch → prepare_job starts), plan (prepare_job), extract (the extract jobs),
 between runs (gaps between the stage runs: Dagster's per-run overhead), schema check (staging step
 start → load start, i.e. the Parquet footer checks and the stored row-count verdict), staging
 (load + ANALYZE), indexes, datasets (output step start → last "Dataset … rows" line: LocalCluster
@@ -77,7 +78,14 @@ def stage_seconds(home: Path, refresh_id: str, log_file: Path, launched_at: floa
     stages.update(datasets=built - output_step.start_time, output=published - built,
                   health=output_step.end_time - published)
     stages["publish"] = sum(e - s for s, e in by_job.get("publish_job", []))
-    return {"stages": {k: round(v, 2) for k, v in stages.items()},
+    windows = {"start_up": (launched_at, spans[0][1]), **{job: (s, e) for job, s, e in spans if job != "output_job"},
+               **{key: (step.start_time, step.end_time) for key, step in steps.items() if key.startswith("staging")},
+               "datasets": (output_step.start_time, built), "output": (built, published),
+               "health": (published, output_step.end_time)}
+    manifests = sorted(home.parent.glob("output/*/*__" + refresh_id + "/_metadata.json"))
+    output_timings = {m.parent.parent.name: json.loads(m.read_text()).get("timings") for m in manifests}
+    return {"stages": {k: round(v, 2) for k, v in stages.items()}, "output_timings": output_timings,
+            "windows": {k: (round(s - launched_at, 2), round(e - launched_at, 2)) for k, (s, e) in windows.items()},
             "runs": [{"job": job, "start": round(s - launched_at, 2), "seconds": round(e - s, 2)} for job, s, e in spans],
             "last_run_end": max(e for _, _, e in spans)}
 

@@ -1,6 +1,7 @@
 """`sf-assets run` against the straight-line script (issue 12), on the same emulated org, alternating.
 
     python bench/refresh_vs_baseline.py [--profile small|large|1m|10m] [--rounds 2] [--engine dask_sql|sqlite]
+                                        [--set section.key=value ...] [--tag NAME] [--keep DIR]
                                         [--out bench/results] [--py-spy]
 
 Starts our emulator in THIS process (so its RSS is measured apart: the `emulator` figure is this
@@ -10,11 +11,13 @@ otherwise, no share), then per round runs `bench/baseline_script.py` and `sf-ass
 process tree (main, Dask workers) with psutil. Prints per-stage wall seconds, rows/s, peak RSS per
 process, API calls per million rows (the emulator's request counter) and the median ratio; writes
 `<out>/refresh_vs_baseline_<profile>_<engine>.json` and `.png` (stage bars, RSS over time).
-With --py-spy the refresh runs under `py-spy record` (speedscope JSON beside the result; slower).
+With --py-spy the refresh runs under `py-spy record` (collapsed stacks beside the result, summarized
+by bench/pyspy_summary.py; the RSS figures of such a run describe py-spy, not the refresh).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -35,7 +38,18 @@ PROFILES = {"small": {"Account": 5_000, "Opportunity": 50_000}, "large": {"Accou
             "1m": {"Account": 200_000, "Opportunity": 1_000_000}, "10m": {"Account": 200_000, "Opportunity": 10_000_000}}
 
 
-def write_config(folder: Path, state_file: Path, engine: str) -> Path:
+def _apply(config: dict, assignments: list[str]) -> None:
+    """`section.key=value` overrides (value parsed as YAML), e.g. extraction.max_concurrent_jobs=2."""
+    for item in assignments:
+        dotted, _, value = item.partition("=")
+        *parents, key = dotted.split(".")
+        node = config
+        for name in parents:
+            node = node.setdefault(name, {})
+        node[key] = yaml.safe_load(value)
+
+
+def write_config(folder: Path, state_file: Path, engine: str, overrides: list[str]) -> Path:
     """A pipeline config for the bench org: the demo's Account/Opportunity SOQL, one LEFT JOIN dataset."""
     demo = yaml.safe_load((HERE.parent / "config" / "pipeline.yaml").read_text())
     objects = [o for o in demo["objects"] if o["name"] in ("Account", "Opportunity")]
@@ -49,6 +63,7 @@ def write_config(folder: Path, state_file: Path, engine: str) -> Path:
         "datasets": [d for d in demo["datasets"] if d["name"] == "opportunity_account"],
         "logging": {"level": "INFO", "format": "json"},
     }
+    _apply(config, overrides)
     path = folder / "pipeline.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
@@ -87,7 +102,7 @@ def run_refresh(org, config: Path, folder: Path, py_spy: Path | None) -> dict:
     env = {**os.environ, "DAGSTER_HOME": str(folder / "dagster_home")}
     command = [str(BIN / "sf-assets"), "run", "--config", str(config), "--new-refresh"]
     if py_spy is not None:
-        command = [str(BIN / "py-spy"), "record", "--subprocesses", "--format", "speedscope", "--rate", "50",
+        command = [str(BIN / "py-spy"), "record", "--subprocesses", "--format", "raw", "--rate", "50",
                    "-o", str(py_spy), "--", *command]
     requests_before = org.counters()["requests"]
     done, seconds, launched_at, sampler = _run_sampled(command, env)
@@ -99,13 +114,17 @@ def run_refresh(org, config: Path, folder: Path, py_spy: Path | None) -> dict:
          str(folder / "logs" / "sf_assets.log"), str(launched_at)], capture_output=True, text=True, check=True, env=env,
     ).stdout)
     stages["stages"]["shutdown"] = round(ended_at - stages.pop("last_run_end"), 2)
+    stages["main_peak_rss_mb_by_stage"] = {
+        name: max((mb for t, _, label, mb in sampler.samples if label == "main" and start <= t <= end), default=None)
+        for name, (start, end) in stages["windows"].items()}
     return {"kind": "sf_assets", "wall_s": round(seconds, 2), "refresh_id": refresh_id, **stages,
             "api_requests": requests, "peak_rss_mb": sampler.peak_by_label(), "processes": sampler.processes(),
             "rss_series": sampler.samples}
 
 
-def summarize(rounds: list[dict], rows: int) -> dict:
+def summarize(rounds: list[dict]) -> dict:
     """Median figures and the ratio (per round: refresh wall / baseline wall of the same round)."""
+    rows = sum(o["rows"] for o in rounds[0]["baseline"]["objects"])  # what the org serves (some rows are deleted)
     ratios = [r["sf_assets"]["wall_s"] / r["baseline"]["wall_s"] for r in rounds]
     median = {kind: statistics.median(r[kind]["wall_s"] for r in rounds) for kind in ("baseline", "sf_assets")}
     extract = statistics.median(r["sf_assets"]["stages"]["extract"] for r in rounds)
@@ -127,7 +146,9 @@ def print_round(i: int, r: dict) -> None:
           f"join {b['join_s']}; {b['api_requests']} requests; peak RSS {b['peak_rss_mb']})")
     print(f"round {i}: sf-assets run {s['wall_s']:.1f} s = {s['wall_s'] / b['wall_s']:.2f}x; "
           f"{s['api_requests']} requests; peak RSS {s['peak_rss_mb']}")
-    print("         stages: " + ", ".join(f"{k} {v:.1f}" for k, v in s["stages"].items()), flush=True)
+    print("         stages: " + ", ".join(f"{k} {v:.1f}" for k, v in s["stages"].items()))
+    print("         main RSS peak by stage (MB): " + ", ".join(f"{k} {v}" for k, v in s["main_peak_rss_mb_by_stage"].items()),
+          flush=True)
 
 
 def main() -> None:
@@ -136,22 +157,27 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--engine", choices=("dask_sql", "sqlite"), default="dask_sql")
     parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="override a config key of the refresh, e.g. extraction.max_concurrent_jobs=2")
+    parser.add_argument("--tag", default="", help="suffix of the result files, e.g. concurrent2")
+    parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temp folder)")
     parser.add_argument("--py-spy", action="store_true", help="profile the refresh with py-spy (slower)")
     args = parser.parse_args()
     from sf_assets.emulator import EmulatorOrg, OrgSettings
 
     counts = {"Contact": 10, "Widget__c": 10, **PROFILES[args.profile]}
-    rows = PROFILES[args.profile]["Account"] + PROFILES[args.profile]["Opportunity"]
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"refresh_vs_baseline_{args.profile}_{args.engine}"
-    with tempfile.TemporaryDirectory(prefix="sf_bench_") as tmp, \
+    stem = args.out / f"refresh_vs_baseline_{args.profile}_{args.engine}{'_' + args.tag if args.tag else ''}"
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+    with (contextlib.nullcontext(str(args.keep)) if args.keep else tempfile.TemporaryDirectory(prefix="sf_bench_")) as tmp, \
             EmulatorOrg(OrgSettings(rows=counts, state_dir=Path(tmp) / "org")) as org:
         folder = Path(tmp)
         state_file = org.write_state_file(folder / "org.json")
-        config = write_config(folder, state_file, args.engine)
+        config = write_config(folder, state_file, args.engine, args.set)
         rounds = []
         for i in range(1, args.rounds + 1):
-            spy = stem.with_name(f"{stem.name}_round{i}.speedscope.json") if args.py_spy else None
+            spy = stem.with_name(f"{stem.name}_round{i}.pyspy.txt") if args.py_spy else None
             first, second = ("baseline", "sf_assets") if i % 2 else ("sf_assets", "baseline")
             result = {}
             for kind in (first, second):
@@ -161,9 +187,10 @@ def main() -> None:
             rounds.append(result)
             print_round(i, result)
         emulator_peak = own_peak_mb()
-    summary = {"profile": args.profile, "engine": args.engine, "counts": PROFILES[args.profile],
+    summary = {"profile": args.profile, "engine": args.engine, "counts": PROFILES[args.profile], "overrides": args.set,
+               "command": " ".join(sys.argv),
                "emulator_peak_rss_mb": round(emulator_peak, 1), "load_average_at_end": os.getloadavg(),
-               **summarize(rounds, rows), "rounds": rounds}
+               **summarize(rounds), "rounds": rounds}
     stem.with_suffix(".json").write_text(json.dumps(summary, indent=1))
     from refresh_chart import draw
 
