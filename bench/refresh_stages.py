@@ -83,7 +83,7 @@ def stage_seconds(home: Path, refresh_id: str, log_file: Path, launched_at: floa
                "datasets": (output_step.start_time, built), "output": (built, published),
                "health": (published, output_step.end_time)}
     manifests = sorted(home.parent.glob("output/*/*__" + refresh_id + "/_metadata.json"))
-    output_timings = {m.parent.parent.name: json.loads(m.read_text()).get("timings") for m in manifests}
+    output_timings = {m.parent.parent.name: json.loads(m.read_text()).get("timings_s") for m in manifests}
     return {"stages": {k: round(v, 2) for k, v in stages.items()}, "output_timings": output_timings,
             "windows": {k: (round(s - launched_at, 2), round(e - launched_at, 2)) for k, (s, e) in windows.items()},
             "runs": [{"job": job, "start": round(s - launched_at, 2), "seconds": round(e - s, 2)} for job, s, e in spans],

@@ -191,14 +191,14 @@ def main() -> None:
                "command": " ".join(sys.argv),
                "emulator_peak_rss_mb": round(emulator_peak, 1), "load_average_at_end": os.getloadavg(),
                **summarize(rounds), "rounds": rounds}
-    stem.with_suffix(".json").write_text(json.dumps(summary, indent=1))
+    stem.with_name(stem.name + ".json").write_text(json.dumps(summary, indent=1))
     from refresh_chart import draw
 
-    draw(summary, stem.with_suffix(".png"))
+    draw(summary, stem.with_name(stem.name + ".png"))
     print(f"median ratio {summary['median_ratio']} (rounds {summary['ratios']}); rows/s {summary['rows_per_s']}; "
           f"extraction {summary['extract_ratio']}x the script's download+parse ({summary['extract_rows_per_s']} rows/s); "
           f"API calls per million rows {summary['api_calls_per_million_rows']}; emulator peak RSS {emulator_peak:.0f} MB")
-    print(f"wrote {stem.with_suffix('.json')} and {stem.with_suffix('.png')}")
+    print(f"wrote {stem.with_name(stem.name + '.json')} and {stem.with_name(stem.name + '.png')}")
 
 
 if __name__ == "__main__":
