@@ -19,8 +19,10 @@ def draw(summary: dict, path: Path) -> None:
     colors = plt.get_cmap("tab20").colors
     legend: dict[str, object] = {}
     for i, r in enumerate(rounds, 1):
-        for kind, parts in (("baseline", {k.removesuffix("_s"): r["baseline"][k] for k in BASELINE_STAGES}),
-                            ("sf_assets", r["sf_assets"]["stages"])):
+        kinds = [("sf_assets", r["sf_assets"]["stages"])]
+        if "baseline" in r:
+            kinds.insert(0, ("baseline", {k.removesuffix("_s"): r["baseline"][k] for k in BASELINE_STAGES}))
+        for kind, parts in kinds:
             y, left = len(names), 0.0
             names.append(f"{'script' if kind == 'baseline' else 'sf-assets'} r{i}")
             for j, (stage, seconds) in enumerate(parts.items()):
@@ -32,10 +34,12 @@ def draw(summary: dict, path: Path) -> None:
     bars.set_yticks(range(len(names)), names)
     bars.invert_yaxis()
     bars.set_xlabel("wall seconds")
-    bars.set_title(f"{summary['profile']} ({summary['engine']}): median ratio {summary['median_ratio']}x")
+    bars.set_title(f"{summary['profile']} ({summary['engine']}): median ratio {summary.get('median_ratio', 'n/a (no script)')}x")
     bars.legend(fontsize=7, loc="upper right", bbox_to_anchor=(1.0, 1.0), framealpha=0.6)
     for i, r in enumerate(rounds, 1):
         for kind, style in (("baseline", ":"), ("sf_assets", "-")):
+            if kind not in r:
+                continue
             series: dict[str, list[tuple[float, float]]] = {}
             for t, pid, label, mb in r[kind]["rss_series"]:
                 series.setdefault(f"{label} {pid}", []).append((t, mb))

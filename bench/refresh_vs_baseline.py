@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -34,6 +35,7 @@ from process_tree_rss import TreeSampler, own_peak_mb
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
+ROWS_LINE = re.compile(r"^\s+\w+\s+([\d,]+) rows")  # `sf-assets run`'s summary: "  Account   196,000 rows (...)"
 PROFILES = {"small": {"Account": 5_000, "Opportunity": 50_000}, "large": {"Account": 200_000, "Opportunity": 2_000_000},
             "1m": {"Account": 200_000, "Opportunity": 1_000_000}, "10m": {"Account": 200_000, "Opportunity": 10_000_000}}
 
@@ -117,14 +119,20 @@ def run_refresh(org, config: Path, folder: Path, py_spy: Path | None) -> dict:
     stages["main_peak_rss_mb_by_stage"] = {
         name: max((mb for t, _, label, mb in sampler.samples if label == "main" and start <= t <= end), default=None)
         for name, (start, end) in stages["windows"].items()}
-    return {"kind": "sf_assets", "wall_s": round(seconds, 2), "refresh_id": refresh_id, **stages,
+    rows = sum(int(m.group(1).replace(",", "")) for m in map(ROWS_LINE.match, done.stdout.splitlines()) if m)
+    return {"kind": "sf_assets", "wall_s": round(seconds, 2), "refresh_id": refresh_id, "rows": rows, **stages,
             "api_requests": requests, "peak_rss_mb": sampler.peak_by_label(), "processes": sampler.processes(),
             "rss_series": sampler.samples}
 
 
 def summarize(rounds: list[dict]) -> dict:
     """Median figures and the ratio (per round: refresh wall / baseline wall of the same round)."""
-    rows = sum(o["rows"] for o in rounds[0]["baseline"]["objects"])  # what the org serves (some rows are deleted)
+    rows = rounds[0]["sf_assets"]["rows"]  # what the org serves (the generator deletes some rows)
+    if "baseline" not in rounds[0]:
+        wall = statistics.median(r["sf_assets"]["wall_s"] for r in rounds)
+        return {"rows": rows, "median_wall_s": {"sf_assets": wall}, "rows_per_s": {"sf_assets": round(rows / wall)},
+                "api_calls_per_million_rows": {"sf_assets": round(
+                    statistics.median(r["sf_assets"]["api_requests"] for r in rounds) / rows * 1e6, 1)}}
     ratios = [r["sf_assets"]["wall_s"] / r["baseline"]["wall_s"] for r in rounds]
     median = {kind: statistics.median(r[kind]["wall_s"] for r in rounds) for kind in ("baseline", "sf_assets")}
     extract = statistics.median(r["sf_assets"]["stages"]["extract"] for r in rounds)
@@ -141,10 +149,12 @@ def summarize(rounds: list[dict]) -> dict:
 
 
 def print_round(i: int, r: dict) -> None:
-    b, s = r["baseline"], r["sf_assets"]
-    print(f"round {i}: baseline {b['wall_s']:.1f} s (start-up {b['start_up_s']}, extract {b['extract_s']}, "
-          f"join {b['join_s']}; {b['api_requests']} requests; peak RSS {b['peak_rss_mb']})")
-    print(f"round {i}: sf-assets run {s['wall_s']:.1f} s = {s['wall_s'] / b['wall_s']:.2f}x; "
+    b, s = r.get("baseline"), r["sf_assets"]
+    if b:
+        print(f"round {i}: baseline {b['wall_s']:.1f} s (start-up {b['start_up_s']}, extract {b['extract_s']}, "
+              f"join {b['join_s']}; {b['api_requests']} requests; peak RSS {b['peak_rss_mb']})")
+    ratio = f" = {s['wall_s'] / b['wall_s']:.2f}x" if b else ""
+    print(f"round {i}: sf-assets run {s['wall_s']:.1f} s{ratio}; {s['rows']:,} rows; "
           f"{s['api_requests']} requests; peak RSS {s['peak_rss_mb']}")
     print("         stages: " + ", ".join(f"{k} {v:.1f}" for k, v in s["stages"].items()))
     print("         main RSS peak by stage (MB): " + ", ".join(f"{k} {v}" for k, v in s["main_peak_rss_mb_by_stage"].items()),
@@ -160,6 +170,8 @@ def main() -> None:
     parser.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="override a config key of the refresh, e.g. extraction.max_concurrent_jobs=2")
     parser.add_argument("--tag", default="", help="suffix of the result files, e.g. concurrent2")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="only `sf-assets run` (memory at sizes where the script would not fit): no ratios")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temp folder)")
     parser.add_argument("--py-spy", action="store_true", help="profile the refresh with py-spy (slower)")
     args = parser.parse_args()
@@ -178,12 +190,13 @@ def main() -> None:
         rounds = []
         for i in range(1, args.rounds + 1):
             spy = stem.with_name(f"{stem.name}_round{i}.pyspy.txt") if args.py_spy else None
-            first, second = ("baseline", "sf_assets") if i % 2 else ("sf_assets", "baseline")
+            order = ["baseline", "sf_assets"] if i % 2 else ["sf_assets", "baseline"]
+            order = [k for k in order if k != "baseline" or not args.no_baseline]
             result = {}
-            for kind in (first, second):
+            for kind in order:
                 result[kind] = run_baseline(org, state_file, folder) if kind == "baseline" else \
                     run_refresh(org, config, folder, spy)
-            result["order"] = [first, second]
+            result["order"] = order
             rounds.append(result)
             print_round(i, result)
         emulator_peak = own_peak_mb()
@@ -195,9 +208,11 @@ def main() -> None:
     from refresh_chart import draw
 
     draw(summary, stem.with_name(stem.name + ".png"))
-    print(f"median ratio {summary['median_ratio']} (rounds {summary['ratios']}); rows/s {summary['rows_per_s']}; "
-          f"extraction {summary['extract_ratio']}x the script's download+parse ({summary['extract_rows_per_s']} rows/s); "
-          f"API calls per million rows {summary['api_calls_per_million_rows']}; emulator peak RSS {emulator_peak:.0f} MB")
+    if "median_ratio" in summary:
+        print(f"median ratio {summary['median_ratio']} (rounds {summary['ratios']}); extraction "
+              f"{summary['extract_ratio']}x the script's download+parse ({summary['extract_rows_per_s']} rows/s)")
+    print(f"rows/s {summary['rows_per_s']}; API calls per million rows {summary['api_calls_per_million_rows']}; "
+          f"emulator peak RSS {emulator_peak:.0f} MB")
     print(f"wrote {stem.with_name(stem.name + '.json')} and {stem.with_name(stem.name + '.png')}")
 
 
