@@ -2,7 +2,7 @@
 
     python bench/refresh_vs_baseline.py [--profile small|large|1m|10m] [--rounds 2] [--engine dask_sql|sqlite]
                                         [--set section.key=value ...] [--tag NAME] [--keep DIR]
-                                        [--out bench/results] [--py-spy]
+                                        [--out bench/results] [--py-spy] [--no-baseline]
 
 Starts our emulator in THIS process (so its RSS is measured apart: the `emulator` figure is this
 process), writes a pipeline config (Account + Opportunity, the LEFT JOIN dataset, defaults
@@ -10,7 +10,8 @@ otherwise, no share), then per round runs `bench/baseline_script.py` and `sf-ass
 --new-refresh` as child processes (alternating which goes first), sampling the RSS of each child's
 process tree (main, Dask workers) with psutil. Prints per-stage wall seconds, rows/s, peak RSS per
 process, API calls per million rows (the emulator's request counter) and the median ratio; writes
-`<out>/refresh_vs_baseline_<profile>_<engine>.json` and `.png` (stage bars, RSS over time).
+`<out>/refresh_vs_baseline_<profile>_<engine>[_<tag>].json` and `.png` (stage bars, RSS over time).
+--no-baseline runs only the refresh (memory at sizes where the script would not fit; no ratio).
 With --py-spy the refresh runs under `py-spy record` (collapsed stacks beside the result, summarized
 by bench/pyspy_summary.py; the RSS figures of such a run describe py-spy, not the refresh).
 """
