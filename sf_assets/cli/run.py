@@ -64,7 +64,8 @@ def _someone_refreshes(config: PipelineConfig) -> bool:
     """True when `sf-assets run` holds the lock or a Dagster run with a live process is queued or executing."""
     from sf_assets.defs.context import lock_path
     from sf_assets.defs.driver import ensure_dagster_home, runs_without_process
-    from sf_assets.defs.partitions import lock_is_free, runs_in_progress
+    from sf_assets.defs.partitions import runs_in_progress
+    from sf_assets.storage.refresh_lock import lock_is_free
 
     if not lock_is_free(lock_path(config)):
         return True

@@ -16,7 +16,7 @@ import dagster as dg
 from sf_assets.defs.dagster_internals import backfills_in_progress
 from sf_assets.extract.chunk_planner import chunk_id
 from sf_assets.extract.refresh import latest_refresh_id, refresh_status
-from sf_assets.storage.refresh_lock import RefreshLocked, refresh_lock
+from sf_assets.storage.refresh_lock import lock_is_free
 
 IN_PROGRESS = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
                dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
@@ -53,15 +53,6 @@ def set_chunk_keys(instance: dg.DagsterInstance, object_name: str, keys: Sequenc
 def runs_in_progress(instance: dg.DagsterInstance) -> int:
     """Runs queued or executing in the instance."""
     return instance.get_runs_count(dg.RunsFilter(statuses=IN_PROGRESS))
-
-
-def lock_is_free(lock_file: Path) -> bool:
-    """True when no `sf-assets run` holds the refresh lock."""
-    try:
-        with refresh_lock(lock_file):
-            return True
-    except RefreshLocked:
-        return False
 
 
 def quiet_reason(instance: dg.DagsterInstance, conn: sqlite3.Connection, lock_file: Path,

@@ -39,13 +39,29 @@ def _holder(path: Path) -> dict:
         return {}
 
 
-@contextlib.contextmanager
-def refresh_lock(path: Path) -> Iterator[None]:
-    """Hold `path` for the duration of a refresh; RefreshLocked (naming the holder) when another process has it."""
+PROBE_WAIT_S = 0.5  # a `lock_is_free` probe holds the lock for milliseconds: never mistake it for a refresh
+
+
+def lock_is_free(path: Path) -> bool:
+    """True when nobody holds the refresh lock (a probe: the lock is taken and released at once, no holder written)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(path, timeout=0, thread_local=False)
     try:
         lock.acquire(blocking=False)
+    except Timeout:
+        return False
+    lock.release()
+    return True
+
+
+@contextlib.contextmanager
+def refresh_lock(path: Path, wait_s: float = PROBE_WAIT_S) -> Iterator[None]:
+    """Hold `path` for the duration of a refresh; RefreshLocked (naming the holder) when another process has it
+    for longer than `wait_s` (sensors probe the lock every few seconds)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(path, timeout=wait_s, thread_local=False)
+    try:
+        lock.acquire(timeout=wait_s, poll_interval=0.02)
     except Timeout:
         holder = _holder(path)
         raise RefreshLocked(

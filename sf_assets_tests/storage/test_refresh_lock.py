@@ -78,3 +78,28 @@ def test_the_lock_of_a_killed_holder_is_taken_over_by_exactly_one(tmp_path):
     outcomes = _outcomes(procs)
     assert outcomes.count("HELD") == 1, outcomes
     assert lock.exists()
+
+
+def test_a_probe_of_the_lock_never_refuses_a_refresh_starting_meanwhile(tmp_path):
+    """Sensors probe the lock every few seconds; a refresh starting during a probe waits it out."""
+    import threading
+
+    from sf_assets.storage.refresh_lock import lock_is_free
+
+    lock = tmp_path / "refresh.lock"
+    stop = threading.Event()
+
+    def probe() -> None:
+        while not stop.is_set():
+            lock_is_free(lock)
+
+    prober = threading.Thread(target=probe)
+    prober.start()
+    try:
+        for _ in range(50):
+            with refresh_lock(lock):
+                assert not lock_is_free(lock)
+    finally:
+        stop.set()
+        prober.join()
+    assert lock_is_free(lock)
