@@ -1,6 +1,6 @@
 """Per-stage wall seconds of one `sf-assets run`, from its Dagster run records and its sf_assets JSON log lines.
 
-    python bench/refresh_stages.py DAGSTER_HOME REFRESH_ID LOG_FILE LAUNCHED_AT_UNIX
+    python bench/refresh_stages.py DAGSTER_HOME REFRESH_ID LOG_DIR LAUNCHED_AT_UNIX
 
 Runs in its own process (it imports Dagster) and prints one JSON object. Stages:
 ``windows`` give each stage's (start, end) in seconds since launch, to attribute RSS to stages.
@@ -20,13 +20,15 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from sf_assets.observability.logs import LOG_FILE_GLOB
+
 STAGED = re.compile(r"Staged (\d+) rows of (\w+) in ([\d.]+) s")
 INDEX = re.compile(r"Created index \S+ on \w+\(\w+\) in ([\d.]+) s")
 
 
-def _log_lines(log_file: Path, refresh_id: str) -> list[tuple[float, dict]]:
+def _log_lines(log_dir: Path, refresh_id: str) -> list[tuple[float, dict]]:
     out = []
-    for path in sorted(log_file.parent.glob(log_file.name + "*")):
+    for path in sorted(log_dir.glob(LOG_FILE_GLOB)):  # one file per process (and its rollovers)
         for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
                 line = json.loads(raw)
@@ -42,7 +44,7 @@ def _last(lines: list[tuple[float, dict]], prefix: str, after: float) -> float |
     return max(hits) if hits else None
 
 
-def stage_seconds(home: Path, refresh_id: str, log_file: Path, launched_at: float) -> dict:
+def stage_seconds(home: Path, refresh_id: str, log_dir: Path, launched_at: float) -> dict:
     """Stage wall seconds plus the run spans they come from."""
     import dagster as dg
 
@@ -57,7 +59,7 @@ def stage_seconds(home: Path, refresh_id: str, log_file: Path, launched_at: floa
     stages["plan"] = sum(e - s for s, e in by_job.get("prepare_job", []))
     stages["extract"] = sum(e - s for job, s, e in spans if job.startswith("extract_"))
     stages["between_runs"] = sum(max(0.0, spans[i + 1][1] - spans[i][2]) for i in range(len(spans) - 1))
-    lines = _log_lines(log_file, refresh_id)
+    lines = _log_lines(log_dir, refresh_id)
     output_run = next(r for r in records if r.dagster_run.job_name == "output_job")
     steps = {s.step_key: s for s in instance.get_run_step_stats(output_run.dagster_run.run_id)}
     check = load = indexes = 0.0
@@ -82,7 +84,7 @@ def stage_seconds(home: Path, refresh_id: str, log_file: Path, launched_at: floa
                **{key: (step.start_time, step.end_time) for key, step in steps.items() if key.startswith("staging")},
                "datasets": (output_step.start_time, built), "output": (built, published),
                "health": (published, output_step.end_time)}
-    manifests = sorted(home.parent.glob("output/*/*__" + refresh_id + "/_metadata.json"))
+    manifests = sorted(home.parent.glob(f"output/*/v{refresh_id}/_metadata.json"))
     output_timings = {m.parent.parent.name: json.loads(m.read_text()).get("timings_s") for m in manifests}
     return {"stages": {k: round(v, 2) for k, v in stages.items()}, "output_timings": output_timings,
             "windows": {k: (round(s - launched_at, 2), round(e - launched_at, 2)) for k, (s, e) in windows.items()},

@@ -107,14 +107,15 @@ def run_refresh(org, config: Path, folder: Path, py_spy: Path | None) -> dict:
     if py_spy is not None:
         command = [str(BIN / "py-spy"), "record", "--subprocesses", "--format", "raw", "--rate", "50",
                    "-o", str(py_spy), "--", *command]
-    requests_before = org.counters()["requests"]
+    counters_before = org.counters()
     done, seconds, launched_at, sampler = _run_sampled(command, env)
     ended_at = launched_at + seconds
-    requests = org.counters()["requests"] - requests_before
+    calls = api_breakdown(counters_before, org.counters())
+    requests = calls["requests"]
     refresh_id = next(line.split()[1].rstrip(":") for line in done.stdout.splitlines() if line.startswith("Refresh "))
     stages = json.loads(subprocess.run(
         [sys.executable, str(HERE / "refresh_stages.py"), str(folder / "dagster_home"), refresh_id,
-         str(folder / "logs" / "sf_assets.log"), str(launched_at)], capture_output=True, text=True, check=True, env=env,
+         str(folder / "logs"), str(launched_at)], capture_output=True, text=True, check=True, env=env,
     ).stdout)
     stages["stages"]["shutdown"] = round(ended_at - stages.pop("last_run_end"), 2)
     stages["main_peak_rss_mb_by_stage"] = {
@@ -122,8 +123,22 @@ def run_refresh(org, config: Path, folder: Path, py_spy: Path | None) -> dict:
         for name, (start, end) in stages["windows"].items()}
     rows = sum(int(m.group(1).replace(",", "")) for m in map(ROWS_LINE.match, done.stdout.splitlines()) if m)
     return {"kind": "sf_assets", "wall_s": round(seconds, 2), "refresh_id": refresh_id, "rows": rows, **stages,
-            "api_requests": requests, "peak_rss_mb": sampler.peak_by_label(), "processes": sampler.processes(),
-            "rss_series": sampler.samples}
+            "api_requests": requests, "api_breakdown": calls, "peak_rss_mb": sampler.peak_by_label(),
+            "processes": sampler.processes(), "rss_series": sampler.samples}
+
+
+def api_breakdown(before: dict, after: dict) -> dict:
+    """What the emulator served between two counter snapshots: requests, pages, polls, logins, jobs, describes…"""
+    out: dict = {}
+    for key, value in after.items():
+        if isinstance(value, dict):
+            diff = {k: v - before.get(key, {}).get(k, 0) for k, v in value.items() if v - before.get(key, {}).get(k, 0)}
+            if diff:
+                out[key] = diff
+        elif value - before.get(key, 0):
+            out[key] = value - before.get(key, 0)
+    out.setdefault("requests", 0)
+    return out
 
 
 def summarize(rounds: list[dict]) -> dict:
@@ -157,6 +172,7 @@ def print_round(i: int, r: dict) -> None:
     ratio = f" = {s['wall_s'] / b['wall_s']:.2f}x" if b else ""
     print(f"round {i}: sf-assets run {s['wall_s']:.1f} s{ratio}; {s['rows']:,} rows; "
           f"{s['api_requests']} requests; peak RSS {s['peak_rss_mb']}")
+    print(f"         API calls: {s['api_breakdown']}")
     print("         stages: " + ", ".join(f"{k} {v:.1f}" for k, v in s["stages"].items()))
     print("         main RSS peak by stage (MB): " + ", ".join(f"{k} {v}" for k, v in s["main_peak_rss_mb_by_stage"].items()),
           flush=True)

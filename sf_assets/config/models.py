@@ -150,10 +150,11 @@ class ObjectConfig(_Model):
 class ExtractionConfig(_Model):
     """Bulk API 2.0 extraction."""
 
-    chunk_size: int = Field(100_000, gt=0, description="Target rows per chunk (one Bulk job = one partition).")
-    max_concurrent_jobs: int = Field(1, ge=1, le=2, description="Bulk jobs at once, across threads and runs.")
-    max_records_per_page: int = Field(100_000, gt=0, description="maxRecords of each results page.")
-    poll_initial_s: float = Field(1.0, gt=0, description="First wait between job status polls (doubles).")
+    chunk_size: int = Field(250_000, gt=0, description="Target rows per chunk (one Bulk job = one partition).")
+    max_concurrent_jobs: int = Field(2, ge=1, le=2, description="Bulk jobs at once, across threads and runs.")
+    max_records_per_page: int = Field(
+        400_000, gt=0, description="maxRecords of each results page; above chunk_size, a chunk is one page.")
+    poll_initial_s: float = Field(0.2, gt=0, description="First wait between job status polls (doubles).")
     poll_max_s: float = Field(30.0, gt=0, description="Longest wait between job status polls.")
     resume_window_hours: float = Field(20.0, ge=0, description="An unfinished refresh younger than this is resumed.")
     job_timeout_minutes: float = Field(240.0, gt=0, description="Abort a Bulk job that has not completed by then.")

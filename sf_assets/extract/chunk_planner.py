@@ -47,7 +47,7 @@ from sf_assets.schema.field_plan import FieldPlan
 log = logging.getLogger(__name__)
 SAMPLE_SIZE = 200_000
 EMPTY_TAIL_ID = "zzzzzzzzzzzzzzzzzz"  # above every Id (base-62 in ASCII order): ranges [it, it) are empty
-ID_PAGE_RECORDS = 200_000
+ID_PAGE_RECORDS = 1_000_000
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 The header line is split off and compared with the planned column names; the rest goes through
 pyarrow's streaming CSV reader (every column a string), `cast_csv_table` and a ParquetWriter on a
-temporary name, renamed only when the row count equals the page's Sforce-NumberOfRecords.
+temporary name, renamed only when the row count equals the page's Sforce-NumberOfRecords. Cast
+blocks are gathered into row groups of ROW_GROUP_ROWS (one block is ~5k rows), the layout of a chunk file.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sf_assets.storage.files import replace_with_retry
 
 CSV_BLOCK_BYTES = 1 << 20
 PARQUET_COMPRESSION = "snappy"
+ROW_GROUP_ROWS = 65_536  # a page's part has the row groups of a chunk file: a one-page chunk is renamed, not re-written
 
 
 class ChunkValidationError(TransientError):
@@ -105,9 +107,15 @@ def write_page(source: Readable, plan: FieldPlan, dest: Path, expected_rows: int
     rows = 0
     try:
         with pq.ParquetWriter(tmp, plan.arrow_schema(), compression=PARQUET_COMPRESSION) as writer:
+            pending: list[pa.Table] = []
             for batch in page_batches(source, plan):
-                writer.write_table(cast_csv_table(pa.Table.from_batches([batch]), plan))
+                pending.append(cast_csv_table(pa.Table.from_batches([batch]), plan))
                 rows += batch.num_rows
+                if sum(t.num_rows for t in pending) >= ROW_GROUP_ROWS:
+                    writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
+                    pending = []
+            if pending:
+                writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
         if rows != expected_rows:
             raise ShortPageError(f"page has {rows} rows but Sforce-NumberOfRecords says {expected_rows}")
         replace_with_retry(tmp, dest)

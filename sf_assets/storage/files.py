@@ -6,6 +6,7 @@ import hashlib
 import logging
 import os
 import re
+import shutil
 import time
 import uuid
 from pathlib import Path
@@ -51,6 +52,15 @@ def replace_when_free(src: Path, dst: Path, wait_s: float, poll_s: float = 1.0) 
                             "to be closed", dst, wait_s)
                 warned = True
             time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
+
+
+def link_or_copy(source: Path, dest: Path) -> None:
+    """Make ``dest`` a hard link of ``source`` (no bytes written), or a copy where links are impossible
+    (FAT/exFAT volumes, some shares)."""
+    try:
+        os.link(source, dest)
+    except OSError:
+        shutil.copyfile(source, dest)
 
 
 def temp_path_for(path: Path) -> Path:

@@ -31,12 +31,13 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
 from sf_assets.config.models import DatasetConfig, OutputConfig
 from sf_assets.storage.manifest import build_manifest, file_entry, write_manifest
-from sf_assets.storage.output_consolidate import consolidate, has_room, writer_options
+from sf_assets.storage.files import link_or_copy
+from sf_assets.storage.output_consolidate import consolidate, has_room
+from sf_assets.storage.output_partitioned import PartitionedWriteLimits, write_partitioned
 from sf_assets.storage.temp_owner import owner_tag
 
 log = logging.getLogger(__name__)
@@ -112,10 +113,10 @@ def build_version(
     tmp.mkdir(parents=True)
     timings = dict(timings or {})
     try:
-        started = time.perf_counter()
-        files = _write_partitioned(parts, schema, tmp / "dataset", dataset.partition_cols, cfg)
-        timings["partitioned_write"] = time.perf_counter() - started
         consolidated = _consolidated(parts, schema, tmp, consolidated_name(dataset.name), cfg, timings)
+        started = time.perf_counter()
+        files = _dataset_files(parts, schema, tmp, consolidated.get("file"), dataset.partition_cols, cfg)
+        timings["partitioned_write"] = time.perf_counter() - started
         _verify(files, rows, _file_schema(schema, dataset.partition_cols))
         if "file" in consolidated:
             _verify([tmp / consolidated["file"]], rows, schema)
@@ -137,9 +138,12 @@ def _file_schema(schema: pa.Schema, partition_cols: Sequence[str]) -> pa.Schema:
     return pa.schema([f for f in schema if f.name not in partition_cols])
 
 
-def _write_partitioned(
-    parts: Sequence[Path], schema: pa.Schema, folder: Path, partition_cols: Sequence[str], cfg: OutputConfig,
+def _dataset_files(
+    parts: Sequence[Path], schema: pa.Schema, tmp: Path, consolidated: str | None, partition_cols: Sequence[str],
+    cfg: OutputConfig,
 ) -> list[Path]:
+    """The ``dataset/`` folder: without partition columns, when the consolidated file fits one dataset file, that
+    same file (hard link, else a copy: it holds exactly those rows, written once); otherwise streamed from the parts."""
     missing = [c for c in partition_cols if c not in schema.names]
     if missing:
         raise ValueError(f"partition columns {missing} are not result columns {schema.names}")
@@ -147,29 +151,14 @@ def _write_partitioned(
     part_rows = sum(pq.read_metadata(p).num_rows for p in parts)
     bytes_per_row = part_bytes / part_rows if part_rows else 1.0
     max_rows = max(1, min(cfg.max_rows_per_file, int(cfg.max_file_size_mb * 2**20 / bytes_per_row)))
-    written: list[Path] = []
-    fmt = pads.ParquetFileFormat()
-    options = fmt.make_write_options(**writer_options(cfg.compression))
-    pads.write_dataset(
-        pads.dataset([str(p) for p in parts], schema=schema, format="parquet"),
-        folder,
-        format=fmt,
-        file_options=options,
-        partitioning=list(partition_cols) or None,
-        partitioning_flavor="hive" if partition_cols else None,
-        basename_template="part-{i}.parquet",
-        max_rows_per_file=max_rows,
-        max_rows_per_group=min(cfg.row_group_rows, max_rows),
-        min_rows_per_group=min(cfg.row_group_rows, max_rows) // 2,
-        existing_data_behavior="error",
-        file_visitor=lambda f: written.append(Path(f.path)),
-    )
-    if not written:  # an empty result still gets one file carrying the schema
-        folder.mkdir(parents=True, exist_ok=True)
-        empty = folder / "part-0.parquet"
-        pq.write_table(_file_schema(schema, partition_cols).empty_table(), empty, **writer_options(cfg.compression))
-        written.append(empty)
-    return written
+    folder = tmp / "dataset"
+    if consolidated is not None and not partition_cols and part_rows <= max_rows:
+        folder.mkdir()
+        link_or_copy(tmp / consolidated, folder / "part-0.parquet")
+        return [folder / "part-0.parquet"]
+    row_group = min(cfg.row_group_rows, max_rows)
+    limits = PartitionedWriteLimits(max_rows_per_file=max_rows, row_group_rows=row_group, buffer_rows=row_group)
+    return write_partitioned(parts, schema, folder, partition_cols, limits, cfg.compression)
 
 
 def _consolidated(

@@ -26,7 +26,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sf_assets.storage.files import atomic_write_text, replace_when_free, replace_with_retry, temp_path_for
+from sf_assets.storage.files import (atomic_write_text, link_or_copy, replace_when_free, replace_with_retry,
+                                     temp_path_for)
 from sf_assets.storage.manifest import SUCCESS
 from sf_assets.storage.output import CURRENT, BuiltVersion, PublishedDataset, consolidated_name
 from sf_assets.storage.temp_owner import owner_tag
@@ -136,10 +137,7 @@ def _move_into_place(tmp: Path, final: Path) -> None:
 def _replace_stable(source: Path, stable: Path, in_use_wait_s: float) -> None:
     staged = temp_path_for(stable)
     try:
-        try:
-            os.link(source, staged)
-        except OSError:
-            shutil.copyfile(source, staged)
+        link_or_copy(source, staged)
         replace_when_free(staged, stable, in_use_wait_s)
     finally:
         staged.unlink(missing_ok=True)

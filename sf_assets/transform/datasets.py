@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from distributed import Client
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_incrementing
 
 from sf_assets.config.models import DatasetConfig
 from sf_assets.transform.dask_input import Source
@@ -113,24 +114,38 @@ def _build_one(
     source_rows: dict[str, int], retry_wait_s: float,
 ) -> DatasetResult:
     started = time.perf_counter()
-    for attempt in range(1, ATTEMPTS + 1):
+    retrying = Retrying(stop=stop_after_attempt(ATTEMPTS), wait=wait_incrementing(retry_wait_s, retry_wait_s),
+                        retry=retry_if_exception(is_transient), before_sleep=partial(_log_retry, name, engine),
+                        reraise=True)
+    try:
+        result = retrying(_fresh_run, run, out_dir)
+    except Exception as exc:  # reported per dataset; the others still run
+        message = _failure(name, engine, exc)
+        log.error(message)
         shutil.rmtree(out_dir, ignore_errors=True)
-        try:
-            result = run()
-        except Exception as exc:  # reported per dataset; the others still run
-            message = f"Dataset {name!r} failed on {engine}: {type(exc).__name__}: {_first_line(exc)}{_text_hint(exc)}"
-            if is_transient(exc) and attempt < ATTEMPTS:
-                log.warning("%s; retrying (%d/%d)", message, attempt, ATTEMPTS)
-                time.sleep(retry_wait_s * attempt)
-                continue
-            log.error(message)
-            shutil.rmtree(out_dir, ignore_errors=True)
-            return DatasetResult(name, engine, time.perf_counter() - started, attempt, out_dir,
-                                 error=message, source_rows=source_rows)
-        seconds = time.perf_counter() - started
-        log.info("Dataset %s: %d rows in %.1f s (%s)", name, result.rows, seconds, engine)
-        return DatasetResult(name, engine, seconds, attempt, out_dir, result, source_rows=source_rows)
-    raise AssertionError("unreachable")
+        return DatasetResult(name, engine, time.perf_counter() - started, retrying.statistics["attempt_number"],
+                             out_dir, error=message, source_rows=source_rows)
+    seconds = time.perf_counter() - started
+    log.info("Dataset %s: %d rows in %.1f s (%s)", name, result.rows, seconds, engine)
+    return DatasetResult(name, engine, seconds, retrying.statistics["attempt_number"], out_dir, result,
+                         source_rows=source_rows)
+
+
+def _fresh_run(run: Callable[[], EngineResult], out_dir: Path) -> EngineResult:
+    """One attempt, into an empty parts folder (a failed attempt's parts never mix in)."""
+    shutil.rmtree(out_dir, ignore_errors=True)
+    return run()
+
+
+def _log_retry(name: str, engine: Engine, state: RetryCallState) -> None:
+    assert state.outcome is not None  # tenacity calls before_sleep after a failed attempt
+    exc = state.outcome.exception()
+    assert exc is not None
+    log.warning("%s; retrying (%d/%d)", _failure(name, engine, exc), state.attempt_number, ATTEMPTS)
+
+
+def _failure(name: str, engine: Engine, exc: BaseException) -> str:
+    return f"Dataset {name!r} failed on {engine}: {type(exc).__name__}: {_first_line(exc)}{_text_hint(exc)}"
 
 
 def _text_hint(exc: BaseException) -> str:

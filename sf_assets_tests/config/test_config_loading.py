@@ -35,8 +35,9 @@ def test_repository_configs_load(monkeypatch):
 
 def test_defaults_and_relative_paths(tmp_path):
     config = load_config(write(tmp_path, MINIMAL))
-    assert config.extraction.chunk_size == 100_000
-    assert config.extraction.max_concurrent_jobs == 1
+    assert config.extraction.chunk_size == 250_000
+    assert config.extraction.max_records_per_page > config.extraction.chunk_size  # a planned chunk is one page
+    assert config.extraction.max_concurrent_jobs == 2
     assert (config.api_usage.warn_pct, config.api_usage.halt_pct) == (80, 90)
     assert config.preflight.min_free_disk_gb == 20
     assert config.paths.output_dir == (tmp_path / ".." / "var" / "output").resolve()
