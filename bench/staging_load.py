@@ -21,7 +21,8 @@ from sf_assets.config.models import ObjectConfig, StagingConfig
 from sf_assets.emulator.datagen import DataGenerator
 from sf_assets.storage.chunk_schema import read_conformed
 from sf_assets.storage.sqlite_util import connect
-from sf_assets.storage.staging import create_table_sql, stage_object
+from sf_assets.storage.staging import stage_object
+from sf_assets.storage.staging_types import create_table_sql
 from sf_assets.storage.staging_types import to_sqlite_arrow
 from sf_assets_tests.storage.emulated_chunks import emulator_plan, write_chunks
 

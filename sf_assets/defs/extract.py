@@ -92,7 +92,7 @@ def _extract(context: dg.AssetExecutionContext, config: PipelineConfig, salesfor
                                                       metadata=_chunk_metadata(refresh_id, result, ranges[chunk_id])))
 
     with extract_context(config, salesforce.connection(), conn, refresh_id) as ctx:
-        outcome = extract_chunks(ctx, obj, conn, [k for k in wanted if k in ranges], on_result)
+        outcome = extract_chunks(ctx, config, obj, conn, [k for k in wanted if k in ranges], on_result)
     return {**failures, **outcome.failures}
 
 

@@ -6,6 +6,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sf_assets.config import PipelineConfig
 from sf_assets.config.models import ObjectConfig
 from sf_assets.extract.chunk_extract import ChunkResult, ExtractContext
 from sf_assets.extract.object_extract import ObjectResult, OnResult, extract_object
@@ -14,6 +15,7 @@ from sf_assets.observability.logs import log_context
 from sf_assets.pipeline.plan import estimate
 from sf_assets.storage.field_mapping import load_plan
 from sf_assets.storage.refresh_facts import get_fact, put_fact
+from sf_assets.storage.staging_chunks import ChunkPreloader
 
 
 @dataclass(frozen=True)
@@ -56,15 +58,23 @@ def stored_row_check(conn: sqlite3.Connection, refresh_id: str, object_name: str
 
 
 def extract_chunks(
-    ctx: ExtractContext, obj: ObjectConfig, conn: sqlite3.Connection, chunk_ids: Sequence[str], on_result: OnResult
+    ctx: ExtractContext, config: PipelineConfig, obj: ObjectConfig, conn: sqlite3.Connection,
+    chunk_ids: Sequence[str], on_result: OnResult,
 ) -> ObjectResult:
-    """Extract the given chunks of one object (finished ones whose file matches are skipped); logs progress."""
+    """Extract the given chunks of one object (finished ones whose file matches are skipped); logs progress.
+
+    Each finished chunk is also loaded into its chunk DB for staging while the next chunks download
+    (``storage.staging_chunks``); the step returns once those loads are done.
+    """
     progress = Progress(len(chunk_ids), estimate(conn, ctx.refresh_id, obj.name))
+    plan = load_plan(conn, obj.name)
+    with log_context(refresh_id=ctx.refresh_id, object=obj.name), \
+            ChunkPreloader(config.paths.staging_db, plan, config.staging.batch_rows) as preloader:
 
-    def report(chunk_id: str, result: ChunkResult | Exception) -> None:
-        progress.step(result.rows if isinstance(result, ChunkResult) else 0)
-        on_result(chunk_id, result)
+        def report(chunk_id: str, result: ChunkResult | Exception) -> None:
+            progress.step(result.rows if isinstance(result, ChunkResult) else 0)
+            if isinstance(result, ChunkResult):
+                preloader.submit(result.file_path)
+            on_result(chunk_id, result)
 
-    with log_context(refresh_id=ctx.refresh_id, object=obj.name):
-        return extract_object(ctx, load_plan(conn, obj.name), query_all=obj.query_all, chunk_ids=chunk_ids,
-                              on_result=report)
+        return extract_object(ctx, plan, query_all=obj.query_all, chunk_ids=chunk_ids, on_result=report)

@@ -3,18 +3,18 @@
 The table is named like the object, its columns like the plan's with ``.`` mapped to ``_``
 (see ``staging_types``). A load is rerun-safe and crash-safe:
 
-1. ADBC (``adbc-driver-sqlite``: rows bound from Arrow buffers in C, about twice Python's
-   ``executemany``, ``bench/staging_load.py``) ingests every valid chunk into a **private loading
-   file** ``<staging>.loading/<Object>.<owner>.db`` that nothing else opens (journal off: it is
-   disposable). The next batch is read and converted on a second thread meanwhile.
-2. ADBC is closed; then Python's ``sqlite3`` opens ``staging.db``, attaches the loading file and,
-   in one transaction, replaces the table by a copy of the loaded one (SQLite's transfer
-   optimisation copies pages, ~0.1 s per 25 MB), builds the indexes and records the staged files.
-3. The loading file is deleted. Any failure or kill leaves the previous table untouched; the
-   loading files of dead processes, and ``<Object>__loading`` tables of older versions, are
+1. Every valid chunk has its **chunk DB**, a private SQLite file written by ADBC
+   (``staging_chunks``): usually built by the extraction step while the next chunk downloaded,
+   else built now.
+2. Python's ``sqlite3`` opens ``staging.db`` and copies each chunk DB's rows (attached in turn)
+   into the table ``<Object>__loading``, one commit per chunk; the row total must equal the
+   chunk files' footers. Then, in one transaction, the previous table is dropped, the loaded one
+   renamed in its place, indexed, and the staged files recorded; then ANALYZE.
+3. The chunk DBs are deleted. Any failure or kill leaves the previous table untouched; a
+   left-over ``<Object>__loading`` table is dropped and dead processes' temporary chunk DBs are
    removed by the next load.
 
-Why a private file: ``adbc-driver-sqlite`` bundles its own SQLite library. Two SQLite libraries
+Why private files: ``adbc-driver-sqlite`` bundles its own SQLite library. Two SQLite libraries
 with the same database open in one process do not see each other's POSIX locks, so closing one
 releases the other's locks and deletes the ``-wal``/``-shm`` the other still maps: SIGBUS or a
 "database disk image is malformed" file (sqlite.org, "How To Corrupt An SQLite Database File",
@@ -31,18 +31,18 @@ Replacing the previous table (every refresh but the first) drops it with ``secur
 Python's SQLite here is built with secure_delete on, which zero-fills every freed page, so the
 drop wrote the whole old table to the WAL (558 MB and 3.3 s for 2 M Opportunity rows; 0.3 s with
 FAST: ``bench/staging_restage.py``). Freed pages keep their old bytes until reused by the next
-load; the staging DB is a local working file holding the same data anyway.
+load; the staging DB is a local working file holding the same data anyway. The rename runs with
+``legacy_alter_table=ON``, so a user's own view on the table is neither rewritten nor an error.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import sqlite3
 import time
-import uuid
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -52,12 +52,13 @@ from sf_assets.config.models import ObjectConfig, StagingConfig
 from sf_assets.schema.field_plan import FieldPlan
 from sf_assets.storage.chunk_schema import SchemaCheck, check_chunks
 from sf_assets.storage.sqlite_util import connect, connect_readonly, retry_locked
-from sf_assets.storage.staging_types import declared_type, quote, register_decimal_collation, sql_names, to_sqlite_arrow
-from sf_assets.storage.temp_owner import owner_tag, remove_dead_temps
+from sf_assets.storage.staging_chunks import ensure_chunk_db, loading_folder, remove_chunk_dbs
+from sf_assets.storage.staging_types import create_table_sql, quote, sql_names
+from sf_assets.storage.temp_owner import remove_dead_temps
 
 log = logging.getLogger(__name__)
 
-LOADING_SUFFIX = "__loading"  # in-place loading tables of older versions
+LOADING_SUFFIX = "__loading"  # the table rows are copied into before the swap
 _LOCK_ATTEMPTS = 3
 _LOADING_FILE = re.compile(r"\.p\d+s\d+\.[0-9a-f]{8}\.db(-journal|-wal|-shm)?$")
 _BOOKKEEPING = """
@@ -94,15 +95,6 @@ class StagingResult:
         return [c.path for c in self.check.invalid]
 
 
-def create_table_sql(plan: FieldPlan, table: str) -> str:
-    """CREATE TABLE from the field plan: declared types, NOT NULL for non-nullable columns."""
-    cols = [
-        f"{quote(name)} {declared_type(col)}{'' if col.nullable else ' NOT NULL'}"
-        for name, col in zip(sql_names(plan), plan.columns)
-    ]
-    return f"CREATE TABLE {quote(table)} (\n    " + ",\n    ".join(cols) + "\n)"
-
-
 def index_columns(plan: FieldPlan, object_cfg: ObjectConfig) -> list[str]:
     """SQL names of the columns to index: Id, join keys and index_fields present in the plan."""
     by_lower = {c.name.lower(): name for c, name in zip(plan.columns, sql_names(plan))}
@@ -115,11 +107,6 @@ def index_columns(plan: FieldPlan, object_cfg: ObjectConfig) -> list[str]:
         elif name not in out:
             out.append(name)
     return out
-
-
-def loading_folder(staging_db_path: Path) -> Path:
-    """The folder of the private ADBC loading files, next to the staging DB."""
-    return staging_db_path.with_name(staging_db_path.name + ".loading")
 
 
 def stage_object(
@@ -135,52 +122,20 @@ def stage_object(
     folder = loading_folder(staging_db_path)
     folder.mkdir(parents=True, exist_ok=True)
     remove_dead_temps(folder, _LOADING_FILE)
-    loading = folder / f"{table}.{owner_tag()}.{uuid.uuid4().hex[:8]}.db"
     started = time.perf_counter()
-    try:
-        rows = _load(loading, create_table_sql(plan, table), table, check, staging_cfg.batch_rows)
-        load_seconds = time.perf_counter() - started
-        indexes = _swap_in(staging_db_path, loading, plan, check, rows, index_columns(plan, object_cfg), staging_cfg)
-    finally:
-        loading.unlink(missing_ok=True)
+    chunk_dbs = [ensure_chunk_db(folder, plan, chunk, staging_cfg.batch_rows) for chunk in check.valid]
+    rows = sum(chunk.rows for chunk in check.valid)
+    indexes = _swap_in(staging_db_path, chunk_dbs, plan, check, rows, index_columns(plan, object_cfg), staging_cfg)
+    remove_chunk_dbs(folder, table)
     seconds = time.perf_counter() - started
-    rate = rows / load_seconds if load_seconds > 0 else 0.0
-    log.info("Staged %d rows of %s in %.1f s (%.0f rows/s loading)", rows, table, seconds, rate)
+    rate = rows / seconds if seconds > 0 else 0.0
+    log.info("Staged %d rows of %s in %.1f s (%.0f rows/s)", rows, table, seconds, rate)
     return StagingResult(table, rows, seconds, rate, indexes, check)
 
 
-def _load(db: Path, ddl: str, table: str, check: SchemaCheck, batch_rows: int) -> int:
-    """Create ``table`` in the private file ``db`` and ingest every valid chunk, ``batch_rows`` at a time.
-
-    Python's sqlite3 creates the table and closes the file; then only ADBC opens it (never the staging
-    DB). The next batch is read and converted on a second
-    thread while this one is ingested (both release the GIL in C).
-    """
-    import adbc_driver_sqlite.dbapi as adbc  # imported here: only staging needs the driver
-
-    create = register_decimal_collation(sqlite3.connect(db))  # the DDL names our collation: ADBC cannot parse it
-    try:
-        create.execute(ddl)
-        create.commit()
-    finally:
-        create.close()  # closed before ADBC opens the file: one SQLite library at a time
-    batches = (to_sqlite_arrow(b) for chunk in check.valid for b in check.batches(chunk, batch_rows))
-    rows = 0
-    with adbc.connect(str(db), autocommit=True) as conn, conn.cursor() as cursor, ThreadPoolExecutor(1) as reader:
-        for pragma in ("journal_mode=OFF", "synchronous=OFF"):  # a disposable file: a crash just discards it
-            cursor.execute(f"PRAGMA {pragma}")
-            cursor.fetchall()
-        upcoming = reader.submit(next, batches, None)
-        while (ready := upcoming.result()) is not None:
-            upcoming = reader.submit(next, batches, None)
-            cursor.adbc_ingest(table, ready, mode="append")
-            rows += ready.num_rows
-    return rows
-
-
-def _swap_in(staging_db: Path, loading: Path, plan: FieldPlan, check: SchemaCheck, rows: int, columns: list[str],
-             cfg: StagingConfig) -> tuple[IndexBuild, ...]:
-    """Replace the staged table by the loaded one, index it, record the files (one transaction), ANALYZE."""
+def _swap_in(staging_db: Path, chunk_dbs: list[Path], plan: FieldPlan, check: SchemaCheck, rows: int,
+             columns: list[str], cfg: StagingConfig) -> tuple[IndexBuild, ...]:
+    """Copy the chunk DBs into ``<table>__loading``, then swap it in, index it, record the files; ANALYZE."""
     table = plan.object_name
     what = f"the staging DB {staging_db}"
     conn = connect(staging_db, cfg.cache_size_mb, busy_timeout_s=cfg.lock_timeout_s / _LOCK_ATTEMPTS)
@@ -188,11 +143,20 @@ def _swap_in(staging_db: Path, loading: Path, plan: FieldPlan, check: SchemaChec
     try:
         retry_locked(lambda: conn.executescript(_BOOKKEEPING), _LOCK_ATTEMPTS, what=what)
         retry_locked(lambda: _drop_old_loading_tables(conn), _LOCK_ATTEMPTS, what=what)
-        conn.execute("ATTACH DATABASE ? AS loaded", (str(loading),))
+        loading = table + LOADING_SUFFIX
+        retry_locked(lambda: conn.execute(create_table_sql(plan, loading).replace("CREATE TABLE ", "CREATE TABLE main.", 1)),
+                     _LOCK_ATTEMPTS, what=what)
         try:
+            for chunk_db in chunk_dbs:
+                retry_locked(lambda db=chunk_db: _copy_chunk(conn, db, table, loading), _LOCK_ATTEMPTS, what=what)
+            copied = conn.execute(f"SELECT count(*) FROM main.{quote(loading)}").fetchone()[0]
+            if copied != rows:
+                raise RuntimeError(f"{table}: {copied} rows copied from the chunk DBs, the chunk files hold {rows}")
             builds = retry_locked(lambda: _replace(conn, plan, check, rows, columns), _LOCK_ATTEMPTS, what=what)
-        finally:
-            conn.execute("DETACH DATABASE loaded")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):  # best effort: the next load drops it otherwise
+                conn.execute(f"DROP TABLE IF EXISTS main.{quote(loading)}")
+            raise
         t0 = time.perf_counter()
         retry_locked(lambda: conn.execute(f"ANALYZE main.{quote(table)}"), _LOCK_ATTEMPTS, what=what)
         log.debug("ANALYZE %s in %.2f s", table, time.perf_counter() - t0)
@@ -201,8 +165,17 @@ def _swap_in(staging_db: Path, loading: Path, plan: FieldPlan, check: SchemaChec
     return builds
 
 
+def _copy_chunk(conn: sqlite3.Connection, chunk_db: Path, table: str, loading: str) -> None:
+    """Append one chunk DB's rows to the loading table (its own commit)."""
+    conn.execute("ATTACH DATABASE ? AS chunk", (str(chunk_db),))
+    try:
+        conn.execute(f"INSERT INTO main.{quote(loading)} SELECT * FROM chunk.{quote(table)}")
+    finally:
+        conn.execute("DETACH DATABASE chunk")
+
+
 def _drop_old_loading_tables(conn: sqlite3.Connection) -> None:
-    """Drop ``<Object>__loading`` tables left in the staging DB by versions that loaded in place."""
+    """Drop ``<Object>__loading`` tables left in the staging DB by an interrupted load."""
     tables = [name for (name,) in conn.execute("SELECT name FROM main.sqlite_master WHERE type = 'table'")]
     for name in tables:
         if name.endswith(LOADING_SUFFIX):
@@ -213,11 +186,11 @@ def _drop_old_loading_tables(conn: sqlite3.Connection) -> None:
 def _replace(conn: sqlite3.Connection, plan: FieldPlan, check: SchemaCheck, rows: int,
              columns: list[str]) -> tuple[IndexBuild, ...]:
     table = plan.object_name
+    conn.execute("PRAGMA legacy_alter_table=ON")  # the rename leaves views alone (module doc)
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute(f"DROP TABLE IF EXISTS main.{quote(table)}")
-        conn.execute(create_table_sql(plan, table).replace("CREATE TABLE ", "CREATE TABLE main.", 1))
-        conn.execute(f"INSERT INTO main.{quote(table)} SELECT * FROM loaded.{quote(table)}")
+        conn.execute(f"ALTER TABLE main.{quote(table + LOADING_SUFFIX)} RENAME TO {quote(table)}")
         builds = []
         for column in columns:
             name = f"ix_{table}_{column}".lower()

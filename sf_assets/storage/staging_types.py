@@ -89,6 +89,15 @@ def declared_type(column: PlannedColumn) -> str:
     return _DECLARED[column.kind]
 
 
+
+def create_table_sql(plan: FieldPlan, table: str) -> str:
+    """CREATE TABLE from the field plan: declared types, NOT NULL for non-nullable columns."""
+    cols = [
+        f"{quote(name)} {declared_type(col)}{'' if col.nullable else ' NOT NULL'}"
+        for name, col in zip(sql_names(plan), plan.columns)
+    ]
+    return f"CREATE TABLE {quote(table)} (\n    " + ",\n    ".join(cols) + "\n)"
+
 def _compare_decimal_text(a: str, b: str) -> int:
     try:
         x, y = Decimal(a), Decimal(b)
