@@ -20,26 +20,17 @@ import dask
 import dask.dataframe as dd
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 from dask_sql import Context, mappings
 from dask_sql._datafusion_lib import SqlTypeName
 from distributed import Client
 
-from sf_assets.storage.output_types import cast_table
 from sf_assets.transform.dask_input import Source, dask_table
-from sf_assets.transform.engine_result import EngineResult, part_path
+from sf_assets.transform.engine_result import EngineResult, part_path, write_part
 from sf_assets.transform.result_schema import declared_types, natural_names, output_schema
 from sf_assets.transform.staged import StagedTable, referenced_tables
 
 SQL_CONFIG = {"sql.identifier.case_sensitive": False}
 mappings._PYTHON_TO_SQL.setdefault(pd.StringDtype("pyarrow"), SqlTypeName.VARCHAR)
-
-
-def write_part(frame: pd.DataFrame, path: str, schema: pa.Schema) -> int:
-    """Write one result partition with exactly ``schema``; returns its row count."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    pq.write_table(cast_table(table, schema), path)
-    return len(frame)
 
 
 def engine_types(meta: pd.DataFrame) -> list[pa.DataType]:
