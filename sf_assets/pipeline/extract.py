@@ -15,7 +15,7 @@ from sf_assets.observability.logs import log_context
 from sf_assets.pipeline.plan import estimate
 from sf_assets.storage.field_mapping import load_plan
 from sf_assets.storage.refresh_facts import get_fact, put_fact
-from sf_assets.storage.staging_chunks import ChunkPreloader
+from sf_assets.storage.staging_loading import ChunkPreloader
 
 
 @dataclass(frozen=True)
@@ -63,8 +63,8 @@ def extract_chunks(
 ) -> ObjectResult:
     """Extract the given chunks of one object (finished ones whose file matches are skipped); logs progress.
 
-    Each finished chunk is also loaded into its chunk DB for staging while the next chunks download
-    (``storage.staging_chunks``); the step returns once those loads are done.
+    Each finished chunk is also appended to the object's loading file for staging while the next chunks
+    download (``storage.staging_loading``); the step returns once those appends are done.
     """
     progress = Progress(len(chunk_ids), estimate(conn, ctx.refresh_id, obj.name))
     plan = load_plan(conn, obj.name)

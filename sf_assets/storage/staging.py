@@ -3,16 +3,15 @@
 The table is named like the object, its columns like the plan's with ``.`` mapped to ``_``
 (see ``staging_types``). A load is rerun-safe and crash-safe:
 
-1. Every valid chunk has its **chunk DB**, a private SQLite file written by ADBC
-   (``staging_chunks``): usually built by the extraction step while the next chunk downloaded,
-   else built now.
-2. Python's ``sqlite3`` opens ``staging.db`` and copies each chunk DB's rows (attached in turn)
-   into the table ``<Object>__loading``, one commit per chunk; the row total must equal the
-   chunk files' footers. Then, in one transaction, the previous table is dropped, the loaded one
-   renamed in its place, indexed, and the staged files recorded; then ANALYZE.
-3. The chunk DBs are deleted. Any failure or kill leaves the previous table untouched; a
-   left-over ``<Object>__loading`` table is dropped and dead processes' temporary chunk DBs are
-   removed by the next load.
+1. Every valid chunk's rows are in the object's **loading file**, a private SQLite file written by
+   ADBC (``staging_loading``): usually appended by the extraction step while the next chunk
+   downloaded, else (re)built now from the chunk files.
+2. Python's ``sqlite3`` opens ``staging.db``, attaches the loading file and, in one transaction,
+   replaces the table by a copy of the loaded one (SQLite's transfer optimisation copies pages,
+   ~0.1 s per 25 MB), builds the indexes and records the staged files; then ANALYZE.
+3. The loading file is deleted. Any failure or kill leaves the previous table untouched; the
+   next load rebuilds a loading file that does not match its chunk files, and drops
+   ``<Object>__loading`` tables of older versions.
 
 Why private files: ``adbc-driver-sqlite`` bundles its own SQLite library. Two SQLite libraries
 with the same database open in one process do not see each other's POSIX locks, so closing one
@@ -31,13 +30,11 @@ Replacing the previous table (every refresh but the first) drops it with ``secur
 Python's SQLite here is built with secure_delete on, which zero-fills every freed page, so the
 drop wrote the whole old table to the WAL (558 MB and 3.3 s for 2 M Opportunity rows; 0.3 s with
 FAST: ``bench/staging_restage.py``). Freed pages keep their old bytes until reused by the next
-load; the staging DB is a local working file holding the same data anyway. The rename runs with
-``legacy_alter_table=ON``, so a user's own view on the table is neither rewritten nor an error.
+load; the staging DB is a local working file holding the same data anyway.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 import sqlite3
@@ -52,13 +49,13 @@ from sf_assets.config.models import ObjectConfig, StagingConfig
 from sf_assets.schema.field_plan import FieldPlan
 from sf_assets.storage.chunk_schema import SchemaCheck, check_chunks
 from sf_assets.storage.sqlite_util import connect, connect_readonly, retry_locked
-from sf_assets.storage.staging_chunks import ensure_chunk_db, loading_folder, remove_chunk_dbs
+from sf_assets.storage.staging_loading import load_chunks, loading_file, loading_folder, remove_loading_file
 from sf_assets.storage.staging_types import create_table_sql, quote, sql_names
 from sf_assets.storage.temp_owner import remove_dead_temps
 
 log = logging.getLogger(__name__)
 
-LOADING_SUFFIX = "__loading"  # the table rows are copied into before the swap
+LOADING_SUFFIX = "__loading"  # in-place loading tables of older versions
 _LOCK_ATTEMPTS = 3
 _LOADING_FILE = re.compile(r"\.p\d+s\d+\.[0-9a-f]{8}\.db(-journal|-wal|-shm)?$")
 _BOOKKEEPING = """
@@ -122,20 +119,20 @@ def stage_object(
     folder = loading_folder(staging_db_path)
     folder.mkdir(parents=True, exist_ok=True)
     remove_dead_temps(folder, _LOADING_FILE)
+    loading = loading_file(staging_db_path, table)
     started = time.perf_counter()
-    chunk_dbs = [ensure_chunk_db(folder, plan, chunk, staging_cfg.batch_rows) for chunk in check.valid]
-    rows = sum(chunk.rows for chunk in check.valid)
-    indexes = _swap_in(staging_db_path, chunk_dbs, plan, check, rows, index_columns(plan, object_cfg), staging_cfg)
-    remove_chunk_dbs(folder, table)
+    rows = load_chunks(loading, plan, check.valid, staging_cfg.batch_rows)
+    indexes = _swap_in(staging_db_path, loading, plan, check, rows, index_columns(plan, object_cfg), staging_cfg)
+    remove_loading_file(loading)
     seconds = time.perf_counter() - started
     rate = rows / seconds if seconds > 0 else 0.0
     log.info("Staged %d rows of %s in %.1f s (%.0f rows/s)", rows, table, seconds, rate)
     return StagingResult(table, rows, seconds, rate, indexes, check)
 
 
-def _swap_in(staging_db: Path, chunk_dbs: list[Path], plan: FieldPlan, check: SchemaCheck, rows: int,
-             columns: list[str], cfg: StagingConfig) -> tuple[IndexBuild, ...]:
-    """Copy the chunk DBs into ``<table>__loading``, then swap it in, index it, record the files; ANALYZE."""
+def _swap_in(staging_db: Path, loading: Path, plan: FieldPlan, check: SchemaCheck, rows: int, columns: list[str],
+             cfg: StagingConfig) -> tuple[IndexBuild, ...]:
+    """Replace the staged table by the loaded one, index it, record the files (one transaction), ANALYZE."""
     table = plan.object_name
     what = f"the staging DB {staging_db}"
     conn = connect(staging_db, cfg.cache_size_mb, busy_timeout_s=cfg.lock_timeout_s / _LOCK_ATTEMPTS)
@@ -143,20 +140,11 @@ def _swap_in(staging_db: Path, chunk_dbs: list[Path], plan: FieldPlan, check: Sc
     try:
         retry_locked(lambda: conn.executescript(_BOOKKEEPING), _LOCK_ATTEMPTS, what=what)
         retry_locked(lambda: _drop_old_loading_tables(conn), _LOCK_ATTEMPTS, what=what)
-        loading = table + LOADING_SUFFIX
-        retry_locked(lambda: conn.execute(create_table_sql(plan, loading).replace("CREATE TABLE ", "CREATE TABLE main.", 1)),
-                     _LOCK_ATTEMPTS, what=what)
+        conn.execute("ATTACH DATABASE ? AS loaded", (str(loading),))
         try:
-            for chunk_db in chunk_dbs:
-                retry_locked(lambda db=chunk_db: _copy_chunk(conn, db, table, loading), _LOCK_ATTEMPTS, what=what)
-            copied = conn.execute(f"SELECT count(*) FROM main.{quote(loading)}").fetchone()[0]
-            if copied != rows:
-                raise RuntimeError(f"{table}: {copied} rows copied from the chunk DBs, the chunk files hold {rows}")
             builds = retry_locked(lambda: _replace(conn, plan, check, rows, columns), _LOCK_ATTEMPTS, what=what)
-        except BaseException:
-            with contextlib.suppress(sqlite3.Error):  # best effort: the next load drops it otherwise
-                conn.execute(f"DROP TABLE IF EXISTS main.{quote(loading)}")
-            raise
+        finally:
+            conn.execute("DETACH DATABASE loaded")
         t0 = time.perf_counter()
         retry_locked(lambda: conn.execute(f"ANALYZE main.{quote(table)}"), _LOCK_ATTEMPTS, what=what)
         log.debug("ANALYZE %s in %.2f s", table, time.perf_counter() - t0)
@@ -165,17 +153,8 @@ def _swap_in(staging_db: Path, chunk_dbs: list[Path], plan: FieldPlan, check: Sc
     return builds
 
 
-def _copy_chunk(conn: sqlite3.Connection, chunk_db: Path, table: str, loading: str) -> None:
-    """Append one chunk DB's rows to the loading table (its own commit)."""
-    conn.execute("ATTACH DATABASE ? AS chunk", (str(chunk_db),))
-    try:
-        conn.execute(f"INSERT INTO main.{quote(loading)} SELECT * FROM chunk.{quote(table)}")
-    finally:
-        conn.execute("DETACH DATABASE chunk")
-
-
 def _drop_old_loading_tables(conn: sqlite3.Connection) -> None:
-    """Drop ``<Object>__loading`` tables left in the staging DB by an interrupted load."""
+    """Drop ``<Object>__loading`` tables left in the staging DB by versions that loaded in place."""
     tables = [name for (name,) in conn.execute("SELECT name FROM main.sqlite_master WHERE type = 'table'")]
     for name in tables:
         if name.endswith(LOADING_SUFFIX):
@@ -186,11 +165,11 @@ def _drop_old_loading_tables(conn: sqlite3.Connection) -> None:
 def _replace(conn: sqlite3.Connection, plan: FieldPlan, check: SchemaCheck, rows: int,
              columns: list[str]) -> tuple[IndexBuild, ...]:
     table = plan.object_name
-    conn.execute("PRAGMA legacy_alter_table=ON")  # the rename leaves views alone (module doc)
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute(f"DROP TABLE IF EXISTS main.{quote(table)}")
-        conn.execute(f"ALTER TABLE main.{quote(table + LOADING_SUFFIX)} RENAME TO {quote(table)}")
+        conn.execute(create_table_sql(plan, table).replace("CREATE TABLE ", "CREATE TABLE main.", 1))
+        conn.execute(f"INSERT INTO main.{quote(table)} SELECT * FROM loaded.{quote(table)}")
         builds = []
         for column in columns:
             name = f"ix_{table}_{column}".lower()

@@ -1,8 +1,7 @@
 """Child process of the staging kill tests: stage Opportunity chunk files into a staging DB.
 
-``--pause-in load`` (during ADBC's ingestion into a chunk DB), ``--pause-in copy`` (between two chunk
-DBs' copies into the staging DB's loading table) or ``--pause-in swap`` (inside the staging DB
-transaction that swaps the table in) prints ``PAUSED`` and sleeps there, so the
+``--pause-in load`` (during ADBC's ingestion into the loading file) or ``--pause-in swap`` (inside
+the staging DB transaction that swaps the table in) prints ``PAUSED`` and sleeps there, so the
 parent can kill the process at that point; the product code itself is unchanged.
 """
 from __future__ import annotations
@@ -12,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from sf_assets.storage import staging, staging_chunks
+from sf_assets.storage import staging, staging_loading
 from sf_assets_tests.storage.test_staging import CFG, OBJ, PLAN
 
 
@@ -33,12 +32,10 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", type=Path, required=True)
     parser.add_argument("--chunks", type=Path, nargs="+", required=True)
-    parser.add_argument("--pause-in", choices=["load", "copy", "swap"], default=None)
+    parser.add_argument("--pause-in", choices=["load", "swap"], default=None)
     args = parser.parse_args(argv)
     if args.pause_in == "load":
-        staging_chunks.to_sqlite_arrow = _pause_after(staging_chunks.to_sqlite_arrow, 3)
-    elif args.pause_in == "copy":  # after the first chunk DB was copied into the loading table (committed)
-        staging._copy_chunk = _pause_after(staging._copy_chunk, 2)
+        staging_loading.to_sqlite_arrow = _pause_after(staging_loading.to_sqlite_arrow, 3)
     elif args.pause_in == "swap":
         staging._record = _pause_after(staging._record, 1)
     result = staging.stage_object(args.db, PLAN, args.chunks, OBJ, CFG)

@@ -10,7 +10,7 @@ import pytest
 
 from sf_assets.config.models import ObjectConfig, StagingConfig
 from sf_assets.emulator.datagen import DataGenerator
-from sf_assets.storage import staging, staging_chunks
+from sf_assets.storage import staging, staging_loading
 from sf_assets.storage.staging import stage_object, staging_stats
 from sf_assets.storage.staging_types import create_table_sql
 from sf_assets_tests.storage.emulated_chunks import chunk_table, emulator_plan, write_chunks
@@ -85,7 +85,7 @@ def test_failed_load_rolls_back_and_keeps_the_previous_table(tmp_path, chunks, m
     stage_object(db, PLAN, chunks, OBJ, CFG)
     before = _rows(db, 'SELECT * FROM "Opportunity" ORDER BY Id')
     calls = {"n": 0}
-    real = staging_chunks.to_sqlite_arrow
+    real = staging_loading.to_sqlite_arrow
 
     def failing(batch):  # stands in for a disk failure on the third batch, after two committed batches
         calls["n"] += 1
@@ -93,28 +93,9 @@ def test_failed_load_rolls_back_and_keeps_the_previous_table(tmp_path, chunks, m
             raise RuntimeError("disk on fire")
         return real(batch)
 
-    monkeypatch.setattr(staging_chunks, "to_sqlite_arrow", failing)
+    monkeypatch.setattr(staging_loading, "to_sqlite_arrow", failing)
     with pytest.raises(RuntimeError, match="disk on fire"):
         stage_object(db, PLAN, chunks + chunks, OBJ, CFG)
-    assert _rows(db, 'SELECT * FROM "Opportunity" ORDER BY Id') == before
-    assert not _rows(db, "SELECT name FROM sqlite_master WHERE name LIKE '%__loading'")
-
-
-def test_a_failed_copy_into_the_staging_db_keeps_the_previous_table(tmp_path, chunks, monkeypatch):
-    db = tmp_path / "s.db"
-    stage_object(db, PLAN, chunks, OBJ, CFG)
-    before = _rows(db, 'SELECT * FROM "Opportunity" ORDER BY Id')
-    real, calls = staging._copy_chunk, {"n": 0}
-
-    def failing(*args):  # the second chunk's copy fails after the first one was committed
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise sqlite3.OperationalError("database or disk is full")
-        return real(*args)
-
-    monkeypatch.setattr(staging, "_copy_chunk", failing)
-    with pytest.raises(sqlite3.OperationalError, match="disk is full"):
-        stage_object(db, PLAN, chunks, OBJ, CFG)
     assert _rows(db, 'SELECT * FROM "Opportunity" ORDER BY Id') == before
     assert not _rows(db, "SELECT name FROM sqlite_master WHERE name LIKE '%__loading'")
 
