@@ -7,7 +7,7 @@ Runs in its own process (it imports Dagster) and prints one JSON object. Stages:
 Stages: start-up (process launch → prepare_job starts), plan (prepare_job), extract (the extract jobs),
 between runs (gaps between the stage runs: Dagster's per-run overhead), schema check (staging step
 start → load start, i.e. the Parquet footer checks and the stored row-count verdict), staging
-(loading file check or rebuild, swap, ANALYZE), indexes (the copy of rows and index pages into staging.db), datasets (output step start → last "Dataset … rows" line: LocalCluster
+(load + ANALYZE), indexes, datasets (output step start → last "Dataset … rows" line: LocalCluster
 start + engine), output (→ last "Published" line: cluster shutdown, partitioned write,
 consolidation, verification, promotion), health (→ output step end: health JSON), publish
 (publish_job) and shutdown (last run end → process exit, filled in by the caller).
@@ -23,7 +23,7 @@ from pathlib import Path
 from sf_assets.observability.logs import LOG_FILE_GLOB
 
 STAGED = re.compile(r"Staged (\d+) rows of (\w+) in ([\d.]+) s")
-INDEX = re.compile(r"Copied \w+ with its indexes on .* in ([\d.]+) s")  # the copy of rows and index pages
+INDEX = re.compile(r"Created index \S+ on \w+\(\w+\) in ([\d.]+) s")
 
 
 def _log_lines(log_dir: Path, refresh_id: str) -> list[tuple[float, dict]]:

@@ -15,7 +15,7 @@ from sf_assets.observability.logs import log_context
 from sf_assets.pipeline.plan import estimate
 from sf_assets.storage.field_mapping import load_plan
 from sf_assets.storage.refresh_facts import get_fact, put_fact
-from sf_assets.storage.staging_loading import ChunkPreloader, LoadingLayout, index_columns
+from sf_assets.storage.staging_loading import ChunkPreloader
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,7 @@ def extract_chunks(
     progress = Progress(len(chunk_ids), estimate(conn, ctx.refresh_id, obj.name))
     plan = load_plan(conn, obj.name)
     with log_context(refresh_id=ctx.refresh_id, object=obj.name), \
-            ChunkPreloader(config.paths.staging_db, plan, LoadingLayout(
-                index_columns(plan, obj), config.staging.batch_rows, config.staging.cache_size_mb)) as preloader:
+            ChunkPreloader(config.paths.staging_db, plan, config.staging.batch_rows) as preloader:
 
         def report(chunk_id: str, result: ChunkResult | Exception) -> None:
             progress.step(result.rows if isinstance(result, ChunkResult) else 0)

@@ -3,8 +3,7 @@
 The extraction step appends every finished chunk to ``<staging>.loading/<Object>.db`` on a
 background thread while the next chunks download (``ChunkPreloader``), so the staging step only
 swaps that table into the staging DB (SQLite's transfer optimisation copies its pages) instead of
-converting Parquet then. The file carries the table's indexes, kept up to date by every append
-(in a 256 MB page cache), so the staging step copies index pages instead of sorting. Each appended chunk is recorded in the file (``_sf_chunks``: path, size,
+converting Parquet then. Each appended chunk is recorded in the file (``_sf_chunks``: path, size,
 mtime, rows, field plan) in the same transaction as its rows; the staging step uses the file only
 when those records are exactly its valid chunk files and the row count agrees, and otherwise
 rebuilds it from the chunk files (``load_chunks``: the same append, in the staging step). A
@@ -24,48 +23,18 @@ import logging
 import sqlite3
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from sf_assets.config.models import ObjectConfig
 from sf_assets.schema.field_plan import FieldPlan
 from sf_assets.storage.chunk_schema import ChunkCheck, check_chunk, read_conformed
 from sf_assets.storage.sqlite_util import connect_readonly
-from sf_assets.storage.staging_types import create_table_sql, quote, register_decimal_collation, sql_names, to_sqlite_arrow
+from sf_assets.storage.staging_types import create_table_sql, quote, register_decimal_collation, to_sqlite_arrow
 
 log = logging.getLogger(__name__)
 
 _CHUNKS = "_sf_chunks"
 Identity = tuple[str, int, int, int, str]
-
-
-@dataclass(frozen=True)
-class LoadingLayout:
-    """The indexes the loading file carries (kept up to date by every append), rows per batch, page cache."""
-
-    index_columns: Sequence[str]
-    batch_rows: int
-    cache_size_mb: int
-
-
-def index_columns(plan: FieldPlan, object_cfg: ObjectConfig) -> list[str]:
-    """SQL names of the columns to index: Id, join keys and index_fields present in the plan."""
-    by_lower = {c.name.lower(): name for c, name in zip(plan.columns, sql_names(plan))}
-    wanted = ["Id", *object_cfg.join_keys, *object_cfg.index_fields]
-    out: list[str] = []
-    for field_name in wanted:
-        name = by_lower.get(field_name.lower())
-        if name is None:
-            log.debug("%s: not indexing %s (not in the field plan)", plan.object_name, field_name)
-        elif name not in out:
-            out.append(name)
-    return out
-
-
-def index_name(table: str, column: str) -> str:
-    """Name of the index on one staged column."""
-    return f"ix_{table}_{column}".lower()
 
 
 def loading_folder(staging_db_path: Path) -> Path:
@@ -78,28 +47,28 @@ def loading_file(staging_db_path: Path, object_name: str) -> Path:
     return loading_folder(staging_db_path) / f"{object_name}.db"
 
 
-def append_chunk(db: Path, plan: FieldPlan, chunk: ChunkCheck, layout: LoadingLayout) -> None:
+def append_chunk(db: Path, plan: FieldPlan, chunk: ChunkCheck, batch_rows: int) -> None:
     """Append one valid chunk's rows to the loading file (created if missing); a chunk already in it unchanged is
     skipped, a chunk in it with another identity (re-extracted) makes the file start over."""
-    identity = _identity(chunk, plan, layout)
+    identity = _identity(chunk, plan)
     db.parent.mkdir(parents=True, exist_ok=True)
     recorded = _recorded(db)
     if recorded is not None and identity in recorded:
         return
     if recorded is None or any(r[0] == identity[0] or r[4] != identity[4] for r in recorded):
         remove_loading_file(db)
-        _create(db, plan, layout)
-    _ingest(db, plan, chunk, identity, layout)
+        _create(db, plan)
+    _ingest(db, plan, chunk, identity, batch_rows)
 
 
-def load_chunks(db: Path, plan: FieldPlan, chunks: Sequence[ChunkCheck], layout: LoadingLayout) -> int:
+def load_chunks(db: Path, plan: FieldPlan, chunks: Sequence[ChunkCheck], batch_rows: int) -> int:
     """Make the loading file hold exactly ``chunks`` (reusing what extraction appended); returns its rows."""
-    wanted = {_identity(c, plan, layout) for c in chunks}
+    wanted = {_identity(c, plan) for c in chunks}
     recorded = _recorded(db)
     if recorded is not None and not set(recorded) <= wanted:
         remove_loading_file(db)  # holds a chunk that is not (or no longer) one of these files
     for chunk in chunks:
-        append_chunk(db, plan, chunk, layout)
+        append_chunk(db, plan, chunk, batch_rows)
     rows = sum(c.rows for c in chunks)
     conn = connect_readonly(db)
     try:
@@ -117,11 +86,9 @@ def remove_loading_file(db: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def _identity(chunk: ChunkCheck, plan: FieldPlan, layout: LoadingLayout) -> Identity:
-    """What a loaded chunk must still match: its file (path, size, mtime, rows) and the table's layout."""
+def _identity(chunk: ChunkCheck, plan: FieldPlan) -> Identity:
     stat = chunk.path.stat()
-    return (str(chunk.path.resolve()), stat.st_size, stat.st_mtime_ns, chunk.rows,
-            plan.to_json() + "\nindexes: " + ",".join(layout.index_columns))
+    return str(chunk.path.resolve()), stat.st_size, stat.st_mtime_ns, chunk.rows, plan.to_json()
 
 
 def _recorded(db: Path) -> list[Identity] | None:
@@ -131,36 +98,32 @@ def _recorded(db: Path) -> list[Identity] | None:
     try:
         conn = connect_readonly(db)
         try:
-            return [tuple(r) for r in conn.execute(f"SELECT path, bytes, mtime_ns, rows, layout FROM {_CHUNKS}")]
+            return [tuple(r) for r in conn.execute(f"SELECT path, bytes, mtime_ns, rows, plan_json FROM {_CHUNKS}")]
         finally:
             conn.close()
     except sqlite3.Error:
         return None
 
 
-def _create(db: Path, plan: FieldPlan, layout: LoadingLayout) -> None:
-    table = plan.object_name
+def _create(db: Path, plan: FieldPlan) -> None:
     conn = register_decimal_collation(sqlite3.connect(db))  # the DDL names our collation: ADBC cannot parse it
     try:
-        conn.execute(create_table_sql(plan, table))
-        for column in layout.index_columns:
-            conn.execute(f"CREATE INDEX {quote(index_name(table, column))} ON {quote(table)}({quote(column)})")
-        conn.execute(f"CREATE TABLE {_CHUNKS} (path TEXT, bytes INTEGER, mtime_ns INTEGER, rows INTEGER, layout TEXT)")
+        conn.execute(create_table_sql(plan, plan.object_name))
+        conn.execute(f"CREATE TABLE {_CHUNKS} (path TEXT, bytes INTEGER, mtime_ns INTEGER, rows INTEGER, plan_json TEXT)")
         conn.commit()
     finally:
         conn.close()  # closed before ADBC opens the file: one SQLite library at a time
 
 
-def _ingest(db: Path, plan: FieldPlan, chunk: ChunkCheck, identity: Identity, layout: LoadingLayout) -> None:
+def _ingest(db: Path, plan: FieldPlan, chunk: ChunkCheck, identity: Identity, batch_rows: int) -> None:
     """The chunk's rows and its record in one transaction; the next batch is read and converted on a second
     thread while this one is ingested (both release the GIL in C)."""
     import adbc_driver_sqlite.dbapi as adbc  # imported here: only staging needs the driver
 
-    batches = (to_sqlite_arrow(b) for b in read_conformed(chunk.path, plan.arrow_schema(), layout.batch_rows))
+    batches = (to_sqlite_arrow(b) for b in read_conformed(chunk.path, plan.arrow_schema(), batch_rows))
     with adbc.connect(str(db), autocommit=True) as conn, conn.cursor() as cursor, ThreadPoolExecutor(1) as reader:
-        for pragma in ("synchronous=OFF", f"cache_size=-{layout.cache_size_mb * 1024}"):  # no fsync for a local
-            cursor.execute(f"PRAGMA {pragma}")  # work file (the rollback journal stays); the indexes in cache
-            cursor.fetchall()
+        cursor.execute("PRAGMA synchronous=OFF")  # no fsync for a local work file; the rollback journal stays
+        cursor.fetchall()
         cursor.execute("BEGIN IMMEDIATE")
         try:
             upcoming = reader.submit(next, batches, None)
@@ -178,8 +141,8 @@ class ChunkPreloader:
     """Appends finished chunks to the object's loading file on one background thread while extraction goes on;
     a failure only costs time: the staging step loads what is missing."""
 
-    def __init__(self, staging_db: Path, plan: FieldPlan, layout: LoadingLayout) -> None:
-        self.db, self.plan, self.layout = loading_file(staging_db, plan.object_name), plan, layout
+    def __init__(self, staging_db: Path, plan: FieldPlan, batch_rows: int) -> None:
+        self.db, self.plan, self.batch_rows = loading_file(staging_db, plan.object_name), plan, batch_rows
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="preload")
         self._pending: list[tuple[Path, Future[None]]] = []
 
@@ -191,7 +154,7 @@ class ChunkPreloader:
         chunk = check_chunk(chunk_file, self.plan)
         if chunk.status == "invalid":
             raise ValueError(f"chunk file {chunk_file.name} is invalid ({chunk.reason})")
-        append_chunk(self.db, self.plan, chunk, self.layout)
+        append_chunk(self.db, self.plan, chunk, self.batch_rows)
 
     def __enter__(self) -> ChunkPreloader:
         return self

@@ -3,7 +3,6 @@ holds exactly the chunk files being staged, rebuilt otherwise, removed once stag
 
 import logging
 import os
-import sqlite3
 
 import adbc_driver_sqlite.dbapi as adbc
 import pytest
@@ -11,12 +10,9 @@ import pytest
 from sf_assets.emulator.datagen import DataGenerator
 from sf_assets.storage.chunk_schema import check_chunk
 from sf_assets.storage.staging import stage_object
-from sf_assets.storage.staging_loading import (ChunkPreloader, LoadingLayout, append_chunk, index_columns,
-                                               load_chunks, loading_file, loading_folder)
+from sf_assets.storage.staging_loading import ChunkPreloader, append_chunk, load_chunks, loading_file, loading_folder
 from sf_assets_tests.storage.emulated_chunks import write_chunks
 from sf_assets_tests.storage.test_staging import CFG, OBJ, PLAN
-
-LAYOUT = LoadingLayout(index_columns(PLAN, OBJ), 500, 64)
 
 
 @pytest.fixture()
@@ -39,26 +35,26 @@ def adbc_opens(monkeypatch):
 
 def test_a_chunk_is_appended_once_and_a_re_extracted_chunk_rebuilds_the_file(tmp_path, chunks, adbc_opens):
     db = tmp_path / "loading" / "Opportunity.db"
-    append_chunk(db, PLAN, check_chunk(chunks[0], PLAN), LAYOUT)
-    append_chunk(db, PLAN, check_chunk(chunks[0], PLAN), LAYOUT)
+    append_chunk(db, PLAN, check_chunk(chunks[0], PLAN), 500)
+    append_chunk(db, PLAN, check_chunk(chunks[0], PLAN), 500)
     assert len(adbc_opens) == 1
-    assert load_chunks(db, PLAN, [check_chunk(c, PLAN) for c in chunks], LAYOUT) == 2500
+    assert load_chunks(db, PLAN, [check_chunk(c, PLAN) for c in chunks], 500) == 2500
     assert len(adbc_opens) == 3  # only the two missing chunks were appended
     stat = chunks[0].stat()
     os.utime(chunks[0], ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # chunk 1 was re-extracted
-    assert load_chunks(db, PLAN, [check_chunk(c, PLAN) for c in chunks], LAYOUT) == 2500
+    assert load_chunks(db, PLAN, [check_chunk(c, PLAN) for c in chunks], 500) == 2500
     assert len(adbc_opens) == 6, "a file holding an old version of a chunk is rebuilt from every chunk file"
 
 
 def test_a_loading_file_with_other_chunks_is_not_used(tmp_path, chunks):
     db = tmp_path / "loading" / "Opportunity.db"
-    load_chunks(db, PLAN, [check_chunk(c, PLAN) for c in chunks], LAYOUT)
-    assert load_chunks(db, PLAN, [check_chunk(chunks[1], PLAN)], LAYOUT) == 1000  # a smaller set: rebuilt, exact
+    load_chunks(db, PLAN, [check_chunk(c, PLAN) for c in chunks], 500)
+    assert load_chunks(db, PLAN, [check_chunk(chunks[1], PLAN)], 500) == 1000  # a smaller set: rebuilt, exact
 
 
 def test_preloaded_chunks_make_staging_copy_only(tmp_path, chunks, adbc_opens):
     db = tmp_path / "staging.db"
-    with ChunkPreloader(db, PLAN, LAYOUT) as preloader:
+    with ChunkPreloader(db, PLAN, CFG.batch_rows) as preloader:
         for chunk in chunks:
             preloader.submit(chunk)
     assert loading_file(db, "Opportunity").exists() and len(adbc_opens) == len(chunks)
@@ -71,35 +67,8 @@ def test_a_failed_preload_is_only_a_warning_and_staging_loads_the_rest(tmp_path,
     db = tmp_path / "staging.db"
     broken = tmp_path / "broken.parquet"
     broken.write_bytes(b"not parquet")
-    with caplog.at_level(logging.WARNING), ChunkPreloader(db, PLAN, LAYOUT) as preloader:
+    with caplog.at_level(logging.WARNING), ChunkPreloader(db, PLAN, CFG.batch_rows) as preloader:
         preloader.submit(broken)
         preloader.submit(chunks[0])
     assert "Pre-loading chunk broken.parquet into SQLite failed" in caplog.text
     assert stage_object(db, PLAN, chunks, OBJ, CFG).rows == 2500
-
-
-def test_staging_copies_the_loading_files_indexes_and_a_changed_index_set_rebuilds_it(tmp_path, chunks, adbc_opens):
-    db = tmp_path / "staging.db"
-    with ChunkPreloader(db, PLAN, LAYOUT) as preloader:
-        for chunk in chunks:
-            preloader.submit(chunk)
-    stage_object(db, PLAN, chunks, OBJ, CFG)
-    conn = sqlite3.connect(db)
-    try:
-        indexed = {r[2] for name in ("ix_opportunity_id", "ix_opportunity_accountid")
-                   for r in conn.execute(f"PRAGMA index_info({name})")}
-        assert indexed == {"Id", "AccountId"}
-        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]  # index entries match the rows
-        plan_rows = conn.execute('SELECT count(*) FROM "Opportunity" INDEXED BY ix_opportunity_accountid '
-                                 "WHERE AccountId IS NOT NULL").fetchone()[0]
-        assert plan_rows == conn.execute('SELECT count(*) FROM "Opportunity" WHERE AccountId IS NOT NULL').fetchone()[0]
-    finally:
-        conn.close()
-    with ChunkPreloader(db, PLAN, LOADING_WITHOUT_INDEXES) as preloader:  # configured indexes changed meanwhile
-        preloader.submit(chunks[0])
-    opened = len(adbc_opens)
-    assert stage_object(db, PLAN, chunks, OBJ, CFG).rows == 2500
-    assert len(adbc_opens) == opened + len(chunks), "a loading file with other indexes is rebuilt"
-
-
-LOADING_WITHOUT_INDEXES = LoadingLayout([], 500, 64)
