@@ -32,7 +32,6 @@ from sf_assets.pipeline.health import MessageCollector, finish_refresh_with_heal
 from sf_assets.storage.refresh_facts import get_fact
 from sf_assets.storage.refresh_lock import refresh_lock
 from sf_assets.storage.run_processes import dead_runs, process_alive
-from sf_assets.transform.cluster import warm_cluster
 
 log = logging.getLogger(__name__)
 
@@ -123,11 +122,8 @@ def _run_stages(stages: _Stages, config: PipelineConfig, refresh_catalog: bool, 
         with log_context(object=obj.name):
             _say_who_holds_the_pool(stages.instance)
             ok &= stages.run(extract_job_name(obj.name), partition_range_tags(keys[0], keys[-1]))
-    if not ok:
+    if not ok or not stages.run(OUTPUT_JOB):
         return False
-    with warm_cluster(config.dask, config.paths.work_dir):  # workers start while the objects are staged
-        if not stages.run(OUTPUT_JOB):
-            return False
     return not (publish and config.paths.share_dir is not None) or stages.run("publish_job")
 
 
