@@ -19,12 +19,26 @@ SUCCESS = "_SUCCESS"
 
 def file_entry(path: Path, root: Path) -> dict[str, Any]:
     """Relative path, size, MD5 and row count of a Parquet file under ``root``."""
+    stat = path.stat()
     return {
         "path": path.relative_to(root).as_posix(),
-        "bytes": path.stat().st_size,
-        "md5": file_digest(path),
+        "bytes": stat.st_size,
+        "md5": _md5(path, (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)),
         "rows": pq.read_metadata(path).num_rows,
     }
+
+
+_MD5_BY_FILE: dict[tuple[int, int, int, int], str] = {}
+
+
+def _md5(path: Path, version: tuple[int, int, int, int]) -> str:
+    """MD5 of one file version (device, inode, size, mtime): a hard link of it (the dataset folder's file is the
+    consolidated file) is not read twice."""
+    if version not in _MD5_BY_FILE:
+        if len(_MD5_BY_FILE) >= 16:
+            _MD5_BY_FILE.clear()
+        _MD5_BY_FILE[version] = file_digest(path)
+    return _MD5_BY_FILE[version]
 
 
 def schema_json(schema: pa.Schema) -> list[dict[str, str]]:
