@@ -209,7 +209,8 @@ class StagingConfig(_Model):
     """SQLite staging."""
 
     batch_rows: int = Field(10_000, gt=0, description="Rows per batch read from the chunk files and ingested.")
-    cache_size_mb: int = Field(256, gt=0, description="SQLite page cache (PRAGMA cache_size).")
+    cache_size_mb: int = Field(
+        64, gt=0, description="SQLite page cache of a load (PRAGMA cache_size; the index sort uses as much again).")
     max_invalid_chunk_pct: float = Field(30.0, ge=0, le=100, description="Stop the refresh when more chunks are invalid.")
     lock_timeout_s: float = Field(60.0, gt=0, description="How long to wait for another program to release the staging DB.")
 
