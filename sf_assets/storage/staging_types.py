@@ -149,31 +149,42 @@ def engine_arrow(table: pa.Table) -> pa.Table:
                                 names=[sql_name(n) for n in table.column_names])
 
 
-def _exact_decimal(values: Sequence[Any], ctype: ColumnType) -> pa.Array:
-    """A staged decimal column (exact text, or numbers of at most 15 digits) as decimal128(p, s)."""
-    try:
-        arr = pa.array(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # text mixed with numbers: an expression's result
-        arr = pa.array([None if v is None else str(v) for v in values], pa.string())
-    if pa.types.is_null(arr.type):
-        return pa.nulls(len(arr), ctype.arrow_type())
-    return arr.cast(pa.string()).cast(ctype.arrow_type())  # integers and a double's shortest text: exact
+def _python_values(values: Sequence[Any], ctype: ColumnType | None) -> pa.Array:
+    """Python values fetched from SQLite as an Arrow array of the storage type their kind needs."""
+    if ctype is None:
+        return pa.array(values)
+    if ctype.kind == "decimal":
+        try:
+            return pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # text mixed with numbers: an expression's result
+            return pa.array([None if v is None else str(v) for v in values], pa.string())
+    if ctype.kind in ("time", "timestamp", "date"):
+        return pa.array(values, pa.string())
+    return pa.array(values, pa.int64() if ctype.kind == "bool" else ctype.arrow_type())
 
 
 def from_sqlite_column(values: Sequence[Any], ctype: ColumnType | None) -> pa.Array:
-    """Arrow array of one column read from SQLite, typed by its staged ``ctype``.
+    """Arrow array of one column read from SQLite as Python values, typed by its staged ``ctype``."""
+    return from_sqlite_arrow(_python_values(values, ctype), ctype)
 
-    ``ctype`` None infers the type (all-null -> string); every staged kind comes back as its plan
-    Arrow type, exactly (decimals from their exact text or from numbers of at most 15 digits).
+
+def from_sqlite_arrow(arr: pa.Array, ctype: ColumnType | None) -> pa.Array:
+    """One column read from SQLite (Arrow as the driver typed it: text, int64, double or null), typed by its
+    staged ``ctype``.
+
+    ``ctype`` None keeps the driver's type (all-null -> string); every staged kind comes back as its plan
+    Arrow type, exactly (decimals from their exact text or from numbers of at most 15 digits, whose
+    shortest text is exact).
     """
     if ctype is None:
-        arr = pa.array(values)
         return arr.cast(pa.string()) if pa.types.is_null(arr.type) else arr
+    if pa.types.is_null(arr.type):
+        return pa.nulls(len(arr), ctype.arrow_type())
     kind = ctype.kind
     if kind == "decimal":
-        return _exact_decimal(values, ctype)
+        return arr.cast(pa.string()).cast(ctype.arrow_type())  # integers and a double's shortest text: exact
     if kind in ("time", "timestamp", "date"):
-        return parse_text(pa.array(values, pa.string()), ctype.arrow_type())
+        return parse_text(arr.cast(pa.string()), ctype.arrow_type())
     if kind == "bool":
-        return pa.array(values, pa.int64()).cast(pa.bool_())
-    return pa.array(values, ctype.arrow_type())
+        return arr.cast(pa.int64()).cast(pa.bool_())
+    return arr.cast(ctype.arrow_type())
