@@ -65,8 +65,10 @@ def load_chunks(db: Path, plan: FieldPlan, chunks: Sequence[ChunkCheck], batch_r
     """Make the loading file hold exactly ``chunks`` (reusing what extraction appended); returns its rows."""
     wanted = {_identity(c, plan) for c in chunks}
     recorded = _recorded(db)
-    if recorded is not None and not set(recorded) <= wanted:
-        remove_loading_file(db)  # holds a chunk that is not (or no longer) one of these files
+    if recorded is None or not set(recorded) <= wanted:  # missing, unreadable, or holds another chunk (version)
+        remove_loading_file(db)
+        db.parent.mkdir(parents=True, exist_ok=True)
+        _create(db, plan)  # an object without chunks still gets its (empty) table
     for chunk in chunks:
         append_chunk(db, plan, chunk, batch_rows)
     rows = sum(c.rows for c in chunks)

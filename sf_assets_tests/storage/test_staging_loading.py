@@ -3,6 +3,7 @@ holds exactly the chunk files being staged, rebuilt otherwise, removed once stag
 
 import logging
 import os
+import sqlite3
 
 import adbc_driver_sqlite.dbapi as adbc
 import pytest
@@ -72,3 +73,13 @@ def test_a_failed_preload_is_only_a_warning_and_staging_loads_the_rest(tmp_path,
         preloader.submit(chunks[0])
     assert "Pre-loading chunk broken.parquet into SQLite failed" in caplog.text
     assert stage_object(db, PLAN, chunks, OBJ, CFG).rows == 2500
+
+
+def test_an_object_without_chunk_files_is_staged_as_an_empty_table(tmp_path):
+    db = tmp_path / "staging.db"
+    assert stage_object(db, PLAN, [], OBJ, CFG).rows == 0
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute('SELECT count(*) FROM "Opportunity"').fetchone() == (0,)
+    finally:
+        conn.close()
