@@ -14,14 +14,19 @@ from sf_assets.storage.staging_types import register_decimal_collation
 T = TypeVar("T")
 
 
-def connect(path: Path, cache_size_mb: int = 64, busy_timeout_s: float = 30) -> sqlite3.Connection:
+def connect(path: Path, cache_size_mb: int = 64, busy_timeout_s: float = 30,
+            page_size: int | None = None) -> sqlite3.Connection:
     """Open `path` (creating its folder) with WAL, synchronous=NORMAL and a busy timeout.
+
+    `page_size` applies when the file is new (SQLite keeps an existing file's page size).
 
     Only Python's sqlite3 may open these files: a second SQLite library (such as the one bundled
     by adbc-driver-sqlite) on the same file in the same process corrupts it (see storage.staging).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, timeout=busy_timeout_s, isolation_level=None, check_same_thread=False)
+    if page_size is not None:
+        conn.execute(f"PRAGMA page_size={int(page_size)}")  # before WAL: a new file takes it at its first write
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute(f"PRAGMA cache_size=-{int(cache_size_mb) * 1024}")

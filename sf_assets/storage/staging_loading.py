@@ -34,6 +34,7 @@ from sf_assets.storage.staging_types import create_table_sql, quote, register_de
 log = logging.getLogger(__name__)
 
 _CHUNKS = "_sf_chunks"
+PAGE_SIZE = 16384  # of a new staging DB and of every loading file (see storage.staging)
 Identity = tuple[str, int, int, int, str]
 
 
@@ -110,6 +111,7 @@ def _recorded(db: Path) -> list[Identity] | None:
 def _create(db: Path, plan: FieldPlan) -> None:
     conn = register_decimal_collation(sqlite3.connect(db))  # the DDL names our collation: ADBC cannot parse it
     try:
+        conn.execute(f"PRAGMA page_size={PAGE_SIZE}")  # the staging DB's: the swap copies pages as they are
         conn.execute(create_table_sql(plan, plan.object_name))
         conn.execute(f"CREATE TABLE {_CHUNKS} (path TEXT, bytes INTEGER, mtime_ns INTEGER, rows INTEGER, plan_json TEXT)")
         conn.commit()
