@@ -63,24 +63,35 @@ def append_chunk(db: Path, plan: FieldPlan, chunk: ChunkCheck, batch_rows: int) 
 
 
 def load_chunks(db: Path, plan: FieldPlan, chunks: Sequence[ChunkCheck], batch_rows: int) -> int:
-    """Make the loading file hold exactly ``chunks`` (reusing what extraction appended); returns its rows."""
-    wanted = {_identity(c, plan) for c in chunks}
-    recorded = _recorded(db)
-    if recorded is None or not set(recorded) <= wanted:  # missing, unreadable, or holds another chunk (version)
-        remove_loading_file(db)
-        db.parent.mkdir(parents=True, exist_ok=True)
-        _create(db, plan)  # an object without chunks still gets its (empty) table
-    for chunk in chunks:
-        append_chunk(db, plan, chunk, batch_rows)
+    """Make the loading file hold exactly ``chunks`` (reusing what extraction appended); returns its rows.
+
+    A file whose row count disagrees with its records is rebuilt once from the chunk files.
+    """
     rows = sum(c.rows for c in chunks)
+    for attempt in (1, 2):
+        wanted = {_identity(c, plan) for c in chunks}
+        recorded = _recorded(db) if attempt == 1 else None
+        if recorded is None or not set(recorded) <= wanted:  # missing, unreadable, another chunk (version), a retry
+            remove_loading_file(db)
+            db.parent.mkdir(parents=True, exist_ok=True)
+            _create(db, plan)  # an object without chunks still gets its (empty) table
+        for chunk in chunks:
+            append_chunk(db, plan, chunk, batch_rows)
+        loaded = _row_count(db, plan.object_name)
+        if loaded == rows:
+            return rows
+        log.warning("The loading file of %s holds %d rows, its chunk files %d: rebuilding it", plan.object_name,
+                    loaded, rows)
+    raise RuntimeError(f"{plan.object_name}: the loading file holds {loaded} rows after a rebuild, "
+                       f"the chunk files {rows}")
+
+
+def _row_count(db: Path, table: str) -> int:
     conn = connect_readonly(db)
     try:
-        loaded = conn.execute(f"SELECT count(*) FROM {quote(plan.object_name)}").fetchone()[0]
+        return int(conn.execute(f"SELECT count(*) FROM {quote(table)}").fetchone()[0])
     finally:
         conn.close()
-    if loaded != rows:
-        raise RuntimeError(f"{plan.object_name}: the loading file holds {loaded} rows, the chunk files {rows}")
-    return rows
 
 
 def remove_loading_file(db: Path) -> None:
