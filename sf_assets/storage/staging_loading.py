@@ -50,13 +50,13 @@ def loading_file(staging_db_path: Path, object_name: str) -> Path:
 
 def append_chunk(db: Path, plan: FieldPlan, chunk: ChunkCheck, batch_rows: int) -> None:
     """Append one valid chunk's rows to the loading file (created if missing); a chunk already in it unchanged is
-    skipped, a chunk in it with another identity (re-extracted) makes the file start over."""
+    skipped; a recorded chunk it supersedes (re-extracted, of another refresh or plan) makes the file start over."""
     identity = _identity(chunk, plan)
     db.parent.mkdir(parents=True, exist_ok=True)
     recorded = _recorded(db)
     if recorded is not None and identity in recorded:
         return
-    if recorded is None or any(r[0] == identity[0] or r[4] != identity[4] for r in recorded):
+    if recorded is None or any(_supersedes(identity, r) for r in recorded):
         remove_loading_file(db)
         _create(db, plan)
     _ingest(db, plan, chunk, identity, batch_rows)
@@ -98,6 +98,11 @@ def remove_loading_file(db: Path) -> None:
     """Delete a loading file and its journal."""
     for path in (db, db.with_name(db.name + "-journal")):
         path.unlink(missing_ok=True)
+
+
+def _supersedes(new: Identity, old: Identity) -> bool:
+    """A recorded chunk the new one makes stale: the same file re-extracted, another refresh's folder, another plan."""
+    return new[0] == old[0] or Path(new[0]).parent != Path(old[0]).parent or new[4] != old[4]
 
 
 def _identity(chunk: ChunkCheck, plan: FieldPlan) -> Identity:

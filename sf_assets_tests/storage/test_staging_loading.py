@@ -100,3 +100,18 @@ def test_a_loading_file_whose_rows_disagree_with_its_records_is_rebuilt(tmp_path
         assert conn.execute('SELECT count(*), count(DISTINCT Id) FROM "Opportunity"').fetchone() == (2500, 2500)
     finally:
         conn.close()
+
+
+def test_a_loading_file_left_by_another_refresh_is_started_over_by_the_first_append(tmp_path, chunks, adbc_opens):
+    db = tmp_path / "loading" / "Opportunity.db"
+    load_chunks(db, PLAN, [check_chunk(c, PLAN) for c in chunks], 500)  # staged never: left behind
+    newer = write_chunks(DataGenerator({"Account": 100, "Opportunity": 1500}), PLAN, tmp_path / "refresh2", 1000)
+    append_chunk(db, PLAN, check_chunk(newer[0], PLAN), 500)
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute('SELECT count(*) FROM "Opportunity"').fetchone() == (1000,)
+    finally:
+        conn.close()
+    opened = len(adbc_opens)
+    assert load_chunks(db, PLAN, [check_chunk(c, PLAN) for c in newer], 500) == 1500
+    assert len(adbc_opens) == opened + 1, "only the chunk not yet appended was loaded"
