@@ -22,3 +22,38 @@ def all_facts(conn: sqlite3.Connection, refresh_id: str) -> dict[str, Any]:
     """Every fact of the refresh."""
     rows = conn.execute("SELECT name, value_json FROM refresh_facts WHERE refresh_id = ?", (refresh_id,)).fetchall()
     return {name: json.loads(value) for name, value in rows}
+
+
+HEALTH_PREFIX = "health:"
+WARNING_PREFIX = "health_warning:"
+
+
+def put_health(conn: sqlite3.Connection, refresh_id: str, section: str, value: Any,
+               object_name: str | None = None) -> None:
+    """Record a health-JSON section of the refresh: ``section`` (or ``section[object_name]``) becomes ``value``.
+
+    The health JSON writer renders every such fact, whichever process writes the file.
+    """
+    name = f"{HEALTH_PREFIX}{section}" + (f":{object_name}" if object_name else "")
+    put_fact(conn, refresh_id, name, value)
+
+
+def add_health_warning(conn: sqlite3.Connection, refresh_id: str, key: str, text: str) -> None:
+    """Record one warning of the refresh under a stable ``key`` (the same key again replaces it, never doubles it)."""
+    put_fact(conn, refresh_id, f"{WARNING_PREFIX}{key}", text)
+
+
+def health_sections(facts: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The health sections (``{section: value | {object: value}}``) and keyed warnings among a refresh's facts."""
+    sections: dict[str, Any] = {}
+    warnings: dict[str, str] = {}
+    for name, value in facts.items():
+        if name.startswith(WARNING_PREFIX):
+            warnings[name[len(WARNING_PREFIX):]] = value
+        elif name.startswith(HEALTH_PREFIX):
+            section, _, object_name = name[len(HEALTH_PREFIX):].partition(":")
+            if object_name:
+                sections.setdefault(section, {})[object_name] = value
+            else:
+                sections[section] = value
+    return sections, warnings
