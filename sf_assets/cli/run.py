@@ -50,14 +50,18 @@ def run_refresh(config_path: Path, new_refresh: bool = False, refresh_catalog: b
 
 def _print_rows(state_db: Path, refresh_id: str) -> None:
     from sf_assets.health import chunk_counts, rows_per_object
+    from sf_assets.pipeline.row_check import row_check_lines
     from sf_assets.storage.state_db import state_session
 
     with state_session(state_db) as conn:
         rows, chunks = rows_per_object(conn, refresh_id), chunk_counts(conn, refresh_id)
+        checks = row_check_lines(conn, refresh_id)
     for name, count in rows.items():
         c = chunks.get(name)
         detail = f" ({c.ok + c.fixed} chunks ok, {c.failed} failed, {c.skipped} pending)" if c else ""
         print(f"  {name:<20} {count:>12,} rows{detail}")
+        if name in checks:
+            print(f"      row check {checks[name]}")
 
 
 def _someone_refreshes(config: PipelineConfig) -> bool:

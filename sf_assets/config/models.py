@@ -158,6 +158,9 @@ class ExtractionConfig(_Model):
     poll_max_s: float = Field(30.0, gt=0, description="Longest wait between job status polls.")
     resume_window_hours: float = Field(20.0, ge=0, description="An unfinished refresh younger than this is resumed.")
     job_timeout_minutes: float = Field(240.0, gt=0, description="Abort a Bulk job that has not completed by then.")
+    row_drop_warn_pct: float = Field(
+        20.0, ge=0, le=100, description="Warn (check `row_count_drop`) when an object's rows fall by more than this "
+        "% from its last successful refresh.")
 
 
 class RetryConfig(_Model):

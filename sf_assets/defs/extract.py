@@ -15,14 +15,15 @@ from sf_assets.defs.prepare import field_plans
 from sf_assets.defs.resources import PipelineConfigResource, SalesforceResource
 from sf_assets.defs.tags import POOL
 from sf_assets.extract.chunk_extract import ChunkResult
-from sf_assets.pipeline.extract import extract_chunks, row_check
+from sf_assets.pipeline.extract import extract_chunks
+from sf_assets.pipeline.row_check import evaluate_row_check, evaluate_row_drop
 from sf_assets.pipeline.plan import extract_context, plan_object
 from sf_assets.health.causes import describe_error
-from sf_assets.salesforce.soql import compose_count_soql, parse_soql
 from sf_assets.storage.refresh_facts import put_fact
 
 GROUP = "extract"
 ROW_CHECK = "row_count_matches_salesforce"
+DROP_CHECK = "row_count_drop"
 
 
 def object_asset_key(object_name: str) -> dg.AssetKey:
@@ -97,17 +98,35 @@ def _extract(context: dg.AssetExecutionContext, config: PipelineConfig, salesfor
 
 
 def row_check_result(config: PipelineConfig, salesforce: SalesforceResource, conn: sqlite3.Connection, refresh_id: str,
-               obj: ObjectConfig) -> dg.AssetCheckResult:
-    parsed = parse_soql(obj.soql)
-    now = salesforce.connection().client().query(
-        compose_count_soql(parsed.object_name, parsed.where), include_deleted=obj.query_all)["totalSize"]
-    check = row_check(conn, refresh_id, obj.name, int(now))
+                     obj: ObjectConfig) -> dg.AssetCheckResult:
+    """Evaluate the object's blocking row check (`pipeline.row_check`) as the asset's check result."""
+    check = evaluate_row_check(conn, config, obj, refresh_id, salesforce.connection().client().query)
+    change = check.change
     return dg.AssetCheckResult(
         check_name=ROW_CHECK, asset_key=object_asset_key(obj.name), passed=check.passed,
-        description=check.describe(obj.name),
-        metadata={"refresh_id": refresh_id, "rows_extracted": check.rows, "count_now": check.count_now,
-                  "count_at_preflight": check.count_before if check.count_before is not None else -1,
-                  "chunks_done": f"{check.done} of {check.chunks}"})
+        description=check.describe(),
+        metadata={"refresh_id": refresh_id, "rows_extracted": check.rows, "chunks_done": f"{check.done} of {check.chunks}",
+                  "count_at_preflight": _figure(check.count_before), "count_now": _figure(check.count_now),
+                  "created_during_refresh": _figure(change.created if change else None),
+                  "modified_during_refresh": _figure(change.modified if change else None),
+                  "deleted_during_refresh": _figure(change.deleted if change else None),
+                  "problems": dg.MetadataValue.json(list(check.problems))})
+
+
+def _figure(value: int | None) -> int:
+    return -1 if value is None else value
+
+
+def row_drop_result(config: PipelineConfig, conn: sqlite3.Connection, refresh_id: str,
+                    obj: ObjectConfig) -> dg.AssetCheckResult:
+    """The WARN check of a sharp drop of the object's rows against its last successful refresh."""
+    drop = evaluate_row_drop(conn, obj, refresh_id, config.extraction.row_drop_warn_pct)
+    return dg.AssetCheckResult(
+        check_name=DROP_CHECK, asset_key=object_asset_key(obj.name), passed=drop.passed,
+        severity=dg.AssetCheckSeverity.WARN, description=drop.describe(),
+        metadata={"refresh_id": refresh_id, "rows": drop.rows, "previous_rows": _figure(drop.previous_rows),
+                  "previous_refresh": drop.previous_refresh or "",
+                  "drop_pct": round(drop.drop_pct, 2) if drop.drop_pct is not None else 0.0})
 
 
 def make_object_asset(obj: ObjectConfig) -> dg.AssetsDefinition:
@@ -119,9 +138,14 @@ def make_object_asset(obj: ObjectConfig) -> dg.AssetsDefinition:
         name=f"extract_{obj.name}",
         specs=[dg.AssetSpec(key, deps=[chunk_plans], group_name=GROUP, skippable=True,
                             description=f"{obj.name} extracted through Bulk API 2.0: one partition per chunk (Id range).")],
-        check_specs=[dg.AssetCheckSpec(ROW_CHECK, asset=key, blocking=True,
-                                       description=f"Rows of {obj.name} in the current refresh's chunk files equal "
-                                                   "Salesforce's COUNT() (within rows created or deleted meanwhile).")],
+        check_specs=[
+            dg.AssetCheckSpec(ROW_CHECK, asset=key, blocking=True, description=(
+                f"Every planned Id range of {obj.name} extracted whole in the current refresh: no gap between chunks, "
+                "and per chunk the file's rows = Σ Sforce-NumberOfRecords = the job's numberRecordsProcessed. "
+                "Salesforce's COUNT() and the org's change during the refresh are reported beside it.")),
+            dg.AssetCheckSpec(DROP_CHECK, asset=key, description=(
+                f"Warns when {obj.name}'s rows fall by more than extraction.row_drop_warn_pct from its last "
+                "successful refresh (deletions, a sharing or permission change, or a filter can hide rows)."))],
         can_subset=True, partitions_def=chunk_partitions(obj.name), backfill_policy=dg.BackfillPolicy.single_run(),
         pool=POOL,
     )
@@ -132,10 +156,17 @@ def make_object_asset(obj: ObjectConfig) -> dg.AssetsDefinition:
             refresh_id = refresh_id_for(context, config, conn)
             if key in context.selected_asset_keys:
                 failures = _extract(context, config, salesforce, conn, refresh_id, obj)
-            if context.selected_asset_check_keys:
-                yield row_check_result(config, salesforce, conn, refresh_id, obj)
+            checks = {k.name for k in context.selected_asset_check_keys}
+            verdict = row_check_result(config, salesforce, conn, refresh_id, obj) if ROW_CHECK in checks else None
+            if verdict is not None:
+                yield verdict
+            if DROP_CHECK in checks and not failures:
+                yield row_drop_result(config, conn, refresh_id, obj)
         if failures:
             lines = "; ".join(f"{chunk}: {why}" for chunk, why in sorted(failures.items()))
             raise dg.Failure(description=f"{len(failures)} chunk(s) of {obj.name} failed: {lines}", allow_retries=False)
+        if verdict is not None and not verdict.passed:
+            raise dg.Failure(description=f"blocking check {ROW_CHECK} of {obj.name} failed: {verdict.description}",
+                             allow_retries=False)
 
     return _asset

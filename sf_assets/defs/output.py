@@ -8,7 +8,7 @@ from sf_assets.defs.context import refresh_id_for, state_db
 from sf_assets.defs.errors import one_line_failures
 from sf_assets.defs.extract import row_check_result, object_asset_key
 from sf_assets.defs.resources import PipelineConfigResource, SalesforceResource
-from sf_assets.pipeline.extract import stored_row_check
+from sf_assets.pipeline.row_check import stored_row_check
 from sf_assets.pipeline.build import build_outputs
 from sf_assets.pipeline.stage import stage
 from sf_assets.pipeline.health import finish_refresh_with_health

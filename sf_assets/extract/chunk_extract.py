@@ -94,7 +94,7 @@ def extract_chunk(ctx: ExtractContext, plan: FieldPlan, chunk_id: str, *, query_
         label = f"Bulk API extraction of {plan.object_name} chunk {chunk_id}"
         started, attempts = time.monotonic(), 0
 
-        def attempt() -> tuple[ChunkFileStats, str]:
+        def attempt() -> tuple[ChunkFileStats, JobInfo]:
             nonlocal attempts
             ctx.client.governor.check()  # halted or cancelled: fail before any request
             attempts += 1
@@ -102,13 +102,15 @@ def extract_chunk(ctx: ExtractContext, plan: FieldPlan, chunk_id: str, *, query_
             return _attempt(ctx, plan, key, dest, label, query_all)
 
         try:
-            stats, job_id = retry_call(attempt, label, ctx.client.retry, sleep=ctx.client.sleep)
+            stats, info = retry_call(attempt, label, ctx.client.retry, sleep=ctx.client.sleep)
         except BaseException as exc:
             ctx.tracker.mark_failed(key, redact(f"{type(exc).__name__}: {exc}"))
             log.error("Extraction of %s chunk %s failed after %d attempt(s): %s", plan.object_name, chunk_id,
                       attempts, redact(f"{type(exc).__name__}: {exc}"))
             raise
-        ctx.tracker.mark_success(key, str(dest), stats.rows, stats.bytes, stats.checksum, stats.max_last_modified)
+        ctx.tracker.mark_success(key, str(dest), stats.rows, stats.bytes, stats.checksum, stats.max_last_modified,
+                                 info.records_processed)
+        job_id = info.id
         shutil.rmtree(_parts_dir(dest), ignore_errors=True)
         duration = time.monotonic() - started
         log.info("Extracted %s chunk %s: %d rows, %d bytes in %.1f s (job %s, %d attempt(s))", plan.object_name,
@@ -136,7 +138,7 @@ def _resumable_job(ctx: ExtractContext, state: ChunkState, parts_dir: Path, labe
 
 
 def _attempt(ctx: ExtractContext, plan: FieldPlan, key: ChunkKey, dest: Path, label: str,
-             query_all: bool) -> tuple[ChunkFileStats, str]:
+             query_all: bool) -> tuple[ChunkFileStats, JobInfo]:
     tracker, client = ctx.tracker, ctx.client
     state = tracker.get(key)
     parts_dir = _parts_dir(dest)
@@ -158,7 +160,7 @@ def _attempt(ctx: ExtractContext, plan: FieldPlan, key: ChunkKey, dest: Path, la
         except (ChunkValidationError, BulkJobFailed):
             tracker.set_job(key, None, None)  # the next attempt starts a new job
             raise
-    return stats, info.id
+    return stats, info
 
 
 def _fetch_pages(ctx: ExtractContext, job: QueryJob, plan: FieldPlan, key: ChunkKey, parts_dir: Path,

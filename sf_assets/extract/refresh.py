@@ -97,3 +97,18 @@ def refresh_of_backfill(conn: sqlite3.Connection, backfill_id: str) -> str | Non
     """The refresh that preflight chose for the backfill, if it ran."""
     row = conn.execute("SELECT refresh_id FROM backfill_refreshes WHERE backfill_id = ?", (backfill_id,)).fetchone()
     return row[0] if row else None
+
+
+def refresh_started_at(conn: sqlite3.Connection, refresh_id: str) -> datetime | None:
+    """When the refresh started (UTC), or None for an unknown refresh."""
+    row = conn.execute("SELECT started_at FROM refreshes WHERE refresh_id = ?", (refresh_id,)).fetchone()
+    return datetime.fromisoformat(row[0]) if row else None
+
+
+def previous_success(conn: sqlite3.Connection, refresh_id: str) -> str | None:
+    """The latest successful refresh started before `refresh_id`, if any."""
+    row = conn.execute(
+        "SELECT refresh_id FROM refreshes WHERE status = ? AND refresh_id <> ? AND started_at <= "
+        "COALESCE((SELECT started_at FROM refreshes WHERE refresh_id = ?), started_at) "
+        "ORDER BY started_at DESC, rowid DESC LIMIT 1", (SUCCESS, refresh_id, refresh_id)).fetchone()
+    return row[0] if row else None

@@ -55,10 +55,11 @@ class ChunkState:
     ended_at: str | None
     error: str | None
     max_last_modified: str | None
+    job_records: int | None = None
 
 
 _COLUMNS = ("refresh_id, object, chunk_id, id_lo, id_hi, status, attempts, job_id, job_api_version, next_locator, "
-            "pages_done, file_path, rows, bytes, checksum, started_at, ended_at, error, max_last_modified")
+            "pages_done, file_path, rows, bytes, checksum, started_at, ended_at, error, max_last_modified, job_records")
 _WHERE = "refresh_id = ? AND object = ? AND chunk_id = ?"
 
 
@@ -141,11 +142,11 @@ class ChunkTracker:
         return int(total)
 
     def mark_success(self, key: ChunkKey, file_path: str, rows: int, size: int, checksum: str,
-                     max_last_modified: str | None) -> None:
-        """Status success with the chunk file's facts."""
+                     max_last_modified: str | None, job_records: int | None = None) -> None:
+        """Status success with the chunk file's facts and its Bulk job's numberRecordsProcessed."""
         self._update(key, "status = 'success', file_path = ?, rows = ?, bytes = ?, checksum = ?, "
-                          "max_last_modified = ?, ended_at = ?, error = NULL",
-                     file_path, rows, size, checksum, max_last_modified, utc_now())
+                          "max_last_modified = ?, job_records = ?, ended_at = ?, error = NULL",
+                     file_path, rows, size, checksum, max_last_modified, job_records, utc_now())
 
     def mark_failed(self, key: ChunkKey, error: str) -> None:
         """Status failed with the cause (the job id and progress stay, for resume)."""

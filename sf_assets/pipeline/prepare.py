@@ -20,7 +20,8 @@ from sf_assets.salesforce.field_planning import build_field_plan
 from sf_assets.schema.field_plan import FieldPlan
 from sf_assets.salesforce.metadata import ObjectMeta
 from sf_assets.salesforce.retry import call_with_retry
-from sf_assets.salesforce.soql import compose_count_soql, parse_soql
+from sf_assets.salesforce.counts import count_rows
+from sf_assets.salesforce.soql import parse_soql
 from sf_assets.storage.field_mapping import save_plan
 from sf_assets.storage.refresh_facts import put_fact
 from sf_assets.storage.state_db import transaction
@@ -129,10 +130,7 @@ def estimate_rows(query: Callable[..., Mapping], objects: Iterable[ObjectConfig]
     estimates = {}
     for obj in objects:
         parsed = parse_soql(obj.soql)
-        soql = compose_count_soql(parsed.object_name, parsed.where)
-        include_deleted = obj.query_all
-        result = call_with_retry(lambda: query(soql, include_deleted=include_deleted), f"row count of {obj.name}", retry)
-        estimates[obj.name] = int(result["totalSize"])
+        estimates[obj.name] = count_rows(query, parsed.object_name, parsed.where, retry, include_deleted=obj.query_all)
         log.info("%s: about %s rows", obj.name, f"{estimates[obj.name]:,}")
     return estimates
 

@@ -329,10 +329,10 @@ def compose_extraction_soql(
     return f"SELECT {', '.join(names)} FROM {object_name}{_where_clause(where, bounds)}"
 
 
-def compose_count_soql(object_name: str, where: str | None = None) -> str:
-    """``SELECT COUNT() FROM <object> [WHERE <where>]`` (REST query, not Bulk)."""
+def compose_count_soql(object_name: str, where: str | None = None, extra: Sequence[str] = ()) -> str:
+    """``SELECT COUNT() FROM <object> [WHERE (<where>) AND <extra>...]`` (REST query, not Bulk)."""
     _check_identifier(object_name, "object name", OBJECT_RE)
-    return f"SELECT COUNT() FROM {object_name}{_where_clause(where)}"
+    return f"SELECT COUNT() FROM {object_name}{_where_clause(where, extra)}"
 
 
 def plan_soql(plan: FieldPlan, id_lo: str | None = None, id_hi: str | None = None) -> str:

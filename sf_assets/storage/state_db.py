@@ -11,13 +11,27 @@ from pathlib import Path
 from sf_assets.storage.sqlite_util import connect
 
 _SCHEMA = resources.files("sf_assets.storage").joinpath("state_schema.sql").read_text(encoding="utf-8")
+# Columns added since the first release: added on open to a state DB made by an older version.
+_ADDED_COLUMNS = (("chunks", "job_records", "INTEGER"),)
 
 
 def open_state_db(path: Path) -> sqlite3.Connection:
     """A connection to the state DB at `path`, with every table present."""
     conn = connect(path)
     conn.executescript(_SCHEMA)
+    _add_missing_columns(conn)
     return conn
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    for table, column, declaration in _ADDED_COLUMNS:
+        if column in {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}:
+            continue
+        try:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+        except sqlite3.OperationalError as exc:  # another process added it in between
+            if "duplicate column" not in str(exc):
+                raise
 
 
 @contextmanager

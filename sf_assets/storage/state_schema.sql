@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     ended_at TEXT,
     error TEXT,
     max_last_modified TEXT,
+    job_records INTEGER,  -- the Bulk job's numberRecordsProcessed (the row check compares it with the file)
     PRIMARY KEY (refresh_id, object, chunk_id)
 );
 -- Results pages of a chunk's current Bulk job already written as Parquet parts (resume + row checks).

@@ -39,6 +39,9 @@ def test_run_prints_where_the_outputs_are(org, tmp_path):
     assert os.path.isfile(lines["Power BI file"]) and os.path.isfile(lines["Health JSON"])
     assert os.path.isfile(lines["Published"])
     assert "SUCCESS" in out and "Account" in out
+    checks = [line.strip() for line in out.splitlines() if line.strip().startswith("row check ")]
+    assert len(checks) == len(OBJECTS) and all(
+        line.startswith("row check passed: ") and " now; changes since " in line for line in checks), out
     assert json.loads(open(lines["Health JSON"], encoding="utf-8").read())["status"] == "success"
     assert (tmp_path / "dagster_home" / "storage").is_dir()  # runs recorded in the persistent instance
 

@@ -27,7 +27,8 @@ def test_definitions_snapshot():
     ])
     assert dg.AssetKey("share_copy") not in graph.materializable_asset_keys  # "Materialize all" never publishes
     checks = sorted(c.to_user_string() for c in graph.asset_check_keys)
-    assert checks == sorted(f"salesforce/{o}:row_count_matches_salesforce" for o in OBJECTS)
+    assert checks == sorted(f"salesforce/{o}:{name}" for o in OBJECTS
+                            for name in ("row_count_matches_salesforce", "row_count_drop"))
     assert sorted(j.name for j in defs.jobs) == sorted(
         ["prepare_job", "output_job", "publish_job", *(f"extract_{o}_job" for o in OBJECTS)])
     assert [s.name for s in defs.schedules] == ["nightly_refresh"]
@@ -40,8 +41,8 @@ def test_definitions_snapshot():
         assert isinstance(assets_def.partitions_def, dg.DynamicPartitionsDefinition)
         assert assets_def.backfill_policy == dg.BackfillPolicy.single_run()
         assert assets_def.node_def.pool == "salesforce_bulk"
-        (check,) = assets_def.check_specs
-        assert check.blocking
+        blocking = {spec.name: spec.blocking for spec in assets_def.check_specs}
+        assert blocking == {"row_count_matches_salesforce": True, "row_count_drop": False}
 
 
 def test_schedule_uses_configured_cron():
