@@ -7,6 +7,7 @@ line naming the object, the chunk and the numbers; through Dagster the blocking 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import dagster as dg
@@ -132,3 +133,31 @@ def test_through_dagster_the_failed_blocking_check_names_itself(extracted, org):
     evaluation = instance.event_log_storage.get_asset_check_execution_history(
         dg.AssetCheckKey(dg.AssetKey(["salesforce", "Opportunity"]), "row_count_matches_salesforce"), limit=1)[0]
     assert evaluation.status.value == "FAILED"
+
+
+def test_a_sharp_drop_warns_and_the_refresh_still_succeeds(make_org, tmp_path):
+    from sf_assets.defs.driver import execute_refresh
+
+    datasets = [{"name": "opportunity", "sql": "SELECT * FROM Opportunity"}]
+    with dg.instance_for_test() as instance:
+        outcomes = []
+        for rows in (2500, 1500):  # the same seed: the smaller org holds the first 1,500 rows of the larger one
+            org = make_org(rows={"Account": 50, "Opportunity": rows})
+            config = load_config(write_config(org, tmp_path, objects=[OPPORTUNITY], datasets=datasets))
+            outcomes.append(execute_refresh(config, instance, publish=False))
+            assert outcomes[-1].ok, outcomes[-1].failures
+        history = instance.event_log_storage.get_asset_check_execution_history(
+            dg.AssetCheckKey(dg.AssetKey(["salesforce", "Opportunity"]), "row_count_drop"), limit=2)
+    second, first = (h.evaluation for h in history)
+    assert first is not None and first.passed and "no earlier successful refresh" in first.description
+    assert second is not None and not second.passed and second.severity == dg.AssetCheckSeverity.WARN
+    with state_session(config.paths.state_db) as conn:
+        before, after = (conn.execute("SELECT SUM(rows) FROM chunks WHERE refresh_id = ?", (o.refresh_id,)).fetchone()[0]
+                         for o in outcomes)
+    assert after < 0.8 * before
+    assert second.description == (
+        f"Opportunity: {after:,} rows now, {before:,} in the last successful refresh {outcomes[0].refresh_id}: "
+        f"{100 * (before - after) / before:.1f} % fewer (more than 20 %). Deletions, a sharing or permission change of "
+        "the integration user, or the object's filter can hide rows")
+    health = json.loads(outcomes[1].health_path.read_text(encoding="utf-8"))
+    assert second.description in health["warnings"]["last"]
