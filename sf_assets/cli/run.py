@@ -42,7 +42,7 @@ def run_refresh(config_path: Path, new_refresh: bool = False, refresh_catalog: b
             print(redact(f"  Published:     {copy['path'] if copy['ok'] else 'FAILED: ' + str(copy['error'])}"))
     for failure in outcome.failures:
         print(redact(f"  Failure: {failure}"), file=sys.stderr)
-    if not outcome.ok:
+    if not outcome.ok and outcome.stop is None:  # a stop's line already says what the next run does
         print("Run `sf-assets run` again to resume: finished chunks are kept.", file=sys.stderr)
     print(f"Runs, partitions and checks in the UI: DAGSTER_HOME={os.environ['DAGSTER_HOME']} dagster dev -w workspace.yaml")
     return EXIT_OK if outcome.ok else EXIT_FAILED

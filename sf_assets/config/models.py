@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sf_assets.config.drift import DriftConfig, MissingFieldRule
 from sf_assets.config.schedule_rules import cron_error, timezone_error
 
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -138,6 +139,7 @@ class ObjectConfig(_Model):
         default_factory=dict, description="Field -> string|int64|float64|bool|date|timestamp|time|decimal(p,s)."
     )
     chunk_size: int | None = Field(None, gt=0, description="Overrides extraction.chunk_size for this object.")
+    on_missing_field: MissingFieldRule | None = Field(None, description="Overrides drift.on_missing_field here.")
 
     @field_validator("name")
     @classmethod
@@ -205,7 +207,8 @@ class PreflightConfig(_Model):
     """Checks before any extraction."""
 
     min_free_disk_gb: float = Field(20.0, ge=0, description="Free space required on work and output drives.")
-    catalog_ttl_hours: float = Field(24.0, ge=0, description="Reuse cached describe() results younger than this.")
+    catalog_ttl_hours: float = Field(24.0, ge=0, description="Reuse cached describe() results younger than this "
+        "(never for `SELECT *`, a SOQL field it lacks, or a field Salesforce rejects: INVALID_FIELD).")
 
 
 class StagingConfig(_Model):
@@ -306,6 +309,7 @@ class PipelineConfig(_Model):
     salesforce: SalesforceConfig = Field(default_factory=SalesforceConfig)
     objects: list[ObjectConfig] = Field(min_length=1)
     extraction: ExtractionConfig = Field(default_factory=ExtractionConfig)
+    drift: DriftConfig = Field(default_factory=DriftConfig)
     retry: RetryConfig = Field(default_factory=RetryConfig)
     api_usage: ApiUsageConfig = Field(default_factory=ApiUsageConfig)
     preflight: PreflightConfig = Field(default_factory=PreflightConfig)

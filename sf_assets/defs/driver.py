@@ -29,8 +29,10 @@ from sf_assets.extract.refresh import Refresh, current_or_new_refresh, latest_re
 from sf_assets.health.causes import describe_error
 from sf_assets.observability.logs import log_context
 from sf_assets.pipeline.health import MessageCollector, finish_refresh_with_health
+from sf_assets.pipeline.refresh_stop import stopped_since
 from sf_assets.storage.refresh_facts import get_fact
 from sf_assets.storage.refresh_lock import refresh_lock
+from sf_assets.storage.state_db import state_session
 from sf_assets.storage.run_processes import dead_runs, process_alive
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,7 @@ class RefreshOutcome:
     run_ids: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     health_path: Path | None = None
+    stop: str | None = None  # the line of a stop at once (a daily limit, an expired access token)
 
 
 def ensure_dagster_home(config: PipelineConfig) -> Path:
@@ -95,9 +98,10 @@ def _say_who_holds_the_pool(instance: dg.DagsterInstance) -> None:
 class _Stages:
     """Executes stage jobs in-process, collecting run ids and one-line failures."""
 
-    def __init__(self, defs: dg.Definitions, instance: dg.DagsterInstance, tags: dict[str, str],
-                 outcome: RefreshOutcome) -> None:
+    def __init__(self, defs: dg.Definitions, instance: dg.DagsterInstance, state_db_path: Path,
+                 tags: dict[str, str], outcome: RefreshOutcome) -> None:
         self.defs, self.instance, self.tags, self.outcome = defs, instance, tags, outcome
+        self.state_db_path = state_db_path
 
     def run(self, job_name: str, extra_tags: dict[str, str] | None = None, run_config: dict | None = None) -> bool:
         quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}  # detail: the sf_assets log and the UI
@@ -109,7 +113,13 @@ class _Stages:
             raise KeyboardInterrupt
         if not result.success:
             self.outcome.failures.extend(step_failure_lines(result.all_events) or [f"{job_name} failed"])
+            self.outcome.stop = self._stop_line()
         return result.success
+
+    def _stop_line(self) -> str | None:
+        """The line of a stop at once (a daily limit, an expired access token) of this run's stages, if any."""
+        with state_session(self.state_db_path) as conn:
+            return stopped_since(conn, self.outcome.refresh_id, self.outcome.started_at)
 
 
 def _run_stages(stages: _Stages, config: PipelineConfig, refresh_catalog: bool, publish: bool) -> bool:
@@ -122,6 +132,8 @@ def _run_stages(stages: _Stages, config: PipelineConfig, refresh_catalog: bool, 
         with log_context(object=obj.name):
             _say_who_holds_the_pool(stages.instance)
             ok &= stages.run(extract_job_name(obj.name), partition_range_tags(keys[0], keys[-1]))
+        if stages.outcome.stop is not None:  # no later stage may send a request
+            return False
     if not ok or not stages.run(OUTPUT_JOB):
         return False
     return not (publish and config.paths.share_dir is not None) or stages.run("publish_job")
@@ -149,7 +161,8 @@ def execute_refresh(config: PipelineConfig, instance: dg.DagsterInstance, *, new
                     from sf_assets.pipeline.emulator import connect_emulator
 
                     connect_emulator(config.salesforce.auth, config.salesforce.api_version)
-                stages = _Stages(build_definitions(config.source_file or ""), instance, tags, outcome)
+                stages = _Stages(build_definitions(config.source_file or ""), instance, config.paths.state_db, tags,
+                                 outcome)
                 if unpublished:  # it finished, but its share copy was interrupted: that is what is left to do
                     log.warning("Refresh %s finished but its share copy did not: publishing it", refresh.refresh_id)
                     outcome.ok = stages.run("publish_job")

@@ -11,6 +11,7 @@ from sf_assets.defs.tags import LAUNCHED_BY_TAG
 from sf_assets.pipeline.prepare import plan_objects, schema_dir
 from sf_assets.pipeline.prepare import run_preflight
 from sf_assets.pipeline.catalog import build_catalog, load_cached_catalog
+from sf_assets.pipeline.refresh_stop import stops_at_once
 from sf_assets.salesforce.catalog import sf_describer
 from sf_assets.schema.field_plan import FieldPlan
 from sf_assets.storage.output_cleanup import remove_stale_files
@@ -47,7 +48,8 @@ def preflight(
         refresh_id = refresh_id_for(context, config, conn, create=True)
         for temp in ("chunks", "datasets"):  # leftovers of crashed or abandoned refreshes, never this one's
             remove_stale_files(config.paths.work_dir / temp, config.output.cleanup_after_hours, keep=(refresh_id,))
-        report = run_preflight(salesforce.connection().client(), config, conn, refresh_id)
+        with stops_at_once(conn, refresh_id, config.extraction.resume_window_hours):  # a daily limit, an expired token
+            report = run_preflight(salesforce.connection().client(), config, conn, refresh_id)
         put_fact(conn, refresh_id, "launched_by", context.run.tags.get(LAUNCHED_BY_TAG, "ui"))
     metadata: dict[str, object] = {
         "refresh_id": refresh_id,
@@ -68,11 +70,12 @@ def metadata_catalog(
 ) -> dg.MaterializeResult:
     cfg = pipeline.load()
     with state_db(cfg) as conn, one_line_failures("metadata catalog"):
-        refresh_id_for(context, cfg, conn)
-        catalog = build_catalog(
-            sf_describer(salesforce.connection().client()), cfg.objects, conn,
-            ttl_hours=cfg.preflight.catalog_ttl_hours, retry=cfg.retry, force_refresh=config.force_refresh,
-        )
+        refresh_id = refresh_id_for(context, cfg, conn)
+        with stops_at_once(conn, refresh_id, cfg.extraction.resume_window_hours):
+            catalog = build_catalog(
+                sf_describer(salesforce.connection().client()), cfg.objects, conn,
+                ttl_hours=cfg.preflight.catalog_ttl_hours, retry=cfg.retry, force_refresh=config.force_refresh,
+            )
     return dg.MaterializeResult(
         metadata={"objects": len(catalog), **{f"fields {name}": len(meta.fields) for name, meta in catalog.items()}}
     )
@@ -92,8 +95,8 @@ def _table_schema(plan: FieldPlan) -> dg.TableSchema:
 def field_plans(context: dg.AssetExecutionContext, pipeline: PipelineConfigResource) -> dg.MaterializeResult:
     cfg = pipeline.load()
     with state_db(cfg) as conn, one_line_failures("field plans"):
-        refresh_id_for(context, cfg, conn)
-        plans = plan_objects(cfg, load_cached_catalog(conn), conn)
+        refresh_id = refresh_id_for(context, cfg, conn)
+        plans = plan_objects(cfg, load_cached_catalog(conn), conn, refresh_id)
     metadata: dict[str, object] = {"schema_dir": dg.MetadataValue.path(str(schema_dir(cfg)))}
     for name, plan in plans.items():
         metadata[f"{name} columns"] = dg.MetadataValue.table_schema(_table_schema(plan))

@@ -11,9 +11,8 @@ from sf_assets.defs.context import refresh_id_for, state_db
 from sf_assets.defs.errors import one_line_failures
 from sf_assets.defs.resources import PipelineConfigResource
 from sf_assets.defs.tags import STAGE_TAG
-from sf_assets.pipeline.health import publish_facts, record_publish
+from sf_assets.pipeline.health import record_publish
 from sf_assets.pipeline.publish import publish_outputs
-from sf_assets.storage.refresh_facts import put_fact
 
 SHARE_COPY = dg.AssetKey("share_copy")
 
@@ -29,8 +28,7 @@ def publish_to_share(context: dg.OpExecutionContext, pipeline: PipelineConfigRes
     with state_db(config) as conn, one_line_failures("publish"):
         refresh_id = refresh_id_for(context, config, conn)
         statuses = publish_outputs(config, refresh_id)
-        put_fact(conn, refresh_id, "published", publish_facts(statuses))
-    record_publish(config, refresh_id, statuses)
+        record_publish(config, refresh_id, statuses)
     copies = [{"source": str(s.source), "ok": s.ok, "path": str(s.path or ""), "error": s.error or ""} for s in statuses]
     failed = [s for s in statuses if not s.ok]
     if failed:

@@ -5,8 +5,9 @@ import json
 from typing import Any
 from urllib.parse import parse_qs
 
-from .bulkcsv import DELIMITERS, LINE_ENDINGS, csv_page
+from .bulkcsv import DELIMITERS, LINE_ENDINGS, csv_page, empty_result_body
 from .jobs import Job
+from .limits import CONCURRENCY, TOTAL_REQUESTS
 from .plan import QueryPlan
 from .rest import describe, sobject_summary
 from .soql import SoqlError
@@ -52,25 +53,47 @@ def _admin(org: Org, h: Handler, method: str, path: str, body: bytes) -> None:
         if path == "/__emulator__/api_used_pct" and method == "POST":
             org.set_api_used_pct(float(payload["pct"]))
             return h.send_json(200, {"pct": float(payload["pct"])})
+        if path == "/__emulator__/empty_result" and method == "POST":
+            org.set_empty_result(str(payload["form"]))
+            return h.send_json(200, {"form": org.empty_result})
+        if path == "/__emulator__/new_day" and method == "POST":
+            org.new_day()
+            return h.send_json(200, org.limits())
+        if path == "/__emulator__/live" and method in ("GET", "POST"):
+            if method == "POST" and "live" in payload:
+                org.set_live_changes(str(payload["live"]))
+            if method == "POST" and "advance" in payload:
+                org.advance_live(int(payload["advance"]))
+            return h.send_json(200, org.data.live.status())
+        if path == "/__emulator__/schema" and method in ("GET", "POST"):
+            if method == "POST" and payload.get("reset"):
+                org.reset_schema()
+            if method == "POST" and payload.get("changes"):
+                org.change_schema(str(payload["changes"]), int(payload.get("after_jobs", 0)))
+            return h.send_json(200, {"schema_changes": org.schema.applied()})
     except (ValueError, KeyError, TypeError) as exc:
         return h.send_error_json(400, "INVALID_REQUEST", str(exc))
     h.send_error_json(404, "NOT_FOUND", "The requested resource does not exist")
 
 
 def _data(org: Org, h: Handler, method: str, path: str, query: dict[str, str], body: bytes) -> None:
-    seq = org.count_api_request()
+    """/services/data: injected transient faults, the session, the daily limits, then the endpoint."""
+    m = DATA.match(path)
+    seq = org.count_api_request(counts=m is not None)  # the versions URI does not count towards the daily limit
     h.limit_info = org.limit_info()
     if org.faults.hits("503", org.settings.seed, seq):
         org.stats.add("errors", "503")
         return h.send_error_json(503, "SERVER_UNAVAILABLE", "Server is temporarily unavailable (injected fault)")
-    if org.faults.hits("429", org.settings.seed, seq):
-        org.stats.add("errors", "429")
-        status = 429 if seq % 2 else 403
-        return h.send_error_json(status, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
+    if org.faults.hits("concurrent", org.settings.seed, seq):
+        org.stats.add("errors", "concurrent")
+        return h.send_error_json(403, "REQUEST_LIMIT_EXCEEDED", CONCURRENCY[seq % 2])
     token = h.bearer()
     if not token or not org.sessions.check(token):
+        org.stats.add("errors", "session_refused_" + ("bulk" if "/jobs/" in path else "rest"))
         return h.send_error_json(401, "INVALID_SESSION_ID", "Session expired or invalid")
-    m = DATA.match(path)
+    if m is not None and org.daily.api_exhausted():
+        org.stats.add("errors", "daily_limit")
+        return h.send_error_json(403, "REQUEST_LIMIT_EXCEEDED", TOTAL_REQUESTS)
     if m is None:
         return h.send_json(200, org.versions())
     version, rest = m.group(1), (m.group(2) or "").rstrip("/")
@@ -86,6 +109,10 @@ def _data(org: Org, h: Handler, method: str, path: str, query: dict[str, str], b
             return _sobjects(org, h, version, rest)
         if rest in ("/query", "/queryAll") or rest.startswith("/query/"):
             return _rest_query(org, h, version, rest, query)
+        refused = org.daily.take_bulk_job() if rest == "/jobs/query" and method == "POST" else None
+        if refused is not None:
+            org.stats.add("errors", refused[0])
+            return h.send_error_json(400, "LIMIT_EXCEEDED", refused[1])
         if rest.startswith("/jobs/query"):
             return _jobs(org, h, method, version, rest, query, body)
     except SoqlError as exc:
@@ -99,7 +126,7 @@ def _sobjects(org: Org, h: Handler, version: str, rest: str) -> None:
         return h.send_json(200, {"encoding": "UTF-8", "maxBatchSize": 200,
                                  "sobjects": [sobject_summary(o, version) for o in org.data.objects()]})
     try:
-        sobj = org.data.sobject(parts[0])
+        sobj = org.schema.view(org.data.sobject(parts[0]))
     except KeyError:
         return h.send_error_json(404, "NOT_FOUND", "The requested resource does not exist")
     if parts[1:] == ["describe"]:
@@ -120,7 +147,7 @@ def _rest_query(org: Org, h: Handler, version: str, rest: str, query: dict[str, 
         return h.send_json(200, page)
     if "q" not in query:
         return h.send_error_json(400, "MALFORMED_QUERY", "A query string has to be specified")
-    plan = QueryPlan(org.data, query["q"], all_rows=rest == "/queryAll")
+    plan = QueryPlan(org.data, query["q"], all_rows=rest == "/queryAll", schema=org.schema)
     total = plan.count()
     if plan.query.count:
         return h.send_json(200, {"totalSize": total, "done": True, "records": []})
@@ -171,7 +198,7 @@ def _create_job(org: Org, h: Handler, version: str, body: bytes) -> None:
     delimiter, line_ending = spec.get("columnDelimiter", "COMMA"), spec.get("lineEnding", "LF")
     if delimiter not in DELIMITERS or line_ending not in LINE_ENDINGS or spec.get("contentType", "CSV") != "CSV":
         return h.send_error_json(400, "INVALIDJOB", "Invalid contentType, columnDelimiter or lineEnding")
-    plan = QueryPlan(org.data, spec.get("query") or "", all_rows=operation == "queryAll", bulk=True)
+    plan = QueryPlan(org.data, spec.get("query") or "", all_rows=operation == "queryAll", bulk=True, schema=org.schema)
     obj = plan.sobject.name
     job = Job(org.jobs.new_id(), plan, operation, version, delimiter, line_ending,
               fail=org.jobs.should_fail(obj, org.faults.job_fail_once), extra_polls=org.faults.slow_jobs)
@@ -196,6 +223,10 @@ def _results(org: Org, h: Handler, job: Job, version: str, query: dict[str, str]
     org.stats.add("pages")
     seq = org.stats.get("pages")
     headers = {"Sforce-Locator": locator, "Sforce-NumberOfRecords": str(len(idx))}
+    if job.records == 0:  # the form the org is set to (org.empty_result): see docs/EMULATOR.md "Empty results"
+        body = empty_result_body(org.empty_result, job.plan, DELIMITERS[job.column_delimiter],
+                                 LINE_ENDINGS[job.line_ending])
+        return h.send(200, body, "text/csv; charset=UTF-8", headers)
     rows = idx
     if len(idx) and org.faults.hits("short_page", org.settings.seed, seq):
         org.stats.add("errors", "short_page")

@@ -18,6 +18,9 @@ from .render import render_bulk
 
 DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^", "BACKQUOTE": "`"}
 LINE_ENDINGS = {"LF": "\n", "CRLF": "\r\n"}
+EMPTY_RESULT_FORMS = ("empty", "header", "not_found")  # a 0-record job's results body: see docs/EMULATOR.md
+DEFAULT_EMPTY_RESULT = "empty"
+NOT_FOUND_TEXT = "Records not found for this query"  # Bulk API 1.0's body for a query without results
 RENDER_BLOCK = 65536
 PREFETCH = 3
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="sf-emulator-render")
@@ -88,6 +91,21 @@ def csv_block(plan: QueryPlan, idx: np.ndarray, header: bool, delimiter: str = "
                                   eol=eol, batch_size=len(idx))
         pacsv.write_csv(table, buf, opts)
     return buf.getvalue()
+
+
+def check_empty_result_form(form: str) -> str:
+    """``form`` when it is one of EMPTY_RESULT_FORMS; ValueError naming them otherwise."""
+    if form not in EMPTY_RESULT_FORMS:
+        raise ValueError(f"empty result form {form!r}: expected one of {', '.join(EMPTY_RESULT_FORMS)}")
+    return form
+
+
+def empty_result_body(form: str, plan: QueryPlan, delimiter: str = ",", eol: str = "\n") -> bytes:
+    """The results body of a job without records: nothing (``empty``), the header line (``header``), or
+    Bulk API 1.0's text (``not_found``)."""
+    if form == "header":
+        return csv_block(plan, np.empty(0, dtype=np.int64), True, delimiter, eol)
+    return NOT_FOUND_TEXT.encode() if form == "not_found" else b""
 
 
 def _csv_block_deflated(plan: QueryPlan, idx: np.ndarray, delimiter: str, eol: str) -> tuple[bytes, int, int]:

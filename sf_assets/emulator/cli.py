@@ -7,9 +7,12 @@ import sys
 import threading
 from pathlib import Path
 
+from .bulkcsv import DEFAULT_EMPTY_RESULT, EMPTY_RESULT_FORMS
 from .faults import FaultPlan
+from .live import LiveRates
 from .objects import DEFAULT_ROWS, OBJECTS
 from .org import EmulatorOrg, OrgSettings
+from .schema import parse_schema_changes
 
 
 def parse_rows(spec: str) -> dict[str, int]:
@@ -33,6 +36,19 @@ def add_serve_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--faults", default="", help="fault spec, e.g. 503:0.05,reset:0.02")
     p.add_argument("--api-used-pct", type=float, default=0.0)
+    p.add_argument("--api-max", type=int, default=100_000,
+                   help="daily API requests; once used up, every request gets 403 REQUEST_LIMIT_EXCEEDED "
+                        "(TotalRequests)")
+    p.add_argument("--bulk-jobs-max", type=int, default=10_000, help="Bulk API 2.0 query jobs per 24 hours")
+    p.add_argument("--live-changes", default="", metavar="SPEC",
+                   help="records change while serving, e.g. inserts=5,updates=5,deletes=5[,every=job|request|manual]"
+                        "[,objects=Account;Contact] (per object, on each tick: every Bulk job processed by default)")
+    p.add_argument("--schema-changes", default="", metavar="SPEC",
+                   help="fields changed in the org, e.g. drop:Opportunity.Description,add:Widget__c.Memo__c:string,"
+                        "retype:Widget__c.Ratio__c:int (see docs/EMULATOR.md)")
+    p.add_argument("--empty-result", choices=EMPTY_RESULT_FORMS, default=DEFAULT_EMPTY_RESULT,
+                   help="what a Bulk query job without records answers for its results: no body, the CSV header "
+                        "line, or Bulk 1.0's 'Records not found for this query' (see docs/EMULATOR.md)")
     p.add_argument("--state-file", type=Path, default=Path("var/org/org.json"),
                    help="where to write URL, token and CA path, owner-only (default: the one "
                         "config/pipeline.yaml reads, from the repo root)")
@@ -44,7 +60,10 @@ def run_serve(args: argparse.Namespace) -> int:
     """Start the org, write the state file, serve until interrupted."""
     try:
         settings = OrgSettings(rows=parse_rows(args.rows), seed=args.seed, faults=FaultPlan.parse(args.faults),
-                               api_used_pct=args.api_used_pct, port=args.port,
+                               api_used_pct=args.api_used_pct, api_max=args.api_max, bulk_jobs_max=args.bulk_jobs_max,
+                               port=args.port, live=LiveRates.parse(args.live_changes),
+                               schema_changes=",".join(map(str, parse_schema_changes(args.schema_changes))),
+                               empty_result=args.empty_result,
                                state_dir=args.state_dir or args.state_file.parent)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -1,11 +1,19 @@
-"""Fault plans: which failures the emulator injects, decided deterministically from the seed."""
+"""Fault plans: which failures the emulator injects, decided deterministically from the seed.
+
+Probabilistic (per request): ``503`` (SERVER_UNAVAILABLE), ``concurrent`` (403 REQUEST_LIMIT_EXCEEDED with
+a concurrency limit's text: transient), ``reset`` (connection reset mid-body), ``short_page``. Counted
+from when the plan is set: ``slow_jobs:N`` (extra polls per job), ``expire_session_after:N`` (uses per
+token), ``daily_limit_after:N`` (N more API requests, then the day's API requests are used up: 403
+TotalRequests), ``bulk_job_cap_after:N`` and ``bulk_result_cap_after:N`` (N more Bulk query jobs, then
+the daily job cap or the daily result-size cap refuses new ones). ``job_fail_once:<Object>``.
+"""
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
 
-PROBABILISTIC = ("503", "429", "reset", "short_page")
-COUNTED = ("slow_jobs", "expire_session_after")
+PROBABILISTIC = ("503", "concurrent", "reset", "short_page")
+COUNTED = ("slow_jobs", "expire_session_after", "daily_limit_after", "bulk_job_cap_after", "bulk_result_cap_after")
 
 
 @dataclass(frozen=True)
@@ -16,13 +24,16 @@ class FaultPlan:
     job_fail_once: frozenset[str] = frozenset()
     slow_jobs: int = 0
     expire_session_after: int = 0
+    daily_limit_after: int = 0
+    bulk_job_cap_after: int = 0
+    bulk_result_cap_after: int = 0
 
     @classmethod
     def parse(cls, spec: str | None) -> "FaultPlan":
         """Parse ``kind:value`` items separated by commas; raise ValueError on a bad item."""
         rates: dict[str, float] = {}
         fail_once: set[str] = set()
-        counted = {"slow_jobs": 0, "expire_session_after": 0}
+        counted = dict.fromkeys(COUNTED, 0)
         for item in (spec or "").split(","):
             item = item.strip()
             if not item:
@@ -47,7 +58,7 @@ class FaultPlan:
                 fail_once.add(value)
             else:
                 raise ValueError(f"unknown fault kind {kind!r} in {item!r}")
-        return cls(rates, frozenset(fail_once), counted["slow_jobs"], counted["expire_session_after"])
+        return cls(rates, frozenset(fail_once), **counted)
 
     def hits(self, kind: str, seed: int, seq: int) -> bool:
         """True when the probabilistic fault ``kind`` fires for request number ``seq``."""

@@ -12,6 +12,7 @@ CHECKSUM_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
 POD = "5g0"  # fixed characters 4-6, like the instance part of real Ids
 DIGITS = 9  # base-62 digits encoding the per-object record number
 SEGMENT = 1024  # rows sharing one stride; strides and gaps vary between segments
+GROW = 64  # segments added at a time for inserted rows
 _ALPHA = np.frombuffer(ALPHABET.encode(), dtype=np.uint8)
 _CHECK = np.frombuffer(CHECKSUM_CHARS.encode(), dtype=np.uint8)
 
@@ -35,20 +36,37 @@ def checksum(id15: str) -> str:
     return out
 
 
+def _segments(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Strides (mostly 1, some 2-9, a few 997) and gaps before (10% of segments) of ``n`` segments."""
+    kind = rng.random(n)
+    stride = np.where(kind < 0.6, 1, np.where(kind < 0.9, rng.integers(2, 10, n), 997))
+    gap = np.where(rng.random(n) < 0.1, rng.integers(10**6, 10**8, n), 0)
+    return stride.astype(np.int64), gap.astype(np.int64)
+
+
 class IdSpace:
     """Maps row indexes of one object to Ids and back (binary search over segments)."""
 
     def __init__(self, prefix: str, rows: int, seed: int) -> None:
         self.prefix = prefix
         self.rows = rows
-        nseg = rows // SEGMENT + 2
-        rng = np.random.default_rng([seed, int.from_bytes(prefix.encode(), "little")])
-        kind = rng.random(nseg)
-        stride = np.where(kind < 0.6, 1, np.where(kind < 0.9, rng.integers(2, 10, nseg), 997))
-        gap = np.where(rng.random(nseg) < 0.1, rng.integers(10**6, 10**8, nseg), 0)
-        self.stride = stride.astype(np.int64)
+        self._key = [seed, int.from_bytes(prefix.encode(), "little")]
+        self._generated = nseg = rows // SEGMENT + 2
+        stride, gap = _segments(np.random.default_rng(self._key), nseg)
+        self.stride = stride
         starts = np.concatenate([[62**4], SEGMENT * self.stride[:-1] + gap[1:]])
         self.start = np.cumsum(starts).astype(np.int64)
+
+    def grow(self, rows: int) -> None:
+        """Room for ``rows`` rows (inserted ones follow the generated ones, with greater Ids); the segments
+        added depend only on the seed, not on how the rows were added."""
+        while len(self.stride) * SEGMENT < rows + SEGMENT:
+            block = (len(self.stride) - self._generated) // GROW
+            stride, gap = _segments(np.random.default_rng([*self._key, 1 + block]), GROW)
+            steps = SEGMENT * np.concatenate([self.stride[-1:], stride[:-1]]) + gap
+            self.start = np.concatenate([self.start, self.start[-1] + np.cumsum(steps)])
+            self.stride = np.concatenate([self.stride, stride])
+        self.rows = max(self.rows, rows)
 
     def numbers(self, idx: np.ndarray) -> np.ndarray:
         """Record numbers (the base-62 part) for row indexes."""

@@ -61,8 +61,10 @@ class Job:
         if self.fail:
             self.state, self.error = "Failed", "InternalServerError : the query job failed (injected fault)"
         else:
+            self.plan = self.plan.pinned()  # one snapshot: the count and every page see the rows as they are now
             self.records = self.plan.count()
             self.state = "JobComplete"
+            self.plan.data.live.after_job()
         return False
 
     def info(self, detail: bool = True) -> dict[str, Any]:

@@ -11,13 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from .api import handle as handle_request
+from .bulkcsv import DEFAULT_EMPTY_RESULT, check_empty_result_form
 from .auth import Sessions
 from .counters import Counters
 from .datagen import DataGenerator
 from .faults import FaultPlan
 from .jobs import JobStore
+from .live import LiveRates
+from .limits import DailyLimits
 from .objects import DEFAULT_ROWS
 from .rest import Cursors
+from .schema import SchemaChanges
 from .server import Handler, OrgServer
 from .tls import ensure_certificates, ensure_jwt_key
 
@@ -36,9 +40,13 @@ class OrgSettings:
     faults: FaultPlan = field(default_factory=FaultPlan)
     api_used_pct: float = 0.0
     api_max: int = 100_000
+    bulk_jobs_max: int = 10_000
     port: int = 0
     state_dir: Path | None = None
     api_version: str = "62.0"
+    live: LiveRates = field(default_factory=LiveRates)
+    schema_changes: str = ""  # e.g. "drop:Opportunity.Description,add:Widget__c.Memo__c:string"
+    empty_result: str = DEFAULT_EMPTY_RESULT  # a 0-record job's results body: empty | header | not_found
 
 
 class EmulatorOrg:
@@ -48,13 +56,17 @@ class EmulatorOrg:
         self.settings = settings or OrgSettings()
         self.state_dir = Path(self.settings.state_dir or tempfile.mkdtemp(prefix="sf_org_"))
         self.data = DataGenerator(self.settings.rows, self.settings.seed)
+        self.data.live.set_rates(self.settings.live)
         self.faults = self.settings.faults
+        self.empty_result = check_empty_result_form(self.settings.empty_result)
         self.stats = Counters()
         self.jobs = JobStore()
         self.cursors = Cursors()
-        self._lock = threading.Lock()
-        self._api_base = self._api_served = 0
-        self.set_api_used_pct(self.settings.api_used_pct)
+        self.schema = SchemaChanges(lambda: sum(self.stats.snapshot()["jobs_created"].values()))
+        self.change_schema(self.settings.schema_changes)
+        self.daily = DailyLimits(self.settings.api_max, self.settings.bulk_jobs_max)
+        self.daily.set_faults(self.faults)
+        self.daily.set_api_used_pct(self.settings.api_used_pct)
         self._server: OrgServer | None = None
         self._thread: threading.Thread | None = None
         self.ca_path = Path()
@@ -110,13 +122,47 @@ class EmulatorOrg:
         self.stats.reset()
 
     def set_faults(self, faults: FaultPlan) -> None:
-        """Replace the fault plan; its `job_fail_once` faults are armed again."""
+        """Replace the fault plan; its `job_fail_once` faults are armed again, its counted ones count from now."""
         self.faults = faults
         self.jobs.rearm_fail_once()
+        self.daily.set_faults(faults)
 
     def set_api_used_pct(self, pct: float) -> None:
-        with self._lock:
-            self._api_base, self._api_served = int(self.settings.api_max * pct / 100), 0
+        self.daily.set_api_used_pct(pct)
+
+    def new_day(self) -> None:
+        """24 hours later: every daily limit (API requests, Bulk query jobs, their result size) is unused again."""
+        self.daily.new_day()
+
+    def set_live_changes(self, rates: LiveRates | str) -> LiveRates:
+        """Records change from now on: ``"inserts=5,updates=5,deletes=5[,every=job|request|manual]
+        [,objects=Account;Contact]"`` (see docs/EMULATOR.md); ValueError on a bad spec."""
+        rates = LiveRates.parse(rates) if isinstance(rates, str) else rates
+        self.data.live.set_rates(rates)
+        return rates
+
+    def stop_live_changes(self) -> None:
+        """Records hold still from now on (the changes made so far stay)."""
+        self.data.live.set_rates(LiveRates())
+
+    def advance_live(self, ticks: int = 1) -> int:
+        """Make ``ticks`` rounds of changes now, whatever ``every`` says; returns the change version."""
+        return self.data.live.advance(ticks)
+
+    def change_schema(self, spec: str, after_jobs: int = 0) -> list[str]:
+        """Drop, add or retype fields: ``"drop:Opportunity.Description,add:Widget__c.Memo__c:string[:80],
+        retype:Widget__c.Ratio__c:int"``, now or once ``after_jobs`` more Bulk jobs were created (see
+        docs/EMULATOR.md); ValueError on a bad spec."""
+        return [str(c) for c in self.schema.change(spec, after_jobs)]
+
+    def reset_schema(self) -> None:
+        """Every field back as defined (schema changes undone)."""
+        self.schema.reset()
+
+    def set_empty_result(self, form: str) -> None:
+        """How a Bulk query job without records answers its results request from now on: ``empty`` (no body),
+        ``header`` (the CSV header line) or ``not_found`` (Bulk API 1.0's text); ValueError for another form."""
+        self.empty_result = check_empty_result_form(form)
 
     def expire_sessions(self) -> None:
         """Invalidate every issued token (INVALID_SESSION_ID); log in again for a new one."""
@@ -138,26 +184,16 @@ class EmulatorOrg:
     def handle(self, h: Handler, method: str, path: str, query: dict[str, str], body: bytes) -> None:
         handle_request(self, h, method, path, query, body)
 
-    def count_api_request(self) -> int:
-        """Count one /services/data request; returns its sequence number."""
-        with self._lock:
-            self._api_served += 1
-            return self._api_served
-
-    def api_used(self) -> int:
-        with self._lock:
-            return min(self._api_base + self._api_served, self.settings.api_max)
+    def count_api_request(self, counts: bool = True) -> int:
+        """Count one /services/data request (unless not `counts`); returns its sequence number."""
+        self.data.live.after_request()
+        return self.daily.count_request(counts)
 
     def limit_info(self) -> str:
-        return f"api-usage={self.api_used()}/{self.settings.api_max}"
+        return self.daily.limit_info()
 
     def limits(self) -> dict[str, Any]:
-        jobs = sum(self.stats.snapshot()["jobs_created"].values())
-        return {
-            "DailyApiRequests": {"Max": self.settings.api_max, "Remaining": self.settings.api_max - self.api_used()},
-            "DailyBulkV2QueryJobs": {"Max": 10000, "Remaining": max(0, 10000 - jobs)},
-            "DailyBulkV2QueryFileStorageMB": {"Max": 1048576, "Remaining": 1048576},
-        }
+        return self.daily.limits()
 
     def versions(self) -> list[dict[str, str]]:
         return [{"version": f"{v}.0", "label": f"v{v}.0", "url": f"/services/data/v{v}.0"} for v in range(55, 63)]

@@ -1,6 +1,7 @@
 """Executable query plans: validate a parsed query against the schema, then scan rows in blocks."""
 from __future__ import annotations
 
+import copy
 import datetime as dt
 from typing import Iterator
 
@@ -9,7 +10,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .datagen import DataGenerator
-from .schema import Field, SObject
+from .live import Snapshot
+from .schema import Field, SchemaChanges, SObject, retyped_values
 from .soql import BoolOp, Compare, Literal, Node, Query, SoqlError, parse
 from .values import bool_numpy
 
@@ -21,13 +23,17 @@ NO_SUCH = ("No such column '{f}' on entity '{o}'. If you are attempting to use a
 
 
 class QueryPlan:
-    """A validated query over one object: which rows match, and their selected values."""
+    """A validated query over one object: which rows match, and their selected values, in one ``view`` of the
+    org (default: as it is when the plan is made)."""
 
-    def __init__(self, data: DataGenerator, soql: str, all_rows: bool = False, bulk: bool = False) -> None:
+    def __init__(self, data: DataGenerator, soql: str, all_rows: bool = False, bulk: bool = False,
+                 view: Snapshot | None = None, schema: SchemaChanges | None = None) -> None:
         self.data, self.soql, self.all_rows = data, soql, all_rows
+        self.schema = schema or SchemaChanges()
+        self.view = view or data.live.snapshot()
         self.query: Query = parse(soql)
         try:
-            self.sobject: SObject = data.sobject(self.query.object)
+            self.sobject: SObject = self.schema.view(data.sobject(self.query.object))
         except KeyError:
             raise SoqlError("INVALID_TYPE", f"sObject type '{self.query.object}' is not supported. If you are "
                             "attempting to use a custom object, be sure to append the '__c' after the entity name."
@@ -42,6 +48,13 @@ class QueryPlan:
             self._check_bulk()
         self.start, self.stop = self._id_range(self.query.where)
 
+    def pinned(self) -> "QueryPlan":
+        """This query over the org as it is now: a Bulk job's one snapshot, taken when the job is processed."""
+        plan = copy.copy(self)
+        plan.view = self.data.live.snapshot()
+        plan.start, plan.stop = plan._id_range(plan.query.where)
+        return plan
+
     def _resolve(self, path: str) -> Field:
         obj = self.sobject
         parts = path.split(".")
@@ -51,10 +64,10 @@ class QueryPlan:
                 raise SoqlError("INVALID_FIELD", f"Didn't understand relationship '{rel}' in field path. If you "
                                 "are attempting to use a custom relationship, be sure to append the '__r' after "
                                 "the custom relationship name.")
-            obj = self.data.sobject(ref.reference_to[0])
+            obj = self.schema.view(self.data.sobject(ref.reference_to[0]))
         f = obj.get(parts[-1])
         if f is None:
-            raise SoqlError("INVALID_FIELD", NO_SUCH.format(f=parts[-1], o=obj.name))
+            raise SoqlError("INVALID_FIELD", _at(self.soql, path) + NO_SUCH.format(f=parts[-1], o=obj.name))
         return f
 
     def _check(self, node: Node) -> None:
@@ -81,7 +94,7 @@ class QueryPlan:
     def _id_range(self, node: Node | None) -> tuple[int, int]:
         """Row range implied by top-level Id comparisons (the rest is filtered per block)."""
         space = self.data.id_space(self.sobject.name)
-        lo, hi = 0, space.rows
+        lo, hi = 0, self.data.total_rows(self.sobject.name, self.view)
         conjuncts = node.args if isinstance(node, BoolOp) and node.op == "and" else (node,) if node else ()
         for c in conjuncts:
             if not isinstance(c, Compare) or c.field.lower() != "id" or not isinstance(c.value, Literal):
@@ -95,7 +108,10 @@ class QueryPlan:
 
     def mask(self, idx: np.ndarray) -> np.ndarray:
         """Boolean mask of rows of ``idx`` that the query returns."""
-        keep = np.ones(len(idx), dtype=bool) if self.all_rows else ~self.data.deleted(self.sobject.name, idx)
+        if self.all_rows:
+            keep = np.ones(len(idx), dtype=bool)
+        else:
+            keep = ~self.data.deleted(self.sobject.name, idx, self.view)
         if self.query.where is not None:
             keep &= self._eval(self.query.where, idx, {})
         return keep
@@ -109,7 +125,7 @@ class QueryPlan:
         f = self._resolve(node.field)
         key = node.field.lower()
         if key not in cache:
-            cache[key] = self.data.column(self.sobject.name, node.field, idx)
+            cache[key] = self.data.column(self.sobject.name, node.field, idx, self.view)
         return _compare(cache[key], f, node)
 
     def scan(self, position: int, limit: int) -> tuple[np.ndarray, int]:
@@ -139,9 +155,22 @@ class QueryPlan:
 
     def columns(self, idx: np.ndarray) -> Iterator[tuple[str, Field, pa.Array]]:
         """Selected (name as written, field, typed values) for rows ``idx``."""
-        values = self.data.columns(self.sobject.name, [name for name, _ in self.fields], idx)
-        for (name, f), arr in zip(self.fields, values):
-            yield name, f, arr
+        obj = self.sobject.name
+        original = self.data.sobject(obj)
+        stored = [(name, f) for name, f in self.fields if "." in name or original.get(f.name) is not None]
+        values = dict(zip((name for name, _ in stored), self.data.columns(obj, [n for n, _ in stored], idx, self.view)))
+        for name, f in self.fields:
+            if name not in values:  # a field added at run time: generated here, never changed by live updates
+                yield name, f, f.gen(self.data, f"{obj}.{f.name}", idx)
+            else:
+                yield name, f, values[name] if "." in name else retyped_values(original.get(f.name), f, values[name])
+
+
+def _at(soql: str, path: str) -> str:
+    """The position prefix of Salesforce's INVALID_FIELD message: the SOQL, a caret under the field, its column."""
+    column = soql.lower().find(path.lower())
+    column = column if column >= 0 else 0
+    return f"\n{soql}\n{' ' * column}^\nERROR at Row:1:Column:{column + 1}\n"
 
 
 def _coerce(f: Field, lit: Literal, name: str) -> object:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
-from sf_assets.extract.chunk_file import ChunkFileStats, merge_parts, parquet_rows
+from sf_assets.extract.chunk_file import ChunkFileStats, chunk_plan_fingerprint, merge_parts, parquet_rows
 from sf_assets.extract.page_writer import ChunkValidationError, write_page
 from sf_assets.extract.tracker import ChunkKey, ChunkState, ChunkTracker
 from sf_assets.observability.logs import log_context
@@ -30,6 +30,7 @@ from sf_assets.salesforce.bulk2 import (
     BulkClient, BulkJobFailed, BulkJobNotFound, JobInfo, QueryJob, open_query_job, retry_call,
 )
 from sf_assets.schema.field_plan import FieldPlan
+from sf_assets.salesforce.errors import RefreshStop
 from sf_assets.salesforce.retry import is_transient
 from sf_assets.salesforce.soql import plan_soql
 from sf_assets.storage.files import file_digest
@@ -75,9 +76,16 @@ def _part(parts_dir: Path, page: int) -> Path:
     return parts_dir / f"page-{page:05d}.parquet"
 
 
-def _is_done(state: ChunkState) -> bool:
+def _is_done(state: ChunkState, plan: FieldPlan) -> bool:
+    """Extracted, its file intact, and written with this field plan (a chunk of an earlier plan is extracted again)."""
     path = Path(state.file_path) if state.file_path else None
-    return state.status == "success" and path is not None and path.is_file() and file_digest(path) == state.checksum
+    if not (state.status == "success" and path is not None and path.is_file() and file_digest(path) == state.checksum):
+        return False
+    if chunk_plan_fingerprint(path) not in (plan.fingerprint, None):
+        log.warning("Chunk %s of %s was extracted with an earlier field plan: extracting it again", state.key.chunk_id,
+                    plan.object_name)
+        return False
+    return True
 
 
 def extract_chunk(ctx: ExtractContext, plan: FieldPlan, chunk_id: str, *, query_all: bool = False) -> ChunkResult:
@@ -86,7 +94,7 @@ def extract_chunk(ctx: ExtractContext, plan: FieldPlan, chunk_id: str, *, query_
     dest = chunk_path(ctx.work_dir, ctx.refresh_id, plan.object_name, chunk_id)
     with log_context(refresh_id=ctx.refresh_id, object=plan.object_name, chunk_id=chunk_id):
         state = ctx.tracker.get(key)
-        if _is_done(state):
+        if _is_done(state, plan):
             log.info("Chunk %s of %s already extracted (%s rows, checksum matches): skipped", chunk_id, plan.object_name,
                      state.rows)
             return ChunkResult(chunk_id, state.rows or 0, state.bytes or 0, state.job_id, 0.0, 0,
@@ -105,8 +113,9 @@ def extract_chunk(ctx: ExtractContext, plan: FieldPlan, chunk_id: str, *, query_
             stats, info = retry_call(attempt, label, ctx.client.retry, sleep=ctx.client.sleep)
         except BaseException as exc:
             ctx.tracker.mark_failed(key, redact(f"{type(exc).__name__}: {exc}"))
-            log.error("Extraction of %s chunk %s failed after %d attempt(s): %s", plan.object_name, chunk_id,
-                      attempts, redact(f"{type(exc).__name__}: {exc}"))
+            (log.info if isinstance(exc, RefreshStop) else log.error)(  # a stop is logged once, by the governor
+                "Extraction of %s chunk %s failed after %d attempt(s): %s", plan.object_name, chunk_id, attempts,
+                redact(f"{type(exc).__name__}: {exc}"))
             raise
         ctx.tracker.mark_success(key, str(dest), stats.rows, stats.bytes, stats.checksum, stats.max_last_modified,
                                  info.records_processed)
@@ -175,7 +184,8 @@ def _fetch_pages(ctx: ExtractContext, job: QueryJob, plan: FieldPlan, key: Chunk
 
     def fetch(page_no: int, from_locator: str | None) -> tuple[int, str | None]:
         with job.results_page(from_locator, max_records) as results:
-            write_page(results, plan, _part(parts_dir, page_no), results.records)
+            write_page(results, plan, _part(parts_dir, page_no), results.records,
+                       empty_job=job.info.records_processed == 0)  # no records: any empty-result form is no rows
             return results.records, results.next_locator
 
     while page == 0 or locator is not None:

@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from sf_assets.extract.page_writer import PARQUET_COMPRESSION, ROW_GROUP_ROWS, ChunkValidationError
-from sf_assets.schema.field_plan import FieldPlan
+from sf_assets.schema.field_plan import PLAN_FINGERPRINT_KEY, FieldPlan
 from sf_assets.storage.files import file_digest, replace_with_retry
 
 LAST_MODIFIED = "LastModifiedDate"
@@ -115,3 +115,10 @@ def _adopt_single_part(part: Path, dest: Path, plan: FieldPlan, id_lo: str | Non
     checksum, size = file_digest(part), part.stat().st_size
     replace_with_retry(part, dest)
     return ChunkFileStats(table.num_rows, size, checksum, _salesforce_stamp(latest))
+
+
+def chunk_plan_fingerprint(path: Path) -> str | None:
+    """The fingerprint of the field plan a chunk file was written with (None for files written before it was kept)."""
+    metadata = pq.read_schema(path).metadata or {}
+    value = metadata.get(PLAN_FINGERPRINT_KEY)
+    return value.decode() if value is not None else None

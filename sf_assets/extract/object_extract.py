@@ -2,7 +2,9 @@
 
 Chunks run on a small thread pool; the governor's job slots bound the jobs (1 when throttled).
 A failed chunk does not stop the others; an interrupt (KeyboardInterrupt, run termination)
-cancels the governor so that every worker aborts its open job at its next check.
+cancels the governor so that every worker aborts its open job at its next check. A `RefreshStop`
+(a daily limit, an expired access token) stops the governor the same way and is raised once every
+worker has stopped: no other chunk starts a request.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from sf_assets.extract.chunk_extract import ChunkResult, ExtractContext, extract_chunk
 from sf_assets.observability.logs import log_context
 from sf_assets.observability.redaction import redact
+from sf_assets.salesforce.errors import RefreshStop
 from sf_assets.schema.field_plan import FieldPlan
 
 log = logging.getLogger(__name__)
@@ -48,6 +51,7 @@ def _extract_object(ctx: ExtractContext, plan: FieldPlan, query_all: bool, chunk
     ids = list(chunk_ids) if chunk_ids is not None else [
         s.key.chunk_id for s in ctx.tracker.chunks(ctx.refresh_id, plan.object_name)]
     outcome = ObjectResult(plan.object_name)
+    stop: RefreshStop | None = None
     if not ids:
         return outcome
     governor = ctx.client.governor
@@ -59,11 +63,17 @@ def _extract_object(ctx: ExtractContext, plan: FieldPlan, query_all: bool, chunk
             for chunk_id in ids}
         for future in as_completed(futures):
             chunk_id = futures[future]
+            if future.cancelled():  # never started: a RefreshStop came first
+                continue
             try:
                 result: ChunkResult | Exception = future.result()
             except Exception as exc:  # recorded in the tracker by extract_chunk; other chunks go on
                 result = exc
                 outcome.failures[chunk_id] = redact(f"{type(exc).__name__}: {exc}")
+                if isinstance(exc, RefreshStop) and stop is None:
+                    stop = exc
+                    for queued in futures:
+                        queued.cancel()
             else:
                 outcome.results[chunk_id] = result
             if on_result is not None:
@@ -73,6 +83,10 @@ def _extract_object(ctx: ExtractContext, plan: FieldPlan, query_all: bool, chunk
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+    if stop is not None:
+        log.error("Extraction of %s stopped with %d of %d chunk(s) done", plan.object_name, len(outcome.results),
+                  len(ids))
+        raise stop
     outcome.results = dict(sorted(outcome.results.items()))
     outcome.failures = dict(sorted(outcome.failures.items()))
     log.info("Extracted %s: %d chunk(s) done (%d skipped), %d failed, %d rows", plan.object_name,

@@ -1,6 +1,7 @@
 """One Bulk results page → one typed Parquet part, streamed: CSV blocks are cast and written as they come.
 
-The header line is split off and compared with the planned column names; the rest goes through
+The header line is split off and compared with the planned column names (another header means the
+org's fields changed: `FieldDriftError`, the object is re-planned); the rest goes through
 pyarrow's streaming CSV reader (every column a string), `cast_csv_table` and a ParquetWriter on a
 temporary name, renamed only when the row count equals the page's Sforce-NumberOfRecords. Cast
 blocks are gathered into row groups of ROW_GROUP_ROWS (one block is ~5k rows), the layout of a chunk file.
@@ -23,12 +24,17 @@ from sf_assets.salesforce.retry import TransientError
 from sf_assets.storage.files import replace_with_retry
 
 CSV_BLOCK_BYTES = 1 << 20
+NOT_FOUND_TEXT = "Records not found for this query"  # Bulk API 1.0's results body for a query without records
 PARQUET_COMPRESSION = "snappy"
 ROW_GROUP_ROWS = 65_536  # a page's part has the row groups of a chunk file: a one-page chunk is renamed, not re-written
 
 
 class ChunkValidationError(TransientError):
     """Extracted data disagrees with Salesforce's counts or the plan: the chunk is redone with a new job."""
+
+
+class FieldDriftError(ChunkValidationError):
+    """A results header that differs from the plan: the org's fields changed (the object is re-planned)."""
 
 
 class ShortPageError(TransientError):
@@ -81,11 +87,23 @@ def split_header(source: Readable) -> tuple[list[str], _Body]:
     return names, _Body(source, rest)
 
 
-def page_batches(source: Readable, plan: FieldPlan) -> Iterator[pa.RecordBatch]:
-    """String batches of one results page, after checking its header against the plan's columns."""
+def page_batches(source: Readable, plan: FieldPlan, *, empty_job: bool = False) -> Iterator[pa.RecordBatch]:
+    """String batches of one results page, after checking its header against the plan's columns.
+
+    A job that reports no records (`empty_job`) may answer with a header line, an empty body or Bulk
+    1.0's "Records not found for this query" (docs/EMULATOR.md "Empty results"): all are no rows. The
+    last two from a job that reports records are a ChunkValidationError (the chunk gets a new job).
+    """
     names, body = split_header(source)
-    if names != list(plan.column_names):
-        raise ChunkValidationError(f"CSV header {names} differs from the planned columns {list(plan.column_names)}")
+    if names in ([], [NOT_FOUND_TEXT]):
+        if empty_job and not body.read(CSV_BLOCK_BYTES).strip():
+            return
+        form = "an empty body" if not names else repr(NOT_FOUND_TEXT)
+        raise ChunkValidationError(f"{plan.object_name}: a results page without a CSV header ({form}) "
+                                   + ("followed by more text" if empty_job else "from a job that reports records"))
+    if names != list(plan.query_column_names):
+        raise FieldDriftError(f"{plan.object_name}: CSV header {names} differs from the planned columns "
+                              f"{list(plan.query_column_names)}")
     first = body.read(CSV_BLOCK_BYTES)
     if not first:  # a header-only page
         return
@@ -97,8 +115,8 @@ def page_batches(source: Readable, plan: FieldPlan) -> Iterator[pa.RecordBatch]:
     )
 
 
-def write_page(source: Readable, plan: FieldPlan, dest: Path, expected_rows: int) -> int:
-    """Stream one results page into the Parquet part `dest`; returns its rows.
+def write_page(source: Readable, plan: FieldPlan, dest: Path, expected_rows: int, *, empty_job: bool = False) -> int:
+    """Stream one results page into the Parquet part `dest` (every planned column, even without rows); its rows.
 
     Raises ChunkValidationError when the header differs from the plan and ShortPageError when the
     rows differ from `expected_rows`; `dest` then does not exist.
@@ -108,7 +126,7 @@ def write_page(source: Readable, plan: FieldPlan, dest: Path, expected_rows: int
     try:
         with pq.ParquetWriter(tmp, plan.arrow_schema(), compression=PARQUET_COMPRESSION) as writer:
             pending: list[pa.Table] = []
-            for batch in page_batches(source, plan):
+            for batch in page_batches(source, plan, empty_job=empty_job):
                 pending.append(cast_csv_table(pa.Table.from_batches([batch]), plan))
                 rows += batch.num_rows
                 if sum(t.num_rows for t in pending) >= ROW_GROUP_ROWS:

@@ -10,6 +10,7 @@ import requests
 from simple_salesforce.exceptions import SalesforceError
 
 from sf_assets.observability.redaction import redact
+from sf_assets.salesforce.errors import RefreshStop
 
 MAX_CHARS = 400
 
@@ -30,6 +31,8 @@ def _first_line(text: str) -> str:
 
 def _known(exc: BaseException) -> str | None:
     text = str(exc)
+    if isinstance(exc, RefreshStop):  # a daily limit, an expired access token: its line already says it all
+        return _first_line(text)
     if isinstance(exc, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in text:
         reason = getattr(exc, "verify_message", None) or "certificate verify failed"
         return f"TLS certificate not trusted ({reason}): set salesforce.ca_bundle to the CA that signs the server's certificate"

@@ -26,7 +26,7 @@ FROM chunks WHERE refresh_id = ? GROUP BY object ORDER BY object
 
 
 def chunk_counts(conn: sqlite3.Connection, refresh_id: str) -> dict[str, ChunkCounts]:
-    """Per object: ok (success at the first attempt), fixed (success after retries), failed, skipped (queued/running)."""
+    """Per object: ok (success at the first attempt), fixed (after retries), failed, skipped (queued/running)."""
     return {obj: ChunkCounts(*counts) for obj, *counts in conn.execute(_CHUNK_COUNTS_SQL, (refresh_id,))}
 
 

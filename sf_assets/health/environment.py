@@ -7,7 +7,8 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-PACKAGES = ("dagster", "simple-salesforce", "pyarrow", "dask", "distributed", "dask-sql", "pandas", "pydantic", "tenacity")
+PACKAGES = ("dagster", "simple-salesforce", "pyarrow", "dask", "distributed", "dask-sql", "pandas", "pydantic",
+            "tenacity")
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
 

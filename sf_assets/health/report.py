@@ -15,8 +15,8 @@ from sf_assets.publish import PublishResult
 from sf_assets.observability.redaction import redact
 from sf_assets.salesforce.api_usage import ApiUsage
 
-Status = Literal["success", "failed", "partial", "running", "superseded"]
-STATUSES = ("success", "failed", "partial", "running", "superseded")
+Status = Literal["success", "failed", "running", "superseded"]
+STATUSES = ("success", "failed", "running", "superseded")
 LAST_MESSAGES = 20
 SCHEMA_VERSION = 1
 
@@ -58,6 +58,14 @@ class DiskFree:
 
 
 @dataclass(frozen=True)
+class ObjectRows:
+    """Rows of one object: Salesforce's COUNT() at preflight (None when not counted) and the rows extracted."""
+
+    expected: int | None
+    extracted: int
+
+
+@dataclass(frozen=True)
 class FileInfo:
     """A final output file."""
 
@@ -91,6 +99,7 @@ class HealthReport:
     ended_at: datetime | None = None
     run_ids: list[str] = field(default_factory=list)
     rows_per_object: dict[str, int] = field(default_factory=dict)
+    objects: dict[str, ObjectRows] = field(default_factory=dict)
     chunks: dict[str, ChunkCounts] = field(default_factory=dict)
     errors: Messages = field(default_factory=Messages)
     warnings: Messages = field(default_factory=Messages)
@@ -105,13 +114,15 @@ class HealthReport:
     outputs: Mapping[str, Any] = field(default_factory=dict)  # promoted / failed (with why) / held back datasets
     code: dict[str, str | None] = field(default_factory=code_version)
     packages: dict[str, str | None] = field(default_factory=package_versions)
+    sections: Mapping[str, Any] = field(default_factory=dict)  # recorded by the stages (refresh_facts.put_health)
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {self.status!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready content with duration and totals next to their figures; every string (keys too) redacted."""
+        """JSON-ready content with duration and totals next to their figures, then the stages' sections at the top
+        level (a section never replaces a key above); every string (keys too) redacted."""
         duration = (self.ended_at - self.started_at).total_seconds() if self.started_at and self.ended_at else None
         derived = {
             "ended_at": ("duration_s", duration),
@@ -120,11 +131,15 @@ class HealthReport:
         }
         data: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "generated_at": datetime.now(timezone.utc)}
         for f in fields(self):
+            if f.name == "sections":
+                continue
             data[f.name] = getattr(self, f.name)
             if f.name in derived:
                 key, value = derived[f.name]
                 data[key] = value
         data.update(api_usage_start=_usage(self.api_usage_start), api_usage_end=_usage(self.api_usage_end))
+        for name, value in self.sections.items():
+            data.setdefault(name, value)
         return _clean(data)
 
 

@@ -10,6 +10,7 @@ the state DB: the describes are held in memory.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from pathlib import Path
 
@@ -26,9 +27,11 @@ def check_online(config: PipelineConfig, report: CheckReport, engines: tuple[str
     from sf_assets.pipeline.catalog import build_catalog
     from sf_assets.salesforce.catalog import CatalogError, sf_describer
     from sf_assets.pipeline.emulator import open_connection
-    from sf_assets.salesforce.field_planning import FieldPlanError, build_field_plan
+    from sf_assets.pipeline.field_plans import plan_object_fields
+    from sf_assets.salesforce.field_planning import FieldPlanError
     from sf_assets.salesforce.retry import describe_cause
-    from sf_assets.salesforce.soql import compose_extraction_soql, parse_soql
+    from sf_assets.salesforce.soql import compose_extraction_soql
+    from sf_assets.storage.sqlite_util import connect_readonly
     from sf_assets.storage.state_db import open_state_db
 
     started = time.perf_counter()
@@ -51,15 +54,15 @@ def check_online(config: PipelineConfig, report: CheckReport, engines: tuple[str
             memory.close()
         report.checked.append(f"describe of {len(catalog)} object(s)")
         plans = {}
+        state = connect_readonly(config.paths.state_db) if config.paths.state_db.exists() else None
         for obj in config.objects:
-            try:
-                plan = build_field_plan(parse_soql(obj.soql), catalog, obj.critical_fields, obj.join_keys,
-                                        obj.type_overrides, decimals_as_float=config.output.decimals_as_float)
-            except FieldPlanError as exc:
+            try:  # the drift rules of a refresh: a field no refresh ever delivered is an error (did you mean ...?)
+                plan = plan_object_fields(config, obj, catalog, state, refresh_id="")
+            except (FieldPlanError, sqlite3.Error) as exc:
                 report.errors.append(f"objects.{obj.name}: {exc}")
                 continue
             note_dropped(obj.name, plan, report)
-            soql = compose_extraction_soql(plan.column_names, plan.object_name, plan.where) + " LIMIT 1"
+            soql = compose_extraction_soql(plan.query_column_names, plan.object_name, plan.where) + " LIMIT 1"
             try:
                 sf.query(soql)
             except Exception as exc:  # noqa: BLE001 - every rejection becomes one line naming the object
@@ -67,6 +70,8 @@ def check_online(config: PipelineConfig, report: CheckReport, engines: tuple[str
                                      f"{_message(exc)}")
                 continue
             plans[obj.name] = plan
+        if state is not None:
+            state.close()
         report.checked.append(f"every SOQL and field validated by Salesforce ({len(plans)} of {len(config.objects)})")
         try:
             usage = usage_from_limits(sf.limits())
@@ -86,5 +91,6 @@ def check_online(config: PipelineConfig, report: CheckReport, engines: tuple[str
 def _message(exc: BaseException) -> str:
     content = getattr(exc, "content", None)
     if isinstance(content, list) and content and isinstance(content[0], dict) and content[0].get("message"):
-        return ": " + str(content[0]["message"]).splitlines()[0][:300]
+        lines = [line for line in str(content[0]["message"]).splitlines() if line.strip()]  # after SOQL and caret
+        return ": " + lines[-1][:300] if lines else ""
     return ""

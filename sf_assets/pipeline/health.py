@@ -1,39 +1,48 @@
-"""Assemble and write the health JSON of a refresh from the state DB, the logs and the outputs."""
+"""The health JSON of a refresh, rendered whole from the state DB by each of its writers.
+
+Every writer — the Power BI output step, `sf-assets run` on a failure, the failure sensor, the publish
+run — calls `write_refresh_health` (through `finish_refresh_with_health` or `record_publish`): what it
+knows is recorded in the state DB first, then the report is rendered from there and merged into the
+file by `sf_assets.health.write_health` (one merge rule, one lock across processes).
+"""
 
 from __future__ import annotations
 
-import json
+import hashlib
 import logging
 import shutil
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sf_assets.config import PipelineConfig
+from sf_assets.extract.refresh import refresh_status
 from sf_assets.health import (
     DiskFree,
     FileInfo,
     HealthReport,
     Messages,
+    ObjectRows,
     PublishStatus,
     chunk_counts,
     disk_free,
     file_info,
-    health_report_path,
     rows_per_object,
+    write_health,
 )
-from sf_assets.health.report import LAST_MESSAGES
-from sf_assets.health.writer import write_health_dict
 from sf_assets.observability.logs import ROOT
 from sf_assets.observability.redaction import redact
+from sf_assets.pipeline.plan import estimate
+from sf_assets.pipeline.refresh_stop import stopped_since
 from sf_assets.salesforce.api_usage import ApiUsage, usage_from_limits
 from sf_assets.storage.output_cleanup import delete_finished_chunk_files
+from sf_assets.storage.refresh_facts import (add_health_error, add_health_warning, all_facts, health_errors,
+                                             health_sections, put_fact)
 from sf_assets.storage.run_processes import runs_of_refresh
-from sf_assets.storage.files import atomic_write_text
-from sf_assets.storage.refresh_facts import all_facts
-from sf_assets.storage.state_db import state_session
+from sf_assets.storage.state_db import state_session, transaction
 
 log = logging.getLogger(__name__)
 
@@ -66,75 +75,81 @@ def _usage(value: dict[str, Any] | None) -> ApiUsage | None:
 
 def _refresh_times(conn, refresh_id: str) -> tuple[datetime | None, datetime | None]:
     row = conn.execute("SELECT started_at, finished_at FROM refreshes WHERE refresh_id = ?", (refresh_id,)).fetchone()
-    parse = lambda v: datetime.fromisoformat(v) if v else None  # noqa: E731
-    return (parse(row[0]), parse(row[1])) if row else (None, None)
+    started, finished = row if row else (None, None)
+    return (datetime.fromisoformat(started) if started else None, datetime.fromisoformat(finished) if finished else None)
 
 
-def _merged(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """`new` with what earlier writers of the same refresh recorded and `new` does not know (never degraded)."""
-    merged = dict(new)
-    merged["run_ids"] = list(dict.fromkeys([*old.get("run_ids", []), *new.get("run_ids", [])]))
-    for key in ("errors", "warnings"):
-        before, now = (old.get(key) or {}).get("last", []), (new.get(key) or {}).get("last", [])
-        added = [m for m in now if m not in before]
-        merged[key] = {"count": (old.get(key) or {}).get("count", 0) + len(added),
-                       "last": [*before, *added][-LAST_MESSAGES:]}
-    for key in ("published", "final_files", "sqlite", "api_usage_end", "api_usage_start", "outputs"):
-        if not new.get(key) and old.get(key):
-            merged[key] = old[key]
-    return merged
+@dataclass(frozen=True)
+class EndOfRefresh:
+    """What only the writer that ends a refresh measures."""
+
+    api_usage: ApiUsage | None = None
+    final_files: list[FileInfo] = field(default_factory=list)
+    sqlite: dict[str, Any] = field(default_factory=dict)
+    disk_free: dict[str, DiskFree] = field(default_factory=dict)
 
 
-def write_refresh_health(
-    config: PipelineConfig,
-    refresh_id: str,
-    status: str,
-    *,
-    run_ids: Sequence[str] = (),
-    messages: MessageCollector | None = None,
-    errors: Sequence[str] = (),
-    warnings: Sequence[str] = (),
-    api_usage_end: ApiUsage | None = None,
-    final_files: Sequence[FileInfo] = (),
-    published: Sequence[PublishStatus] = (),
-    sqlite_stats: dict[str, Any] | None = None,
-) -> Path | None:
-    """Write (merge into) `health_check_<refresh_id>.json`; never raises (a failure is logged and returns None).
+def _disk_start(value: dict[str, Any] | None) -> dict[str, DiskFree]:
+    """Disk space at preflight; a state DB of the previous release holds free bytes only."""
+    return {path: DiskFree(free_bytes=d) if isinstance(d, int) else DiskFree(d.get("free_bytes"), d.get("total_bytes"))
+            for path, d in (value or {}).items()}
 
-    Start/end come from the state DB; what an earlier writer recorded (runs, errors, publish outcome,
-    files, SQLite stats) is kept.
+
+def _published(facts: dict[str, Any]) -> list[PublishStatus]:
+    return [PublishStatus(Path(p["source"]), p["ok"], Path(p["path"]) if p.get("path") else None, p.get("error"))
+            for p in facts.get("published") or []]
+
+
+def _render(config: PipelineConfig, refresh_id: str, run_ids: Sequence[str], end: EndOfRefresh | None) -> dict:
+    """The whole report of the refresh as the state DB knows it now, plus `end` when the refresh ends."""
+    with state_session(config.paths.state_db) as conn:
+        facts = all_facts(conn, refresh_id)
+        status = refresh_status(conn, refresh_id) or "running"
+        rows, chunks = rows_per_object(conn, refresh_id), chunk_counts(conn, refresh_id)
+        expected = {obj.name: estimate(conn, refresh_id, obj.name) for obj in config.objects}
+        started_at, ended_at = _refresh_times(conn, refresh_id)
+        run_ids = [*runs_of_refresh(conn, refresh_id), *run_ids]
+    sections, keyed_warnings = health_sections(facts)
+    end = end or EndOfRefresh()
+    return HealthReport(
+        refresh_id=refresh_id, status=status, started_at=started_at, ended_at=ended_at,
+        run_ids=list(dict.fromkeys(run_ids)), rows_per_object=rows, chunks=chunks,
+        objects={name: ObjectRows(expected.get(name), rows.get(name, 0)) for name in dict.fromkeys([*expected, *rows])},
+        errors=Messages.of(list(dict.fromkeys(health_errors(facts).values()))),
+        warnings=Messages.of(list(dict.fromkeys(keyed_warnings.values()))),
+        api_usage_start=_usage(facts.get("api_usage_start")), api_usage_end=end.api_usage,
+        disk_free_start=_disk_start(facts.get("disk_free_start")), disk_free_end=end.disk_free,
+        dask=config.dask.model_dump(mode="json"), sqlite=end.sqlite, final_files=end.final_files,
+        published=_published(facts), outputs=facts.get("outputs") or {}, sections=sections,
+    ).to_dict()
+
+
+def _key(text: str) -> str:
+    """The key of an unkeyed message: the same text from any writer is one entry."""
+    return "text:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def write_refresh_health(config: PipelineConfig, refresh_id: str, *, run_ids: Sequence[str] = (),
+                         errors: Sequence[str] = (), warnings: Sequence[str] = (),
+                         messages: MessageCollector | None = None, end: EndOfRefresh | None = None) -> Path | None:
+    """Write the health JSON of a refresh: the one way every writer does it; never raises (a failure is logged).
+
+    `errors` and `warnings` (and the lines `messages` collected) are recorded in the state DB first, as
+    keyed facts beside those the stages recorded (`refresh_facts.add_health_warning`, `put_health`); the
+    whole report is then rendered from the state DB and merged into the file (`health.write_health`),
+    so a writer never loses what another process recorded.
     """
+    errors = [*errors, *(messages.errors if messages else [])]
+    warnings = [*warnings, *(messages.warnings if messages else [])]
     try:
-        with state_session(config.paths.state_db) as conn:
-            facts = all_facts(conn, refresh_id)
-            rows, chunks = rows_per_object(conn, refresh_id), chunk_counts(conn, refresh_id)
-            started_at, ended_at = _refresh_times(conn, refresh_id)
-            run_ids = [*runs_of_refresh(conn, refresh_id), *run_ids]
-        published = list(published) or [
-            PublishStatus(Path(p["source"]), p["ok"], Path(p["path"]) if p.get("path") else None, p.get("error"))
-            for p in facts.get("published", [])
-        ]
-        disk_start = {path: DiskFree(free_bytes=free) for path, free in (facts.get("disk_free_start") or {}).items()}
-        report = HealthReport(
-            refresh_id=refresh_id, status=status, started_at=started_at, ended_at=ended_at,
-            run_ids=list(dict.fromkeys(run_ids)), rows_per_object=rows, chunks=chunks,
-            errors=Messages.of([*errors, *(messages.errors if messages else [])]),
-            warnings=Messages.of([*warnings, *(messages.warnings if messages else [])]),
-            api_usage_start=_usage(facts.get("api_usage_start")), api_usage_end=api_usage_end,
-            disk_free_start=disk_start, disk_free_end=disk_free([config.paths.work_dir, config.paths.output_dir]),
-            dask=config.dask.model_dump(mode="json"), sqlite=sqlite_stats or {},
-            final_files=list(final_files), published=published, outputs=facts.get("outputs") or {},
-        )
-        path = health_report_path(config.paths.output_dir, refresh_id)
-        try:
-            old = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            old = {}
-        data = _merged(old, report.to_dict())
-    except Exception as exc:  # noqa: BLE001 - the health JSON must never fail the pipeline
-        log.error("Could not assemble the health report of %s: %s", refresh_id, exc)
-        return None
-    return write_health_dict(data, config.paths.output_dir, refresh_id)
+        with state_session(config.paths.state_db) as conn, transaction(conn):
+            for text in errors:
+                add_health_error(conn, refresh_id, _key(text), redact(text))
+            for text in warnings:
+                add_health_warning(conn, refresh_id, _key(text), redact(text))
+    except Exception as exc:  # the health JSON must never fail the pipeline
+        log.error("Could not record the errors and warnings of refresh %s: %s", refresh_id, redact(str(exc)))
+    return write_health(config.paths.output_dir, refresh_id, lambda: _render(config, refresh_id, run_ids, end))
 
 
 def _usage_now(config: PipelineConfig) -> ApiUsage | None:
@@ -147,9 +162,25 @@ def _usage_now(config: PipelineConfig) -> ApiUsage | None:
             return usage_from_limits(connection.client().limits())
         finally:
             connection.close()
-    except Exception as exc:  # noqa: BLE001 - the health JSON must not fail for this
+    except Exception as exc:  # the health JSON must not fail for this
         log.warning("Could not read API usage at the end of the refresh: %s", exc)
         return None
+
+
+def _end_of_refresh(config: PipelineConfig, refresh_id: str, read_usage: bool = True) -> EndOfRefresh:
+    """API usage now (unless `read_usage` is off), the final files, the staging DB's figures and free disk space
+    (what can be read of them)."""
+    from sf_assets.pipeline.publish import current_files
+    from sf_assets.storage.staging import staging_stats
+
+    try:
+        files = [file_info(p) for p in current_files(config, refresh_id)]
+        sqlite = staging_stats(config.paths.staging_db) if config.paths.staging_db.exists() else {}
+    except Exception as exc:  # the health JSON must not fail for this
+        log.warning("Could not read the final files of refresh %s: %s", refresh_id, redact(str(exc)))
+        files, sqlite = [], {}
+    return EndOfRefresh(_usage_now(config) if read_usage else None, files, sqlite,
+                        disk_free([config.paths.work_dir, config.paths.output_dir]))
 
 
 def finish_refresh_with_health(config: PipelineConfig, refresh_id: str, status: str, *, errors: Sequence[str] = (),
@@ -159,42 +190,31 @@ def finish_refresh_with_health(config: PipelineConfig, refresh_id: str, status: 
     Whoever ends a refresh calls this: the Power BI output step, `sf-assets run` on a failure, the
     failure sensor. A refresh that already succeeded keeps its status; later failures become warnings.
     """
-    from sf_assets.extract.refresh import finish_refresh, refresh_status
-    from sf_assets.pipeline.publish import current_files
-    from sf_assets.storage.staging import staging_stats
+    from sf_assets.extract.refresh import finish_refresh
 
     with state_session(config.paths.state_db) as conn:
         current = refresh_status(conn, refresh_id)
         if current in ("success", "superseded") and status != "success":
-            return write_refresh_health(config, refresh_id, current, run_ids=run_ids,
+            return write_refresh_health(config, refresh_id, run_ids=run_ids,
                                         warnings=[f"after the refresh finished: {e}" for e in errors])
         finish_refresh(conn, refresh_id, status, {"failures": [redact(e) for e in errors]})
-        if status == "success":
-            delete_finished_chunk_files(config.paths.state_db)
-            shutil.rmtree(config.paths.work_dir / "chunks" / refresh_id, ignore_errors=True)
-    db = config.paths.staging_db
-    return write_refresh_health(
-        config, refresh_id, status, run_ids=run_ids, messages=messages, errors=errors,
-        api_usage_end=_usage_now(config), final_files=[file_info(p) for p in current_files(config, refresh_id)],
-        sqlite_stats=staging_stats(db) if db.exists() else {})
+        stopped = status != "success" and stopped_since(conn, refresh_id) is not None  # no request after a stop
+    path = write_refresh_health(config, refresh_id, run_ids=run_ids, messages=messages, errors=errors,
+                                end=_end_of_refresh(config, refresh_id, read_usage=not stopped))
+    if status == "success":
+        delete_finished_chunk_files(config.paths.state_db)
+        shutil.rmtree(config.paths.work_dir / "chunks" / refresh_id, ignore_errors=True)
+    return path
 
 
-def publish_facts(statuses: Sequence[PublishStatus]) -> list[dict[str, Any]]:
+def _publish_facts(statuses: Sequence[PublishStatus]) -> list[dict[str, Any]]:
     """Plain, redacted dicts of publish outcomes (for refresh facts and the health JSON)."""
     return [{"source": str(s.source), "ok": s.ok, "path": str(s.path) if s.path else None,
              "error": redact(s.error) if s.error else None} for s in statuses]
 
 
 def record_publish(config: PipelineConfig, refresh_id: str, statuses: Sequence[PublishStatus]) -> Path | None:
-    """Add the share-copy outcome to an existing health JSON (a publish run after the refresh); never raises."""
-    path = health_report_path(config.paths.output_dir, refresh_id)
-    if not path.exists():  # the refresh writes its health JSON after publishing: nothing to update yet
-        return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        data["published"] = publish_facts(statuses)
-        atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False))
-    except (OSError, ValueError) as exc:
-        log.error("Could not record the publish outcome in %s: %s", path, exc)
-        return None
-    return path
+    """Record the share-copy outcome of a refresh in the state DB (raises if it cannot) and its health JSON."""
+    with state_session(config.paths.state_db) as conn:
+        put_fact(conn, refresh_id, "published", _publish_facts(statuses))
+    return write_refresh_health(config, refresh_id)

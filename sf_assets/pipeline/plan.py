@@ -16,6 +16,7 @@ from sf_assets.extract.chunk_extract import ExtractContext
 from sf_assets.extract.chunk_planner import ChunkPlan, plan_chunks
 from sf_assets.extract.tracker import ChunkTracker
 from sf_assets.observability.logs import log_context
+from sf_assets.pipeline.refresh_stop import stops_at_once
 from sf_assets.salesforce.bulk2 import BulkClient
 from sf_assets.salesforce.connection import SalesforceConnection
 from sf_assets.salesforce.governor import ApiGovernor
@@ -28,12 +29,14 @@ from sf_assets.storage.refresh_facts import get_fact
 def extract_context(
     config: PipelineConfig, connection: SalesforceConnection, conn: sqlite3.Connection, refresh_id: str
 ) -> Iterator[ExtractContext]:
-    """An ExtractContext for the refresh (throttled when preflight found API usage above the warn threshold)."""
+    """An ExtractContext for the refresh (throttled when preflight found API usage above the warn threshold);
+    a daily limit or an expired access token inside it becomes a recorded `RefreshStopped`."""
     governor = ApiGovernor(
         config.api_usage, config.extraction.max_concurrent_jobs, throttled=bool(get_fact(conn, refresh_id, "throttled"))
     )
     client = BulkClient(connection, governor, config.retry, config.extraction)
-    yield ExtractContext(client, ChunkTracker(conn), refresh_id, config.paths.work_dir)
+    with stops_at_once(conn, refresh_id, config.extraction.resume_window_hours):
+        yield ExtractContext(client, ChunkTracker(conn), refresh_id, config.paths.work_dir)
 
 
 def estimate(conn: sqlite3.Connection, refresh_id: str, object_name: str) -> int | None:
@@ -50,7 +53,8 @@ def plan_object(ctx: ExtractContext, config: PipelineConfig, obj: ObjectConfig, 
 
     The number of chunks the object ideally needs is kept for the next refresh's partition keys.
     """
-    with log_context(refresh_id=ctx.refresh_id, object=obj.name):
+    with log_context(refresh_id=ctx.refresh_id, object=obj.name), \
+            stops_at_once(conn, ctx.refresh_id, config.extraction.resume_window_hours):
         plan = plan_chunks(
             ctx.client, ctx.tracker, load_plan(conn, obj.name), ctx.refresh_id,
             chunk_size=obj.chunk_size or config.extraction.chunk_size,

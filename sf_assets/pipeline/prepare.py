@@ -16,13 +16,12 @@ from typing import Any
 from sf_assets.config.models import ApiUsageConfig, ObjectConfig, PathsConfig, PipelineConfig, RetryConfig
 from sf_assets.observability.logs import log_context
 from sf_assets.salesforce.api_usage import ApiUsage, usage_from_limits
-from sf_assets.salesforce.field_planning import build_field_plan
 from sf_assets.schema.field_plan import FieldPlan
 from sf_assets.salesforce.metadata import ObjectMeta
+from sf_assets.pipeline.field_plans import plan_object_fields, record_plan
 from sf_assets.salesforce.retry import call_with_retry
 from sf_assets.salesforce.counts import count_rows
 from sf_assets.salesforce.soql import parse_soql
-from sf_assets.storage.field_mapping import save_plan
 from sf_assets.storage.refresh_facts import put_fact
 from sf_assets.storage.state_db import transaction
 
@@ -37,10 +36,11 @@ class PreflightError(RuntimeError):
 
 @dataclass(frozen=True)
 class DiskStatus:
-    """Free space of the drive holding `path`."""
+    """Free and total space of the drive holding `path`."""
 
     path: Path
     free_bytes: int
+    total_bytes: int
 
     @property
     def free_gb(self) -> float:
@@ -87,7 +87,8 @@ def share_warning(share_dir: Path | None) -> str | None:
 
 def check_disk(folders: Iterable[Path], min_free_gb: float, needed_bytes: int) -> list[DiskStatus]:
     """Free space of each folder's drive; raises when below the minimum plus this refresh's estimate."""
-    statuses = [DiskStatus(f, shutil.disk_usage(f).free) for f in dict.fromkeys(folders)]
+    usages = {f: shutil.disk_usage(f) for f in dict.fromkeys(folders)}
+    statuses = [DiskStatus(f, usage.free, usage.total) for f, usage in usages.items()]
     required = int(min_free_gb * GB) + needed_bytes
     for status in statuses:
         if status.free_bytes < required:
@@ -173,7 +174,8 @@ def run_preflight(sf: Any, config: PipelineConfig, conn: sqlite3.Connection, ref
         )
         put_fact(conn, refresh_id, "throttled", throttled)
         put_fact(conn, refresh_id, "api_usage_start", usage.as_metadata())
-        put_fact(conn, refresh_id, "disk_free_start", {str(d.path): d.free_bytes for d in disks})
+        put_fact(conn, refresh_id, "disk_free_start",
+                 {str(d.path): {"free_bytes": d.free_bytes, "total_bytes": d.total_bytes} for d in disks})
     return PreflightReport(usage, throttled, disks, estimates, needed, warnings)
 
 
@@ -182,15 +184,14 @@ def schema_dir(config: PipelineConfig) -> Path:
     return config.paths.work_dir / "schemas"
 
 
-def plan_objects(config: PipelineConfig, catalog: dict[str, ObjectMeta], conn: sqlite3.Connection) -> dict[str, FieldPlan]:
-    """Build, log and store the field plan of each configured object (FieldPlanError on a critical field)."""
+def plan_objects(config: PipelineConfig, catalog: dict[str, ObjectMeta], conn: sqlite3.Connection,
+                 refresh_id: str) -> dict[str, FieldPlan]:
+    """Build, log and store the field plan of each configured object under the drift rules (FieldPlanError on a
+    critical field, a field no refresh delivered, a lossy retype or `on_missing_field: fail`)."""
     plans = {}
     for obj in config.objects:
         with log_context(object=obj.name):
-            plan = build_field_plan(
-                parse_soql(obj.soql), catalog, obj.critical_fields, obj.join_keys, obj.type_overrides,
-                decimals_as_float=config.output.decimals_as_float,
-            )
+            plan = plan_object_fields(config, obj, catalog, conn, refresh_id)
             for name, reason in plan.dropped:
                 log.warning("Field '%s' on %s is invalid or deprecated: dropped (%s)", name, obj.name, reason)
             if plan.star_fields:
@@ -198,7 +199,7 @@ def plan_objects(config: PipelineConfig, catalog: dict[str, ObjectMeta], conn: s
                          ", ".join(plan.star_fields))
             for warning in plan.warnings:
                 log.warning(warning)
-            save_plan(conn, plan, schema_dir(config))
+            record_plan(conn, refresh_id, plan, schema_dir(config))
             log.info("Planned %d columns of %s", len(plan.columns), obj.name)
             plans[obj.name] = plan
     return plans

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 
@@ -9,8 +10,12 @@ from sf_assets.config import PipelineConfig
 from sf_assets.config.models import ObjectConfig
 from sf_assets.extract.tracker import ChunkTracker
 from sf_assets.observability.logs import log_context
+from sf_assets.pipeline.plan import estimate
 from sf_assets.storage.field_mapping import load_plan
+from sf_assets.storage.refresh_facts import put_health
 from sf_assets.storage.staging import StagingResult, stage_object
+
+log = logging.getLogger(__name__)
 
 
 class IncompleteExtraction(RuntimeError):
@@ -46,4 +51,9 @@ def stage(config: PipelineConfig, conn: sqlite3.Connection, refresh_id: str, obj
             raise IncompleteExtraction(
                 f"{len(invalid)} chunk file(s) of {obj.name} failed the schema check and were marked for re-extraction"
             )
+        if result.rows == 0:  # normal (a new object, a filter that matches nothing today): said, not warned
+            expected = estimate(conn, refresh_id, obj.name)
+            log.info("%s has no rows in this refresh (Salesforce counted %s at preflight): staged as an empty table",
+                     obj.name, expected)
+            put_health(conn, refresh_id, "empty_objects", {"rows": 0, "expected": expected}, object_name=obj.name)
         return result

@@ -4,10 +4,11 @@ simple-salesforce's bulk2 hides job ids and locators; resumable extraction needs
 client speaks the REST endpoints itself: create (query | queryAll), get, poll, abort, delete and
 ONE results page per call, streamed and gzip-decoded on the fly. Salesforce error arrays
 (``[{errorCode, message}]``) become typed exceptions: `BulkPermanentError` (INVALID_FIELD,
-MALFORMED_QUERY, INVALIDJOBSTATE, API_DISABLED_FOR_ORG, ...), `BulkTransientError` (5xx, 429,
-REQUEST_LIMIT_EXCEEDED; requests' connection errors and timeouts are transient too) and
-`BulkSessionExpired` (401: one re-login, then the request is sent again). Every response's
-``Sforce-Limit-Info`` header feeds the `ApiGovernor`.
+MALFORMED_QUERY, INVALIDJOBSTATE, API_DISABLED_FOR_ORG, ...), `BulkTransientError` (5xx, 429, the
+concurrency limits; requests' connection errors and timeouts are transient too) and `BulkSessionExpired`
+(401 although the HTTP session logged in again once). A daily limit or an expired bare access token
+(`RefreshStop`) stops the `ApiGovernor` at once: nothing is retried and no later request starts. Every
+response's ``Sforce-Limit-Info`` header feeds the governor.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from urllib3.exceptions import HTTPError as Urllib3Error
 from sf_assets.config.models import ExtractionConfig, RetryConfig
 from sf_assets.observability.redaction import redact
 from sf_assets.salesforce.connection import SalesforceConnection
+from sf_assets.salesforce.errors import RefreshStop, error_fields, response_payload
 from sf_assets.salesforce.governor import ApiGovernor
 from sf_assets.salesforce.retry import PERMANENT_CODES, TransientError, call_with_retry, describe_cause, is_transient
 
@@ -60,7 +62,7 @@ class BulkSessionExpired(BulkError):
 
 
 class BulkTransientError(BulkError, TransientError):
-    """Worth retrying: 5xx, 429, REQUEST_LIMIT_EXCEEDED, a body cut off mid-stream."""
+    """Worth retrying: 5xx, 429, a concurrency limit, a body cut off mid-stream."""
 
 
 class BulkJobFailed(BulkTransientError):
@@ -101,13 +103,9 @@ class JobInfo:
 
 def error_from_response(response: requests.Response) -> BulkError:
     """The typed exception of a failed response (body read; tokens redacted)."""
-    try:
-        payload = response.json()
-    except ValueError:
-        payload = None
-    first = payload[0] if isinstance(payload, list) and payload and isinstance(payload[0], dict) else (
-        payload if isinstance(payload, dict) else {})
-    code, message = first.get("errorCode"), first.get("message") or response.text[:300]
+    payload = response_payload(response)
+    code, message = error_fields(payload)
+    message = message or response.text[:300]
     text = f"HTTP {response.status_code}" + (f" {code}" if code else "") + (f": {message}" if message else "")
     if response.status_code == 401:
         cls: type[BulkError] = BulkSessionExpired
@@ -182,34 +180,27 @@ class BulkClient:
         self.sleep = sleep or governor.pause  # every wait is cut short by cancellation
         self.requests_sent = 0
         self._lock = threading.Lock()
-        self._login_lock = threading.Lock()
 
     def _url(self, api_version: str, *parts: str) -> str:
         return "/".join([f"{self.connection.instance_url}/services/data/v{api_version}/jobs/query", *parts])
 
     def _send(self, method: str, url: str, *, stream: bool = False, **kwargs: Any) -> requests.Response:
-        """One request; after 401 one re-login and one resend. Raises BulkError subclasses."""
-        extra_headers = kwargs.pop("headers", {})
-        for may_relogin in (True, False):
-            auth = self.connection.auth_headers()
-            with self._lock:
-                self.requests_sent += 1
-            response = self.connection.http.request(method, url, headers={**auth, **extra_headers}, stream=stream, **kwargs)
-            self.governor.observe_header(response.headers.get("Sforce-Limit-Info"))
-            if response.ok:
-                return response
-            error = error_from_response(response)
-            response.close()
-            if not (isinstance(error, BulkSessionExpired) and may_relogin):
-                raise error
-            self._relogin(auth["Authorization"])
-        raise AssertionError("unreachable")
-
-    def _relogin(self, used_authorization: str) -> None:
-        with self._login_lock:  # threads that failed with the same token log in once
-            if self.connection.auth_headers()["Authorization"] == used_authorization:
-                log.warning("Salesforce session expired: logging in again")
-                self.connection.reauthenticate()
+        """One request (after a 401 the HTTP session logs in again and resends it once). Raises BulkError
+        subclasses, and `RefreshStop` after stopping the governor."""
+        headers = {**self.connection.auth_headers(), **kwargs.pop("headers", {})}
+        with self._lock:
+            self.requests_sent += 1
+        try:
+            response = self.connection.http.request(method, url, headers=headers, stream=stream, **kwargs)
+        except RefreshStop as stop:
+            self.governor.stop(stop)
+            raise
+        self.governor.observe_header(response.headers.get("Sforce-Limit-Info"))
+        if response.ok:
+            return response
+        error = error_from_response(response)
+        response.close()
+        raise error
 
     def _json(self, method: str, url: str, label: str, **kwargs: Any) -> dict[str, Any]:
         def once() -> dict[str, Any]:
@@ -294,12 +285,15 @@ def open_query_job(client: BulkClient, soql: str, *, query_all: bool = False, re
                    label: str = "Bulk API query") -> Iterator[QueryJob]:
     """Create a query job (or adopt `resume`) for the block; abort it if the block raises anything,
     KeyboardInterrupt and cancellation included, unless the job is already terminal (Salesforce only
-    aborts UploadComplete/InProgress jobs, and a JobComplete job's pages stay fetchable for resume)."""
+    aborts UploadComplete/InProgress jobs, and a JobComplete job's pages stay fetchable for resume). After a
+    `RefreshStop` that refuses every request (the daily API limit) the job is left to finish by itself."""
     job = QueryJob(client, resume or client.create_query_job(soql, query_all=query_all, label=label), label)
     try:
         yield job
-    except BaseException:
-        if not job.info.terminal:
+    except BaseException as error:
+        if isinstance(error, RefreshStop) and error.refuses_every_request and not job.info.terminal:
+            log.info("Bulk job %s is left to finish by itself: Salesforce refuses every request now", job.info.id)
+        elif not job.info.terminal:
             try:
                 client.abort_job(job.info.id, job.info.api_version, label=f"abort of {label}")
             except Exception as exc:  # the original error matters more

@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sf_assets.config.models import RetryConfig
+from sf_assets.salesforce.errors import RefreshStop
 from sf_assets.salesforce.metadata import ObjectMeta
 from sf_assets.salesforce.retry import call_with_retry, describe_cause
 from sf_assets.salesforce.soql import parse_soql
@@ -23,19 +24,22 @@ def sf_describer(sf: Any) -> Describe:
 
 
 def describe_object(describe: Describe, name: str, retry: RetryConfig) -> dict[str, Any]:
-    """describe() of `name`, retried; CatalogError names the object when it keeps failing."""
+    """describe() of `name`, retried; CatalogError names the object when it keeps failing (a `RefreshStop`
+    passes as it is: it concerns the whole refresh)."""
     try:
         return dict(call_with_retry(lambda: describe(name), f"describe of {name}", retry))
+    except RefreshStop:
+        raise
     except Exception as exc:  # noqa: BLE001 - any failure becomes one clear message naming the object
         raise CatalogError(f"describe of {name} failed: {describe_cause(exc)}") from None
 
 
-def parents_in_soql(meta: ObjectMeta, soql: str) -> set[str]:
-    """The objects that `Rel.Field` paths of the SOQL reach from `meta` (one level)."""
-    parents = set()
-    for field in parse_soql(soql).fields:
-        if "." in field:
-            rel = meta.relationship(field.split(".", 1)[0])
-            if rel is not None and rel.reference_to:
-                parents.add(rel.reference_to[0])
-    return parents
+def parent_fields(meta: ObjectMeta, soql: str) -> set[tuple[str, str]]:
+    """(parent object, field) of each `Rel.Field` path of the SOQL, following `Rel` from `meta` (one level)."""
+    found = set()
+    for path in parse_soql(soql).fields:
+        rel_name, dot, field = path.partition(".")
+        rel = meta.relationship(rel_name) if dot else None
+        if rel is not None and rel.reference_to:
+            found.add((rel.reference_to[0], field))
+    return found

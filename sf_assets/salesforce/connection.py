@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -9,9 +10,12 @@ from pathlib import Path
 
 from simple_salesforce import Salesforce
 
-from sf_assets.config.models import EmulatorAuth, SalesforceConfig
+from sf_assets.config.models import AccessTokenAuth, EmulatorAuth, SalesforceConfig
 from sf_assets.salesforce.auth import SalesforceAuthError, SalesforceSession, login
-from sf_assets.salesforce.http import SalesforceHttpSession
+from sf_assets.salesforce.errors import AccessTokenExpired
+from sf_assets.salesforce.http import SalesforceHttpSession, token_was_accepted
+
+log = logging.getLogger(__name__)
 
 
 EmulatorLogin = Callable[[EmulatorAuth, str], tuple[SalesforceSession, Path]]
@@ -22,6 +26,8 @@ class SalesforceConnection:
 
     `emulator_login` gives the session and CA of the local org emulator (`auth.kind: emulator`); this
     package does not know the emulator (`sf_assets.pipeline.emulator.open_connection` wires it).
+    When Salesforce answers 401 (INVALID_SESSION_ID), every call, REST or Bulk, logs in once more with the
+    configured login and is sent again; a bare access token cannot be renewed: `AccessTokenExpired`.
     """
 
     def __init__(self, config: SalesforceConfig, env: Mapping[str, str] | None = None,
@@ -29,7 +35,7 @@ class SalesforceConnection:
         self.config = config
         self._emulator_login = emulator_login
         self._env = os.environ if env is None else env
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._client: Salesforce | None = None
         self._session: SalesforceSession | None = None
         self._http: SalesforceHttpSession | None = None
@@ -67,12 +73,25 @@ class SalesforceConnection:
             assert self._client is not None
             return self._client
 
-    def reauthenticate(self) -> Salesforce:
-        """Log in again (after INVALID_SESSION_ID) and return the new client."""
+    def _renew_session(self, refused_token: str) -> str:
+        """The token to send instead of `refused_token`: logs in again unless another thread already did."""
         with self._lock:
-            self._connect()
-            assert self._client is not None
-            return self._client
+            assert self._session is not None and self._client is not None
+            if self._session.session_id == refused_token:
+                if isinstance(self.config.auth, AccessTokenAuth):
+                    raise AccessTokenExpired(worked_before=token_was_accepted(refused_token))
+                log.warning("Salesforce session expired: logging in again")
+                assert self._http is not None
+                self._session = self._login(self._http)
+                self._client.session_id = self._session.session_id  # REST calls of the same client use it now
+                self._client.headers["Authorization"] = f"Bearer {self._session.session_id}"
+            return self._session.session_id
+
+    def _login(self, http: SalesforceHttpSession) -> SalesforceSession:
+        if isinstance(self.config.auth, EmulatorAuth):
+            assert self._emulator_login is not None
+            return self._emulator_login(self.config.auth, self.config.api_version)[0]
+        return login(self.config.auth, http, self.config.api_version, self._env)
 
     def _connect(self) -> None:
         cfg = self.config
@@ -87,9 +106,8 @@ class SalesforceConnection:
             domain = getattr(cfg.auth, "domain", "login")
             redirect = (f"https://{domain}.salesforce.com", cfg.login_url) if cfg.login_url else None
             http = SalesforceHttpSession(ca_bundle=cfg.ca_bundle, verify=cfg.verify, timeout=timeout, login_redirect=redirect)
-            session = login(cfg.auth, http, cfg.api_version, self._env)
-        if self._http is not None:
-            self._http.close()
+            session = self._login(http)
+        http.renew_session = self._renew_session
         self._http, self._session = http, session
         self._client = Salesforce(
             instance_url=session.instance_url, session_id=session.session_id, session=http, version=cfg.api_version

@@ -19,8 +19,8 @@ class CsvCastError(ValueError):
 
 
 def arrow_convert_options(plan: FieldPlan) -> pacsv.ConvertOptions:
-    """Read every planned column as a string (empty field → null), in plan order."""
-    names = [c.name for c in plan.columns]
+    """Read every column asked of Salesforce as a string (empty field → null), in plan order."""
+    names = list(plan.query_column_names)
     return pacsv.ConvertOptions(
         column_types={n: pa.string() for n in names},
         null_values=[""],
@@ -120,8 +120,8 @@ def cast_column(
 
 
 def cast_csv_table(table: pa.Table, plan: FieldPlan) -> pa.Table:
-    """Cast a table of Bulk CSV strings to ``plan.arrow_schema()`` (columns in plan order)."""
-    expected = [c.name for c in plan.columns]
+    """Cast a table of Bulk CSV strings to ``plan.arrow_schema()`` (columns in plan order; absent ones all null)."""
+    expected = list(plan.query_column_names)
     missing = [n for n in expected if n not in table.column_names]
     extra = [n for n in table.column_names if n not in expected]
     if missing or extra:
@@ -130,5 +130,6 @@ def cast_csv_table(table: pa.Table, plan: FieldPlan) -> pa.Table:
             f"(missing {missing}, unexpected {extra})"
         )
     where = f"{plan.object_name}: "
-    arrays = [cast_column(table.column(c.name), c, where) for c in plan.columns]
+    arrays = [pa.nulls(table.num_rows, c.arrow_type) if c.absent else cast_column(table.column(c.name), c, where)
+              for c in plan.columns]
     return pa.Table.from_arrays(arrays, schema=plan.arrow_schema())

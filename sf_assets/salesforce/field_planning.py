@@ -11,7 +11,8 @@ compounds through their components), and the plan records what it expanded to. I
 join keys, configured ones) that are invalid raise FieldPlanError; critical fields missing
 from the SELECT list are appended, since joins and checks need them. Invalid other fields are
 dropped and reported in ``FieldPlan.dropped`` (the caller logs a WARNING for each), so no
-requested field disappears silently.
+requested field disappears silently. Given what earlier refreshes planned (`DriftRules`), a field the org
+does not have follows the rules of ``field_drift`` instead: kept all null, or a one-line error.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
+from sf_assets.salesforce.field_drift import DriftRules, did_you_mean, keep_type_if_lossless, kept_absent
 from sf_assets.salesforce.metadata import FieldMeta, ObjectMeta
 from sf_assets.salesforce.soql import SoqlQuery
 from sf_assets.schema.column_types import LONG_TEXT_LIMIT, FieldTypeError, map_sf_type
@@ -31,8 +33,16 @@ class FieldPlanError(ValueError):
     """The configured query cannot be planned (critical field or WHERE field invalid)."""
 
 
+class UnknownFieldError(FieldPlanError):
+    """A field the SOQL names that the org does not have and no refresh ever delivered (a configuration error)."""
+
+
 class _Invalid(Exception):
-    """Internal: the reason one field path is not extractable."""
+    """Internal: the reason one field path is not extractable (``missing``: the org does not have it)."""
+
+    def __init__(self, reason: str, missing: bool = False) -> None:
+        super().__init__(reason)
+        self.missing = missing
 
 
 @dataclass(frozen=True)
@@ -56,17 +66,26 @@ class _Resolver:
         for rel in relationships:
             lookup = obj.relationship(rel)
             if lookup is None:
-                raise _Invalid(f"no relationship {rel!r} on {obj.name}")
+                raise _Invalid(f"no relationship {rel!r} on {obj.name}", missing=True)
             if not lookup.reference_to:
                 raise _Invalid(f"relationship {lookup.relationship_name!r} has no referenceTo")
             parent = self.catalog.get(lookup.reference_to[0].lower())
             if parent is None:
-                raise _Invalid(f"parent object {lookup.reference_to[0]!r} is not in the catalog")
+                raise _Invalid(f"parent object {lookup.reference_to[0]!r} is not in the catalog", missing=True)
             obj, prefix = parent, f"{prefix}{lookup.relationship_name}."
         meta = obj.field(field_name)
         if meta is None:
-            raise _Invalid("no such field" if obj is self.obj else f"no such field on {obj.name}")
+            raise _Invalid("no such field" if obj is self.obj else f"no such field on {obj.name}", missing=True)
         return obj, prefix, meta
+
+    def names_near(self, path: str) -> list[str]:
+        """Existing field names of the object that ``path`` ends on (for a 'did you mean')."""
+        *relationships, _ = path.split(".")
+        try:
+            obj, prefix, _ = self._walk(".".join([*relationships, "Id"]))
+        except _Invalid:
+            return [m.relationship_name for m in self.obj.fields.values() if m.relationship_name]
+        return [f"{prefix}{m.name}" for m in obj.fields.values()]
 
     @staticmethod
     def _check(meta: FieldMeta) -> None:
@@ -127,8 +146,13 @@ def build_field_plan(
     join_keys: Sequence[str] = (),
     overrides: Mapping[str, str] | None = None,
     decimals_as_float: bool = False,
+    drift: DriftRules | None = None,
 ) -> FieldPlan:
-    """Validate ``query`` against ``catalog`` and type every extracted column."""
+    """Validate ``query`` against ``catalog`` and type every extracted column.
+
+    With ``drift`` (what earlier refreshes planned) the drift rules of ``field_drift`` apply to fields
+    the org does not have; without it such a field is dropped like an invalid one.
+    """
     obj = next((o for n, o in catalog.items() if n.lower() == query.object_name.lower()), None)
     if obj is None:
         raise FieldPlanError(f"Object {query.object_name!r} is not in the catalog")
@@ -137,12 +161,14 @@ def build_field_plan(
 
     star = query.fields == ("*",)
     requested, dropped = _star_fields(obj) if star else (list(query.fields), [])
+    if star and drift is not None:
+        requested = _star_order(requested, dropped, drift)
     first = [] if "id" in {p.lower() for p in requested} else ["Id"]
     ordered: dict[str, str] = {}  # lower-case path -> path as configured, first one wins
     for path in (*first, *requested, *join_keys, *critical_fields):
         ordered.setdefault(path.lower(), path)
 
-    resolved: dict[str, tuple[_Resolved, bool]] = {}
+    resolved: dict[str, tuple[_Resolved, bool] | PlannedColumn] = {}  # a PlannedColumn: kept all null
     for path in ordered.values():
         is_critical = path.lower() in critical
         try:
@@ -152,6 +178,9 @@ def build_field_plan(
                 raise FieldPlanError(
                     f"Critical field {path!r} on {obj.name} is invalid: {exc}"
                 ) from None
+            if drift is not None and exc.missing:
+                resolved.setdefault(path.lower(), _missing_field(obj.name, path, str(exc), drift, resolver))
+                continue
             dropped.append((path, str(exc)))
             continue
         dropped.extend(skipped)
@@ -172,17 +201,55 @@ def build_field_plan(
         if name not in resolved
     ]
     columns = []
-    for key, (item, is_critical) in resolved.items():
+    for key, entry in resolved.items():
+        if isinstance(entry, PlannedColumn):
+            columns.append(entry)
+            continue
+        item, is_critical = entry
         column, warning = _plan_column(
             obj.name, item, is_critical, overrides_by_name.get(key), decimals_as_float
         )
-        columns.append(column)
+        columns.append(column if key in overrides_by_name else _retyped(obj.name, column, drift))
         if warning:
             warnings.append(warning)
     return FieldPlan(
         obj.name, tuple(columns), tuple(dropped), query.where, tuple(warnings),
         tuple(requested) if star else (),
     )
+
+
+def _star_order(names: list[str], dropped: list[tuple[str, str]], drift: DriftRules) -> list[str]:
+    """``SELECT *`` in the last successful plan's order, removed fields kept for a while, new ones at the end."""
+    now = {n.lower(): n for n in names}
+    by_nature = {name.lower() for name, _ in dropped}
+    earlier = [n for n in drift.previous_order if "." not in n and n.lower() not in by_nature]
+    kept = [n if n.lower() not in now else now[n.lower()] for n in earlier
+            if n.lower() in now or drift.keeps_removed(n)]
+    seen = {n.lower() for n in kept}
+    return kept + [n for n in names if n.lower() not in seen]
+
+
+def _missing_field(object_name: str, path: str, reason: str, drift: DriftRules, resolver: _Resolver) -> PlannedColumn:
+    """The all-null column of a field the org no longer delivers; FieldPlanError by the rules of ``field_drift``."""
+    known = drift.last_known(path)
+    if known is None:
+        raise UnknownFieldError(f"{object_name}: field {path!r} does not exist in Salesforce ({reason}) and no "
+                                f"refresh ever delivered it{did_you_mean(path, resolver.names_near(path))}")
+    if drift.on_missing_field == "fail":
+        raise FieldPlanError(f"{object_name}: field {path!r} is no longer delivered by Salesforce ({reason}: "
+                             "deleted, renamed or hidden by a permission change) and on_missing_field is fail")
+    return kept_absent(known)
+
+
+def _retyped(object_name: str, column: PlannedColumn, drift: DriftRules | None) -> PlannedColumn:
+    """``column``, keeping the type it had in earlier refreshes when its new values fit it without loss."""
+    known = drift.last_known(column.name) if drift is not None else None
+    if known is None:
+        return column
+    try:
+        return keep_type_if_lossless(object_name, known, column)
+    except ValueError as exc:
+        raise FieldPlanError(str(exc)) from None
 
 
 def _plan_column(

@@ -4,12 +4,14 @@ States follow the latest usage seen (usage only grows within Salesforce's rollin
 ``normal`` below ``warn_pct``; ``throttled`` at or above it (one job at a time, slower polls);
 ``halted`` at or above ``halt_pct``, which is sticky: every later `check()` raises
 `ApiBudgetExceeded`, so extraction stops at its next check, aborts its open job and records why.
-`cancel()` does the same with `ExtractionCancelled` when the run is interrupted; every wait of the
-Bulk client (`pause`) is cut short by it.
+`stop()` halts at once on a `RefreshStop` (a daily limit, an expired access token): every later check
+raises that error again. `cancel()` does the same with `ExtractionCancelled` when the run is interrupted;
+every wait of the Bulk client (`pause`) is cut short by both.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from collections.abc import Iterator
@@ -18,6 +20,7 @@ from typing import Literal
 
 from sf_assets.config.models import ApiUsageConfig
 from sf_assets.salesforce.api_usage import ApiUsage, usage_from_header
+from sf_assets.salesforce.errors import RefreshStop
 
 log = logging.getLogger(__name__)
 GovernorState = Literal["normal", "throttled", "halted"]
@@ -42,6 +45,7 @@ class ApiGovernor:
         self._forced_throttle = throttled
         self._usage: ApiUsage | None = None
         self._halted_by: ApiUsage | None = None
+        self._stopped_by: RefreshStop | None = None
         self._cancelled: str | None = None
         self._active_jobs = 0
         self._cond = threading.Condition()
@@ -59,7 +63,7 @@ class ApiGovernor:
             return self._state()
 
     def _state(self) -> GovernorState:
-        if self._halted_by is not None:
+        if self._halted_by is not None or self._stopped_by is not None:
             return "halted"
         if self._forced_throttle or (self._usage is not None and self._usage.pct >= self.policy.warn_pct):
             return "throttled"
@@ -89,7 +93,8 @@ class ApiGovernor:
                             usage.describe(), self.policy.warn_pct)
 
     def check(self) -> None:
-        """Raise ApiBudgetExceeded once usage reached the halt threshold (ExtractionCancelled once cancelled)."""
+        """Raise ApiBudgetExceeded once usage reached the halt threshold (ExtractionCancelled once cancelled,
+        the stopping error once stopped)."""
         with self._cond:
             self._check_locked()
 
@@ -99,10 +104,20 @@ class ApiGovernor:
             self._cancelled = reason
             self._cond.notify_all()
 
-    def pause(self, seconds: float) -> None:
-        """Sleep up to `seconds`, cut short by cancellation; then `check()`."""
+    def stop(self, cause: RefreshStop) -> None:
+        """Halt at once: every later check (and every pause) raises `cause` again (logged once)."""
         with self._cond:
-            self._cond.wait_for(lambda: self._cancelled is not None, timeout=seconds)
+            first = self._stopped_by is None
+            if first:
+                self._stopped_by = cause
+            self._cond.notify_all()
+        if first:
+            log.error("Stopping extraction at once (no retry, no new request): %s", cause)
+
+    def pause(self, seconds: float) -> None:
+        """Sleep up to `seconds`, cut short by cancellation or a stop; then `check()`."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._cancelled is not None or self._stopped_by is not None, timeout=seconds)
             self._check_locked()
 
     def poll_delay(self, delay_s: float) -> float:
@@ -137,6 +152,8 @@ class ApiGovernor:
     def _check_locked(self) -> None:
         if self._cancelled is not None:
             raise ExtractionCancelled(self._cancelled)
+        if self._stopped_by is not None:
+            raise copy.copy(self._stopped_by)  # a fresh exception per raising thread
         if self._halted_by is not None:
             raise ApiBudgetExceeded(
                 f"API usage {self._halted_by.describe()} reached the halt threshold of {self.policy.halt_pct:g} %"

@@ -1,12 +1,20 @@
-"""The one requests Session every Salesforce call goes through: TLS trust, timeouts, pooling."""
+"""The one requests Session every Salesforce call goes through: TLS trust, timeouts, pooling, an expired
+session renewed once, and a daily limit raised as `DailyLimitExceeded` before any caller can retry it."""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+
+from sf_assets.salesforce.errors import daily_limit_in
+
+RenewSession = Callable[[str], str]
+_accepted: set[str] = set()  # digests of the bearer tokens Salesforce accepted in this process
 
 
 class SalesforceHttpSession(requests.Session):
@@ -17,6 +25,10 @@ class SalesforceHttpSession(requests.Session):
     Login URLs that simple-salesforce builds (https://<domain>.salesforce.com) can be redirected to
     `login_url` (a proxy, or the local org emulator). Nothing is ever sent over plain http://: logins
     and session headers would travel unencrypted.
+
+    With `renew_session` set (by `SalesforceConnection`), a 401 to a request carrying a bearer token gets
+    a new token from it (given the refused one) and is sent once more: REST calls through simple-salesforce
+    and Bulk calls alike. A refusal naming a daily limit raises `DailyLimitExceeded`.
     """
 
     def __init__(
@@ -36,6 +48,7 @@ class SalesforceHttpSession(requests.Session):
             self.verify = self._explicit_verify
         self.timeout = timeout
         self._login_redirect = login_redirect
+        self.renew_session: RenewSession | None = None
         self.mount("https://", HTTPAdapter(pool_connections=4, pool_maxsize=pool_size))
 
     def merge_environment_settings(
@@ -55,4 +68,32 @@ class SalesforceHttpSession(requests.Session):
                 url = target.rstrip("/") + url[len(prefix):]
         if isinstance(url, str) and not url.lower().startswith("https://"):
             raise requests.exceptions.InvalidSchema(f"refusing to send a Salesforce request without TLS: {url.split('?')[0]}")
-        return super().request(method, url, *args, **kwargs)
+        response = super().request(method, url, *args, **kwargs)
+        token = _bearer(kwargs.get("headers"))
+        if response.status_code == 401 and token is not None and self.renew_session is not None:
+            response.close()
+            token = self.renew_session(token)
+            kwargs["headers"] = {**kwargs["headers"], "Authorization": f"Bearer {token}"}
+            response = super().request(method, url, *args, **kwargs)
+        if token is not None and response.status_code != 401:
+            _accepted.add(_digest(token))
+        limit = daily_limit_in(response)
+        if limit is not None:
+            response.close()
+            raise limit
+        return response
+
+
+def token_was_accepted(token: str) -> bool:
+    """True when Salesforce answered a request with `token` in this process (other than 401)."""
+    return _digest(token) in _accepted
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _bearer(headers: Any) -> str | None:
+    """The bearer token of a request's headers, if any."""
+    value = (headers or {}).get("Authorization") or ""
+    return value[7:] if value.startswith("Bearer ") else None

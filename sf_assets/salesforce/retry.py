@@ -12,6 +12,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 
 from sf_assets.config.models import RetryConfig
 from sf_assets.observability.redaction import redact
+from sf_assets.salesforce.errors import daily_limit_of, error_fields, response_payload
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -24,12 +25,7 @@ class TransientError(Exception):
 
 def error_code(exc: BaseException) -> str | None:
     """Salesforce errorCode of an error response (first of the array), if any."""
-    content = getattr(exc, "content", None)
-    if isinstance(content, list) and content and isinstance(content[0], dict):
-        return content[0].get("errorCode")
-    if isinstance(content, dict):
-        return content.get("errorCode")
-    return None
+    return error_fields(getattr(exc, "content", None))[0]
 
 
 # Salesforce errorCodes that no retry can fix: the query, a field or the credentials are wrong.
@@ -51,7 +47,8 @@ def is_permanent(exc: BaseException) -> bool:
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Timeouts, connection errors, 5xx, 429 and REQUEST_LIMIT_EXCEEDED are transient (never an `is_permanent` one)."""
+    """Timeouts, connection errors, 5xx, 429 and the concurrency limits (REQUEST_LIMIT_EXCEEDED other than
+    TotalRequests) are transient; a daily limit and every `is_permanent` error are not."""
     if is_permanent(exc):
         return False
     if isinstance(exc, TransientError):
@@ -59,14 +56,15 @@ def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)):
         return True
     if isinstance(exc, requests.HTTPError) and exc.response is not None:
-        return exc.response.status_code in _TRANSIENT_STATUS or _limit_exceeded_body(exc.response)
+        return exc.response.status_code in _TRANSIENT_STATUS or _concurrency_limit(response_payload(exc.response))
     if isinstance(exc, SalesforceError):
-        return getattr(exc, "status", 0) in _TRANSIENT_STATUS or error_code(exc) == "REQUEST_LIMIT_EXCEEDED"
+        return getattr(exc, "status", 0) in _TRANSIENT_STATUS or _concurrency_limit(exc.content)
     return False
 
 
-def _limit_exceeded_body(response: requests.Response) -> bool:
-    return response.status_code == 403 and "REQUEST_LIMIT_EXCEEDED" in response.text[:2000]
+def _concurrency_limit(payload: object) -> bool:
+    code, message = error_fields(payload)
+    return code == "REQUEST_LIMIT_EXCEEDED" and daily_limit_of(code, message) is None
 
 
 def describe_cause(exc: BaseException) -> str:

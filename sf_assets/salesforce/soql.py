@@ -337,4 +337,4 @@ def compose_count_soql(object_name: str, where: str | None = None, extra: Sequen
 
 def plan_soql(plan: FieldPlan, id_lo: str | None = None, id_hi: str | None = None) -> str:
     """Bulk SOQL of a field plan for the Id range [id_lo, id_hi) (either end may be open)."""
-    return compose_extraction_soql(plan.column_names, plan.object_name, plan.where, id_lo, id_hi)
+    return compose_extraction_soql(plan.query_column_names, plan.object_name, plan.where, id_lo, id_hi)

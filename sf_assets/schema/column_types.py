@@ -176,3 +176,26 @@ def map_sf_type(
             return ColumnType("float64"), None
         return decimal_type(precision, scale), None
     return ColumnType(kind), None
+
+
+def holds_losslessly(source: ColumnType, target: ColumnType) -> bool:
+    """True when every value of type ``source`` is kept exactly by a column of type ``target``.
+
+    What a retyped field may keep: the Bulk CSV text of the new type parses into the old column type.
+    Any type fits a string (the CSV text is kept); an integer fits a double (exact up to 2^53: Salesforce
+    ``int`` fields have 9 digits) and a decimal with 19 integer digits; a decimal fits a wider decimal and,
+    up to 15 digits, a double.
+    """
+    if source == target or target.kind == "string":
+        return True
+    if source.kind == "int64":
+        return target.kind == "float64" or (
+            target.kind == "decimal" and (target.precision or 0) - (target.scale or 0) >= 19)
+    if source.kind == "decimal":
+        p, s = source.precision or DEFAULT_DECIMAL_PRECISION, source.scale or 0
+        if target.kind == "float64":
+            return p <= EXACT_FLOAT_DIGITS
+        if target.kind == "decimal":
+            tp, ts = target.precision or DEFAULT_DECIMAL_PRECISION, target.scale or 0
+            return ts >= s and tp - ts >= p - s
+    return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass
 from typing import Any, Mapping
@@ -11,11 +12,15 @@ import pyarrow as pa
 from sf_assets.schema.column_types import ColumnType, Kind
 
 PLAN_FORMAT_VERSION = 1
+PLAN_FINGERPRINT_KEY = b"sf_assets.field_plan"  # Parquet schema metadata: the plan a chunk file was written with
 
 
 @dataclass(frozen=True)
 class PlannedColumn:
-    """One extracted column; ``name`` is the Bulk CSV header (e.g. ``Account.Name``)."""
+    """One extracted column; ``name`` is the Bulk CSV header (e.g. ``Account.Name``).
+
+    ``absent``: the org no longer delivers the field; the column is kept all null with its last known type.
+    """
 
     name: str
     sf_type: str
@@ -26,6 +31,7 @@ class PlannedColumn:
     length: int = 0
     long_text: bool = False
     critical: bool = False
+    absent: bool = False
 
     @property
     def column_type(self) -> ColumnType:
@@ -73,12 +79,23 @@ class FieldPlan:
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
 
-    def arrow_schema(self) -> pa.Schema:
-        """Parquet schema of the chunks, with nullability."""
-        return pa.schema(
-            [pa.field(c.name, c.arrow_type, nullable=c.nullable) for c in self.columns]
-        )
+    @property
+    def query_column_names(self) -> tuple[str, ...]:
+        """The columns asked of Salesforce (every column but the absent ones), in plan order."""
+        return tuple(c.name for c in self.columns if not c.absent)
 
+    @property
+    def fingerprint(self) -> str:
+        """Identifies what the chunk files hold: the columns (absent ones included) and the WHERE."""
+        text = json.dumps([[asdict(c) for c in self.columns], self.where], sort_keys=True)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+    def arrow_schema(self) -> pa.Schema:
+        """Parquet schema of the chunks, with nullability and the plan's fingerprint as metadata."""
+        return pa.schema(
+            [pa.field(c.name, c.arrow_type, nullable=c.nullable) for c in self.columns],
+            metadata={PLAN_FINGERPRINT_KEY: self.fingerprint.encode()},
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {

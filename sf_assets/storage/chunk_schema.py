@@ -7,7 +7,8 @@ Only each file's Parquet footer is read. The master schema is the field plan's
 - ``fixed``: readable after conforming: missing nillable columns are added as nulls, extra
   columns dropped, castable type differences cast;
 - ``invalid``: unreadable, or missing Id / a critical or non-nillable column, or a column that
-  cannot be cast. Invalid chunks are skipped and reported so the caller re-extracts them; more
+  cannot be cast, or written with another field plan than the current one (the org's fields changed:
+  conforming would leave a column with values in some chunks and nulls in others). Invalid chunks are skipped and reported so the caller re-extracts them; more
   than ``max_invalid_pct`` percent invalid raises TooManyInvalidChunks.
 """
 
@@ -22,7 +23,7 @@ from typing import Literal
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sf_assets.schema.field_plan import FieldPlan
+from sf_assets.schema.field_plan import PLAN_FINGERPRINT_KEY, FieldPlan
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,9 @@ def check_chunk(path: Path, plan: FieldPlan) -> ChunkCheck:
         schema = meta.schema.to_arrow_schema()
     except (OSError, pa.ArrowException) as exc:
         return ChunkCheck(path, "invalid", reason=f"unreadable: {exc}")
+    written_with = (schema.metadata or {}).get(PLAN_FINGERPRINT_KEY)
+    if written_with is not None and written_with.decode() != plan.fingerprint:
+        return ChunkCheck(path, "invalid", meta.num_rows, reason="extracted with an earlier field plan")
     have = {f.name: f.type for f in schema}
     required = {c.name for c in plan.columns if c.critical or not c.nullable or c.name == "Id"}
     missing = [f.name for f in master if f.name not in have]

@@ -1,4 +1,5 @@
-"""Persist field plans: the `field_mapping` table of the state DB and one JSON schema file per object."""
+"""Persist field plans: the `field_mapping` table of the state DB and one JSON schema file per object, and the plan
+each refresh used (`refresh_field_plans`)."""
 
 from __future__ import annotations
 
@@ -37,3 +38,38 @@ def load_plan(conn: sqlite3.Connection, object_name: str) -> FieldPlan:
     if row is None:
         raise KeyError(f"no field plan stored for {object_name}: materialize field_plans first")
     return FieldPlan.from_dict(json.loads(row[0]))
+
+
+def record_refresh_plan(conn: sqlite3.Connection, refresh_id: str, plan: FieldPlan) -> None:
+    """Record `plan` as the one the refresh uses for its object (replacing an earlier plan of the same refresh)."""
+    with transaction(conn):
+        conn.execute("INSERT OR REPLACE INTO refresh_field_plans VALUES (?, ?, ?, ?)",
+                     (refresh_id, plan.object_name, plan.to_json(), datetime.now(timezone.utc).isoformat()))
+
+
+def refresh_plan(conn: sqlite3.Connection, refresh_id: str, object_name: str) -> FieldPlan | None:
+    """The plan the refresh recorded for `object_name`, if any."""
+    row = conn.execute("SELECT plan_json FROM refresh_field_plans WHERE refresh_id = ? AND object = ?",
+                       (refresh_id, object_name)).fetchone()
+    return FieldPlan.from_json(row[0]) if row else None
+
+
+def successful_plans(conn: sqlite3.Connection, object_name: str, before: str) -> list[tuple[str, FieldPlan]]:
+    """(refresh id, plan) of the object in successful refreshes other than `before`, newest first.
+
+    A state DB from before plans were recorded per refresh gives the stored plan once a refresh succeeded.
+    """
+    rows = conn.execute(
+        "SELECT p.refresh_id, p.plan_json FROM refresh_field_plans p JOIN refreshes r USING (refresh_id) "
+        "WHERE r.status = 'success' AND p.object = ? AND p.refresh_id != ? ORDER BY r.started_at DESC",
+        (object_name, before)).fetchall()
+    if rows:
+        return [(rid, FieldPlan.from_json(text)) for rid, text in rows]
+    succeeded = conn.execute("SELECT refresh_id FROM refreshes WHERE status = 'success' AND refresh_id != ? "
+                             "ORDER BY started_at DESC LIMIT 1", (before,)).fetchone()
+    if succeeded is None:
+        return []
+    try:
+        return [(succeeded[0], load_plan(conn, object_name))]
+    except KeyError:
+        return []

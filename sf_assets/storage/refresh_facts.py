@@ -19,13 +19,15 @@ def get_fact(conn: sqlite3.Connection, refresh_id: str, name: str, default: Any 
 
 
 def all_facts(conn: sqlite3.Connection, refresh_id: str) -> dict[str, Any]:
-    """Every fact of the refresh."""
-    rows = conn.execute("SELECT name, value_json FROM refresh_facts WHERE refresh_id = ?", (refresh_id,)).fetchall()
+    """Every fact of the refresh, in the order they were last written."""
+    rows = conn.execute("SELECT name, value_json FROM refresh_facts WHERE refresh_id = ? ORDER BY rowid",
+                        (refresh_id,)).fetchall()
     return {name: json.loads(value) for name, value in rows}
 
 
 HEALTH_PREFIX = "health:"
 WARNING_PREFIX = "health_warning:"
+ERROR_PREFIX = "health_error:"
 
 
 def put_health(conn: sqlite3.Connection, refresh_id: str, section: str, value: Any,
@@ -41,6 +43,16 @@ def put_health(conn: sqlite3.Connection, refresh_id: str, section: str, value: A
 def add_health_warning(conn: sqlite3.Connection, refresh_id: str, key: str, text: str) -> None:
     """Record one warning of the refresh under a stable ``key`` (the same key again replaces it, never doubles it)."""
     put_fact(conn, refresh_id, f"{WARNING_PREFIX}{key}", text)
+
+
+def add_health_error(conn: sqlite3.Connection, refresh_id: str, key: str, text: str) -> None:
+    """Record one error of the refresh under a stable ``key`` (the same key again replaces it, never doubles it)."""
+    put_fact(conn, refresh_id, f"{ERROR_PREFIX}{key}", text)
+
+
+def health_errors(facts: dict[str, Any]) -> dict[str, str]:
+    """The keyed errors among a refresh's facts, oldest first."""
+    return {name[len(ERROR_PREFIX):]: value for name, value in facts.items() if name.startswith(ERROR_PREFIX)}
 
 
 def health_sections(facts: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:

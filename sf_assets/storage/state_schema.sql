@@ -91,3 +91,11 @@ CREATE TABLE IF NOT EXISTS chunk_key_targets (
     keys INTEGER NOT NULL,
     updated_at TEXT NOT NULL
 );
+-- The field plan each refresh used per object (drift rules compare with the last successful refresh's).
+CREATE TABLE IF NOT EXISTS refresh_field_plans (
+    refresh_id TEXT NOT NULL,
+    object TEXT NOT NULL,
+    plan_json TEXT NOT NULL,
+    recorded_at TEXT NOT NULL,
+    PRIMARY KEY (refresh_id, object)
+);

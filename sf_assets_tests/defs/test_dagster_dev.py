@@ -1,6 +1,6 @@
 """The product as UI users drive it: a real `dagster dev` (webserver + daemon) and its GraphQL API.
 
-Scenario, in one server (each step waits on the real daemon, ~30 s per backfill iteration):
+Scenario, in one server (each step waits on the real daemon; its loops run faster, see DAEMON_CADENCE):
 1. "Materialize all" on a fresh instance: a complete refresh, published exactly once;
 2. "Materialize all" again: a new refresh with the chunk keys grown to the last plan;
 3. a refresh in which Salesforce fails one chunk's job: the failed partition re-materialized alone
@@ -22,11 +22,11 @@ import pytest
 import dagster as dg
 
 from sf_assets.emulator import FaultPlan
-from sf_assets_tests.defs.dagster_dev import DagsterDev, wait_for
+from sf_assets_tests.defs.dagster_dev import XDIST_GROUP, DagsterDev, wait_for
 from sf_assets_tests.pipeline_helpers import write_config
 from sf_assets_tests.test_end_to_end import JOIN, OBJECTS, expected_join
 
-pytestmark = pytest.mark.timeout(1500)
+pytestmark = [pytest.mark.timeout(1500), pytest.mark.xdist_group(XDIST_GROUP)]
 
 
 def _current(output: Path) -> dict:

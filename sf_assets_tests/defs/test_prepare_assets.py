@@ -26,7 +26,7 @@ def metadata(result, key):
 
 def test_prepare_assets_materialize_with_metadata(org, tmp_path):
     objects = [{"name": "Opportunity", "join_keys": ["AccountId"],
-                "soql": "SELECT Id, AccountId, Account.Name, Amount, Foo__c, CloseDate FROM Opportunity"},
+                "soql": "SELECT Id, AccountId, Account.Name, Amount, CloseDate FROM Opportunity"},
                {"name": "Widget__c", "soql": "SELECT * FROM Widget__c"}]
     path = write_config(org, tmp_path, objects=objects)
     org.set_api_used_pct(42.0)
@@ -39,7 +39,7 @@ def test_prepare_assets_materialize_with_metadata(org, tmp_path):
     plans = metadata(result, "field_plans")
     schema = plans["Opportunity columns"].value
     assert [c.name for c in schema.columns] == ["Id", "AccountId", "Account.Name", "Amount", "CloseDate"]
-    assert plans["Opportunity dropped"].value[0]["field"] == "Foo__c"
+    assert {d["field"] for d in plans["Widget__c dropped"].value} == {"Legacy__c", "Blob__c"}  # by nature
     widget_columns = {c.name for c in plans["Widget__c columns"].value.columns}
     assert {"Location__Latitude__s", "Location__Longitude__s", "ShipStreet", "ShipCountry"} <= widget_columns
     assert not {"Location__c", "ShipAddress"} & widget_columns  # compounds replaced by their components
@@ -50,11 +50,19 @@ def test_prepare_assets_materialize_with_metadata(org, tmp_path):
     assert (tmp_path / "work" / "schemas" / "Opportunity.schema.json").is_file()
 
 
-def test_invalid_field_is_logged_and_dropped(org, tmp_path, caplog):
-    objects = [{"name": "Account", "soql": "SELECT Id, Name, Foo__c FROM Account"}]
+def test_deprecated_field_is_logged_and_dropped_but_a_typo_fails_with_the_closest_names(org, tmp_path, caplog):
+    objects = [{"name": "Widget__c", "soql": "SELECT Id, Name, Legacy__c FROM Widget__c"}]
     with dg.instance_for_test() as instance:
         assert run(write_config(org, tmp_path, objects=objects), instance).success
-    assert "Field 'Foo__c' on Account is invalid or deprecated: dropped" in caplog.text
+    assert "Field 'Legacy__c' on Widget__c is invalid or deprecated: dropped (deprecated and hidden)" in caplog.text
+    typo = [{"name": "Opportunity", "soql": "SELECT Id, StageNme FROM Opportunity"}]
+    with dg.instance_for_test() as instance:
+        result = run(write_config(org, tmp_path, objects=typo), instance)
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    assert failure.step_failure_data.user_failure_data.description == (
+        "field plans: Opportunity: field 'StageNme' does not exist in Salesforce (no such field) and no refresh "
+        "ever delivered it (did you mean StageName?)")
+    assert not org.counters()["jobs_created"]
 
 
 def test_invalid_critical_field_fails_with_clear_message(org, tmp_path):

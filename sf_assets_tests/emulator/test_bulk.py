@@ -9,37 +9,12 @@ import pytest
 from sf_assets.emulator import EmulatorOrg
 
 from .helpers import api, parse_csv, session, sf
+from .helpers import bulk_job as _job, bulk_pages as _pages
 
 WIDGET_FIELDS = ["Id", "Name", "Text__c", "LongText__c", "Flag__c", "Count__c", "Ratio__c", "Amount__c", "Percent__c",
                  "Day__c", "Stamp__c", "Clock__c", "Color__c", "Tags__c", "Account__c", "Account__r.Name", "Email__c",
                  "Phone__c", "Url__c", "ShipStreet", "ShipLatitude", "Location__Latitude__s", "Score__c", "IsDeleted",
                  "CreatedDate"]
-
-
-def _job(org: EmulatorOrg, soql: str, operation: str = "query", version: str = "62.0") -> str:
-    s = session(org)
-    created = s.post(f"{org.instance_url}/services/data/v{version}/jobs/query", json={"operation": operation, "query": soql})
-    assert created.status_code == 200, created.text
-    job = created.json()
-    assert job["state"] == "UploadComplete" and job["id"].startswith("750") and len(job["id"]) == 18
-    for _ in range(10):
-        state = s.get(f"{org.instance_url}/services/data/v{version}/jobs/query/{job['id']}").json()["state"]
-        if state == "JobComplete":
-            return job["id"]
-    raise AssertionError(f"job stuck in {state}")
-
-
-def _pages(org: EmulatorOrg, job_id: str, max_records: int, **headers: str) -> list:
-    s, locator, pages = session(org), None, []
-    while locator != "null":
-        params = {"maxRecords": max_records, **({"locator": locator} if locator else {})}
-        r = s.get(api(org, f"/jobs/query/{job_id}/results"), params=params, headers=headers)
-        assert r.status_code == 200, r.text
-        rows = parse_csv(r.content.decode("utf-8"))
-        assert int(r.headers["Sforce-NumberOfRecords"]) == len(rows) - 1
-        pages.append((r, rows))
-        locator = r.headers["Sforce-Locator"]
-    return pages
 
 
 def _as_csv(value: object) -> str | None:
@@ -159,3 +134,22 @@ def test_id_range_chunk(org: EmulatorOrg) -> None:
     expected = org.data.generate("Opportunity", start, stop, ["Id", "IsDeleted"]).to_pylist()
     assert [r[0] for r in rows] == [e["Id"] for e in expected if not e["IsDeleted"]]
     assert time.perf_counter() - started < 5
+
+
+def test_a_job_without_records_answers_in_the_form_the_org_is_set_to(org: EmulatorOrg) -> None:
+    s, admin, bodies = session(org), f"{org.instance_url}/__emulator__/empty_result", {}
+    try:
+        for form in ("empty", "header", "not_found"):
+            assert s.post(admin, json={"form": form}).json() == {"form": form}
+            job = _job(org, "SELECT Id, Name FROM Account WHERE Name = 'no such account'")
+            r = s.get(api(org, f"/jobs/query/{job}/results"))
+            assert r.status_code == 200 and s.get(api(org, f"/jobs/query/{job}")).json()["numberRecordsProcessed"] == 0
+            assert r.headers["Sforce-NumberOfRecords"] == "0" and r.headers["Sforce-Locator"] == "null"
+            bodies[form] = r.content
+        refused = s.post(admin, json={"form": "blank"})
+        assert refused.status_code == 400 and "empty, header, not_found" in refused.text
+        rows = parse_csv(s.get(api(org, f"/jobs/query/{_job(org, 'SELECT Id FROM Account')}/results")).text)
+        assert len(rows) == 1 + org.data.row_count("Account")  # a job with records is unaffected
+    finally:
+        org.set_empty_result("empty")
+    assert bodies == {"empty": b"", "header": b'"Id","Name"\n', "not_found": b"Records not found for this query"}

@@ -28,7 +28,7 @@ def test_parse_rows() -> None:
             parse_rows(bad)
 
 
-@pytest.mark.parametrize("argv", [("--rows", "Nope=3"), ("--faults", "boom:1")])
+@pytest.mark.parametrize("argv", [("--rows", "Nope=3"), ("--faults", "boom:1"), ("--live-changes", "every=week")])
 def test_bad_specs_exit_2(argv: tuple[str, ...], capsys: pytest.CaptureFixture[str]) -> None:
     args = _args(*argv)
     assert args.func(args) == 2
@@ -64,3 +64,10 @@ def test_serve_writes_private_state_prints_no_token_and_stops_cleanly(tmp_path: 
         out, _ = proc.communicate(timeout=10)
     assert proc.returncode == 0  # a clean stop, not a kill
     assert info["access_token"] and info["access_token"] not in printed + out
+
+
+def test_empty_result_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    assert _args().empty_result == "empty" and _args("--empty-result", "not_found").empty_result == "not_found"
+    with pytest.raises(SystemExit):
+        _args("--empty-result", "blank")
+    assert "invalid choice: 'blank'" in capsys.readouterr().err

@@ -22,7 +22,7 @@ def test_limits_and_usage_header_grow(org: EmulatorOrg) -> None:
     body = second.json()
     assert body["DailyApiRequests"]["Max"] - body["DailyApiRequests"]["Remaining"] == _usage(second.headers["Sforce-Limit-Info"])
     assert body["DailyBulkV2QueryJobs"]["Max"] == 10000
-    assert body["DailyBulkV2QueryFileStorageMB"]["Max"] == 1048576
+    assert body["DailyBulkV2QueryFileStorageMB"]["Max"] == 976562  # 1,000,000,000 KB, as Salesforce reports it
     org.set_api_used_pct(85.0)
     assert _usage(s.get(api(org, "/limits")).headers["Sforce-Limit-Info"]) == 85_001
     assert org.counters()["limits_calls"] == 3

@@ -1,4 +1,4 @@
-"""Injected faults (503, 429/REQUEST_LIMIT_EXCEEDED, resets mid-body, short pages, a failing job): output stays exact."""
+"""Injected faults (503, a concurrency limit, resets mid-body, short pages, a failing job): output stays exact."""
 from __future__ import annotations
 
 import dataclasses
@@ -16,7 +16,7 @@ from sf_assets.schema.field_plan import PlannedColumn
 from sf_assets_tests.extract.helpers import FAST_EXTRACTION, QUERY_ALL, expected_table, extract_all, make_context, read_chunks
 
 RETRY = RetryConfig(attempts=5, backoff_base_s=0.01, backoff_max_s=0.02, jitter_s=0.01)
-FAULTS = "503:0.05,429:0.03,reset:0.08,short_page:0.1,job_fail_once:Account"
+FAULTS = "503:0.05,concurrent:0.03,reset:0.08,short_page:0.1,job_fail_once:Account"
 RETRY_LINE = re.compile(r"^Retrying Bulk API extraction of \w+ chunk c\d{4}\. Attempt [2-5] of 5 \((.+)\)$")
 
 
@@ -35,10 +35,10 @@ def test_faults_are_retried_and_output_is_exact(make_org, connect_to, plans, tmp
         assert read_chunks(ctx, plans[name]).equals(expected_table(org, plans[name], name in QUERY_ALL))
 
     counters = org.counters()
-    assert {"503", "429", "reset", "short_page", "job_fail_once"} <= set(counters["errors"])
+    assert {"503", "concurrent", "reset", "short_page", "job_fail_once"} <= set(counters["errors"])
     assert counters["jobs_created"]["Account"] == 2 + 1  # the first Id scan job failed, a second one, 1 chunk
     causes = [m.group(1) for m in map(RETRY_LINE.match, caplog.messages) if m]
-    assert any(c.startswith("HTTP 503") for c in causes) and any("REQUEST_LIMIT_EXCEEDED" in c for c in causes)
+    assert any(c.startswith("HTTP 503") for c in causes) and any(c == "HTTP 403 REQUEST_LIMIT_EXCEEDED" for c in causes)
     assert any("interrupted" in c for c in causes) and any("ShortPageError" in c for c in causes)
 
 

@@ -134,11 +134,11 @@ def test_complete_job_is_kept_for_resume(org, client):
 
 
 def test_transient_errors_are_retried(org, client):
-    org.set_faults(FaultPlan.parse("503:0.2,429:0.1"))
+    org.set_faults(FaultPlan.parse("503:0.2,concurrent:0.1"))
     with open_query_job(client, SOQL) as job:
         assert job.wait().state == "JobComplete"
     errors = org.counters()["errors"]
-    assert errors.get("503", 0) + errors.get("429", 0) > 0
+    assert errors.get("503", 0) + errors.get("concurrent", 0) > 0
 
 
 def test_expired_session_logs_in_again_once(make_org, tmp_path):

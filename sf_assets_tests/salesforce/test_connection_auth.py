@@ -14,7 +14,9 @@ from sf_assets.config.models import (
     SalesforceConfig,
 )
 from sf_assets.observability.logs import current_log_file, setup_logging
+from sf_assets.health.causes import describe_error
 from sf_assets.salesforce.auth import SalesforceAuthError
+from sf_assets.salesforce.errors import AccessTokenExpired
 from sf_assets.pipeline.emulator import open_connection
 
 
@@ -103,16 +105,45 @@ def test_untrusted_certificate_refused(org, monkeypatch):
         connection.client().limits()
 
 
-def test_reauthenticate_after_session_expiry(make_org):
+LOGINS = {
+    "password": lambda c: (PasswordAuth(kind="password", username=c["username"]),
+                           {"SF_PASSWORD": c["password"], "SF_SECURITY_TOKEN": c["security_token"]}),
+    "client_credentials": lambda c: (ClientCredentialsAuth(kind="client_credentials", consumer_key=c["consumer_key"],
+                                                           domain="emulator.my"),
+                                     {"SF_CONSUMER_SECRET": c["consumer_secret"]}),
+    "jwt": lambda c: (JwtAuth(kind="jwt", username=c["username"], consumer_key=c["consumer_key"],
+                              private_key_file=c["jwt_private_key_path"]), {}),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(LOGINS))
+def test_rest_calls_log_in_again_once_after_session_expiry(make_org, kind):
     org = make_org()
-    creds = org.credentials
-    env = {"SF_PASSWORD": creds["password"], "SF_SECURITY_TOKEN": creds["security_token"]}
-    connection = open_connection(sf_config(org, PasswordAuth(kind="password", username=creds["username"])), env)
+    auth, env = LOGINS[kind](org.credentials)
+    connection = open_connection(sf_config(org, auth), env)
+    client = connection.client()
+    client.limits()
+    org.expire_sessions()
+    logins = org.counters()["logins"]
+    # COUNT(), describe and /limits of the same client, as preflight, the catalog and the row check hold it
+    assert client.query("SELECT COUNT() FROM Account")["totalSize"] == org.data.row_count("Account")
+    assert client.Account.describe()["name"] == "Account"
+    assert client.limits()["DailyApiRequests"]["Max"] > 0
+    assert org.counters()["logins"] == logins + 1  # one login for the three calls
+    connection.close()
+
+
+def test_an_expired_bare_access_token_is_one_line(make_org):
+    org = make_org()
+    config = sf_config(org, AccessTokenAuth(kind="access_token", instance_url=org.instance_url))
+    connection = open_connection(config, {"SF_ACCESS_TOKEN": org.access_token})
     connection.client().limits()
     org.expire_sessions()
-    with pytest.raises(Exception, match="INVALID_SESSION_ID"):
-        connection.client().limits()
-    assert connection.reauthenticate().limits()["DailyApiRequests"]["Max"] > 0
+    with pytest.raises(AccessTokenExpired) as info:
+        connection.client().query("SELECT COUNT() FROM Account")
+    assert str(info.value) == "the access token expired: set a new one, then `sf-assets run` resumes"
+    assert describe_error(info.value) == str(info.value)
+    assert org.counters()["logins"] == 0
 
 
 def test_emulator_state_file_and_autostart(org, tmp_path):
@@ -148,7 +179,7 @@ def test_emulator_auth_logs_in_again_after_expiry(make_org, tmp_path):
     assert_works(connection)
     org.expire_sessions()
     assert_works(open_connection(connection.config))  # a new process finds the server and logs in
-    assert connection.reauthenticate().limits()["DailyApiRequests"]["Max"] > 0
+    assert_works(connection)  # this one logs in again by itself
 
 
 def test_no_request_leaves_without_tls(org):

@@ -1,0 +1,123 @@
+"""Fields dropped, added and retyped in the org between and during refreshes: real refreshes against the emulator
+over HTTPS (its schema switched at run time), with the outputs checked against the emulator's own data."""
+
+import json
+
+import dagster as dg
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from sf_assets.cli import main as cli_main
+from sf_assets.config import load_config
+from sf_assets.defs.driver import execute_refresh
+from sf_assets.storage.field_mapping import refresh_plan
+from sf_assets.storage.state_db import state_session
+from sf_assets_tests.pipeline_helpers import write_config
+
+ROWS = {"Account": 60, "Contact": 10, "Opportunity": 240, "Widget__c": 80}
+OPPORTUNITY = {"name": "Opportunity", "soql": "SELECT Id, Name, StageName, Description FROM Opportunity"}
+WIDGET = {"name": "Widget__c", "soql": "SELECT * FROM Widget__c"}
+DATASETS = [{"name": "opportunities", "sql": "SELECT * FROM Opportunity"},
+            {"name": "widgets", "sql": "SELECT * FROM Widget__c"}]
+
+
+def _config(org, tmp_path, objects=(OPPORTUNITY, WIDGET), **sections):
+    return write_config(org, tmp_path, objects=list(objects), datasets=DATASETS, drift={"keep_removed_refreshes": 1},
+                        paths={"create_share_dir": True}, **sections)
+
+
+def _refresh(path, instance):
+    outcome = execute_refresh(load_config(path), instance, new_refresh=True)
+    health = json.loads(outcome.health_path.read_text(encoding="utf-8")) if outcome.health_path else {}
+    return outcome, health
+
+
+def _output(tmp_path, name):
+    return pq.read_table(tmp_path / "output" / name / f"{name}.parquet").sort_by("Id")
+
+
+def _truth(org, name, fields):
+    data = org.data
+    table = data.generate(name, 0, data.rows(name), fields=["Id", "IsDeleted", *fields])
+    return table.filter(pa.compute.invert(table.column("IsDeleted"))).sort_by("Id")
+
+
+def test_fields_dropped_added_and_retyped_between_refreshes(make_org, tmp_path, capsys):
+    org = make_org(rows=ROWS)
+    path = _config(org, tmp_path)
+    with dg.instance_for_test() as instance:
+        first, _ = _refresh(path, instance)
+        assert first.ok, first.failures
+        described = org.counters()["describes"]["Opportunity"]
+        org.change_schema("drop:Opportunity.Description,drop:Widget__c.Text__c,add:Widget__c.Memo__c:string,"
+                          "retype:Widget__c.Ratio__c:int")
+
+        second, health = _refresh(path, instance)
+        assert second.ok, second.failures
+        # Opportunity's describe was cached: the Bulk job's INVALID_FIELD made it described again, once.
+        assert org.counters()["describes"]["Opportunity"] == described + 1
+        opportunities = _output(tmp_path, "opportunities")
+        assert opportunities.schema.field("Description").type == pa.string()
+        assert opportunities.column("Description").null_count == opportunities.num_rows > 0
+        widgets = _output(tmp_path, "widgets")
+        truth = _truth(org, "Widget__c", ["Ratio__c"])
+        assert widgets.column("Text__c").null_count == widgets.num_rows and widgets.schema.field(
+            "Text__c").type == pa.string()
+        assert widgets.column_names[-1] == "Memo__c"  # a new field comes last
+        assert widgets.column("Memo__c").null_count < widgets.num_rows
+        assert widgets.schema.field("Ratio__c").type == pa.float64()  # int values kept in the double column
+        assert widgets.column("Ratio__c").to_pylist() == [
+            None if v is None else float(round(v)) for v in truth.column("Ratio__c").to_pylist()]
+        changes = health["schema_changes"]
+        assert changes["Opportunity"]["removed"] == ["Description"] and changes["Opportunity"]["kept_null"] == [
+            "Description"] and changes["Opportunity"]["replanned_during_refresh"] is True
+        assert changes["Widget__c"]["added"] == ["Memo__c"] and changes["Widget__c"]["removed"] == ["Text__c"]
+        assert [r["field"] for r in changes["Widget__c"]["retyped"]] == ["Ratio__c"]
+        warnings = " | ".join(health["warnings"]["last"])
+        assert "Opportunity.Description is no longer delivered by Salesforce" in warnings
+        assert "Widget__c.Text__c is no longer delivered by Salesforce" in warnings
+
+        third, health = _refresh(path, instance)  # keep_removed_refreshes: 1 -> SELECT * drops Text__c now
+        assert third.ok, third.failures
+        assert "Text__c" not in _output(tmp_path, "widgets").column_names
+        assert "Description" in _output(tmp_path, "opportunities").column_names  # named in the SOQL: kept
+        assert health["schema_changes"]["Widget__c"]["dropped"] == ["Text__c"]
+        assert "Widget__c.Text__c is no longer delivered by Salesforce: dropped" in " | ".join(
+            health["warnings"]["last"])
+        with state_session(tmp_path / "state" / "state.db") as conn:
+            assert not any(c.name == "Text__c" for c in refresh_plan(conn, third.refresh_id, "Widget__c").columns)
+
+        jobs = sum(org.counters()["jobs_created"].values())
+        failing = _config(org, tmp_path, objects=({**OPPORTUNITY, "on_missing_field": "fail"}, WIDGET))
+        fourth, _ = _refresh(failing, instance)
+        assert not fourth.ok and fourth.failures == [
+            "field plans: Opportunity: field 'Description' is no longer delivered by Salesforce (no such field: "
+            "deleted, renamed or hidden by a permission change) and on_missing_field is fail"]
+        org.change_schema("retype:Widget__c.Count__c:double")
+        fifth, _ = _refresh(_config(org, tmp_path), instance)  # the same file again, without on_missing_field
+        assert not fifth.ok and fifth.failures == [
+            "field plans: Widget__c.Count__c changed type in Salesforce from int to double: its values cannot be kept "
+            "as int64 without loss; to accept the new type, add Count__c to the type_overrides of Widget__c"]
+        assert sum(org.counters()["jobs_created"].values()) == jobs  # both failed before any Bulk job
+
+    typo = _config(org, tmp_path, objects=({**OPPORTUNITY, "soql": "SELECT Id, StageNme FROM Opportunity"},))
+    assert cli_main(["config", "check", "--online", "--config", str(typo)]) == 2
+    assert ("configuration error: objects.Opportunity: Opportunity: field 'StageNme' does not exist in Salesforce "
+            "(no such field) and no refresh ever delivered it (did you mean StageName?)") in capsys.readouterr().err
+
+
+def test_a_field_dropped_mid_refresh_re_extracts_finished_chunks(make_org, tmp_path):
+    org = make_org(rows=ROWS)
+    path = write_config(org, tmp_path, objects=[OPPORTUNITY], datasets=[DATASETS[0]], paths={"create_share_dir": True},
+                        extraction={"chunk_size": 80, "max_concurrent_jobs": 1})
+    org.change_schema("drop:Opportunity.Description", after_jobs=2)  # after chunk planning's job and c0001's
+    with dg.instance_for_test() as instance:
+        outcome, health = _refresh(path, instance)
+    assert outcome.ok, outcome.failures
+    table = _output(tmp_path, "opportunities")
+    assert table.num_rows == org.data.row_count("Opportunity") > 160
+    assert table.column("Description").null_count == table.num_rows  # no half-null column
+    assert table.column("Name").to_pylist() == _truth(org, "Opportunity", ["Name"]).column("Name").to_pylist()
+    changes = health["schema_changes"]["Opportunity"]
+    assert changes["replanned_during_refresh"] is True and changes["chunks_extracted_again"] == ["c0001"]
+    assert changes["kept_null"] == ["Description"]
