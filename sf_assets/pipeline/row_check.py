@@ -31,6 +31,7 @@ from sf_assets.extract.tracker import ChunkState, ChunkTracker
 from sf_assets.health.causes import describe_error
 from sf_assets.pipeline.plan import estimate
 from sf_assets.salesforce.counts import Query, count_rows, soql_datetime
+from sf_assets.salesforce.errors import RefreshStop
 from sf_assets.salesforce.soql import parse_soql
 from sf_assets.storage.catalog_cache import cached_describes
 from sf_assets.storage.refresh_facts import (
@@ -158,6 +159,8 @@ def measure_change(query: Query, config: PipelineConfig, obj: ObjectConfig, sinc
         try:
             return count_rows(query, parsed.object_name, parsed.where, config.retry, include_deleted=include_deleted,
                               extra=extra)
+        except RefreshStop:  # a daily limit or an expired token: no further request
+            raise
         except Exception as exc:  # noqa: BLE001 - the measurement informs; it never fails the refresh
             log.warning("Could not measure the change of %s during the refresh: %s", obj.name, describe_error(exc))
             return None
@@ -184,6 +187,8 @@ def evaluate_row_check(conn: sqlite3.Connection, config: PipelineConfig, obj: Ob
     count_now: int | None
     try:
         count_now = count_rows(query, parsed.object_name, parsed.where, config.retry, include_deleted=obj.query_all)
+    except RefreshStop:
+        raise
     except Exception as exc:  # noqa: BLE001 - Salesforce's count informs the verdict, it is not its evidence
         log.warning("Could not count %s now: %s", obj.name, describe_error(exc))
         count_now = None
