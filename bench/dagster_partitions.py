@@ -32,7 +32,7 @@ def bench_object(context: dg.AssetExecutionContext):
     """One materialization with chunk-like metadata per partition, then the check result."""
     for key in context.partition_keys:
         context.log_event(dg.AssetMaterialization(asset_key=KEY, partition=key, metadata={
-            "refresh_id": "20261201T020000Z-ab12", "dagster/row_count": 100_000, "bytes": 12_345_678,
+            "refresh_id": "20261201T020000Z-ab12", "rows": 100_000, "bytes": 12_345_678,
             "salesforce_job_id": "7505g0000000001AAA", "id_range": "[a, b)", "duration_s": 1.0}))
     yield dg.AssetCheckResult(check_name="row_count_matches_salesforce", asset_key=KEY, passed=True)
 

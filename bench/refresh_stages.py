@@ -28,7 +28,7 @@ INDEX = re.compile(r"Created index \S+ on \w+\(\w+\) in ([\d.]+) s")
 
 def _log_lines(log_dir: Path, refresh_id: str) -> list[tuple[float, dict]]:
     out = []
-    for path in sorted(log_dir.glob(LOG_FILE_GLOB)):  # one file per process (and its rollovers)
+    for path in sorted(log_dir.rglob(LOG_FILE_GLOB)):  # a folder per refresh, a file per process (and rollovers)
         for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
             try:
                 line = json.loads(raw)

@@ -7,30 +7,20 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from sf_assets.emulator import EmulatorOrg, FaultPlan, OrgSettings
-from sf_assets_tests.defs.dagster_dev import XDIST_GROUP as DAGSTER_DEV_GROUP
 
 SMALL_ROWS = {"Account": 300, "Contact": 500, "Opportunity": 2500, "Widget__c": 200}
+STARTS_FIRST = "starts_first"
 
 
-def _xdist_group(item: pytest.Item) -> str | None:
-    mark = item.get_closest_marker("xdist_group")
-    return None if mark is None else mark.kwargs.get("name", mark.args[0] if mark.args else None)
-
-
-def _shares_module_fixture(item: pytest.Item) -> bool:
-    fixtures = getattr(item, "_fixtureinfo", None)
-    return fixtures is not None and any(
-        defs and defs[-1].scope in ("class", "module") for defs in fixtures.name2fixturedefs.values())
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{STARTS_FIRST}: a long test that mostly waits (a `dagster dev`): run first")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Parallel runs (pytest-xdist, `--dist loadgroup`): tests that share a module-scoped fixture run on one worker,
-    which builds it once; the `dagster dev` tests start first, on one worker, while the other workers share the rest.
+    """Tests marked `starts_first` run first: in a parallel run (pytest-xdist, `--dist worksteal`) they head the
+    first worker's queue, one after the other, while the other workers share the rest (and take it over by stealing).
     """
-    for item in items:
-        if _xdist_group(item) is None and _shares_module_fixture(item):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
-    items.sort(key=lambda item: (_xdist_group(item) != DAGSTER_DEV_GROUP, _xdist_group(item) is None))
+    items.sort(key=lambda item: item.get_closest_marker(STARTS_FIRST) is None)
 
 
 @pytest.fixture(scope="session")

@@ -155,7 +155,7 @@ def test_failed_chunk_rematerialized_alone_like_from_the_ui(org, tmp_path):
         assert event.partition == failed_key
         assert event.metadata["refresh_id"].value == first.refresh_id
         assert event.metadata["id_range"].value == "[-inf, +inf)"
-        assert event.metadata["dagster/row_count"].value == org.data.row_count("Account")
+        assert event.metadata["rows"].value == org.data.row_count("Account")
         assert org.counters()["jobs_created"] == {"Account": 1}
         status = instance.get_status_by_partition(account.key, [failed_key], account.partitions_def)
         assert status[failed_key].value == "MATERIALIZED"

@@ -67,7 +67,7 @@ def test_access_token_refresh_with_failures_leaves_no_secret(org, tmp_path):
     secrets = [token, SESSION_PREFIX]
     assert scan(tmp_path, secrets, skip=tmp_path / "org") == []
     assert not [s for s in secrets if any(s in out for out in outputs)]
-    assert list((tmp_path / "logs").glob("sf_assets_*.log")) and list((tmp_path / "dagster_home").rglob("*.db"))
+    assert list((tmp_path / "logs").rglob("sf_assets_*.log")) and list((tmp_path / "dagster_home").rglob("*.db"))
 
 
 def test_password_refresh_leaves_no_secret(make_org, tmp_path):

@@ -7,6 +7,7 @@ default config lookup and `--config`.
 """
 
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -26,8 +27,11 @@ DATASETS = [{"name": "accounts", "sql": "SELECT Id, Name FROM Account"}]
 def installed(tmp_path_factory) -> Path:
     """A fresh venv holding the wheel of this checkout; returns its bin folder."""
     root = tmp_path_factory.mktemp("install")
-    dist = root / "dist"
-    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(dist), str(REPO)],
+    source, dist = root / "source", root / "dist"  # a copy: setuptools writes build/ and *.egg-info beside the sources
+    shutil.copytree(REPO / "sf_assets", source / "sf_assets", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / name, source / name)
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(dist), str(source)],
                            capture_output=True, text=True, timeout=600)
     assert build.returncode == 0, build.stderr[-3000:]
     (wheel,) = dist.glob("sf_assets-*.whl")

@@ -6,15 +6,16 @@ import json
 import logging
 import os
 import sys
+import sysconfig
 from pathlib import Path
 
 import dagster as dg
 
 from sf_assets.config import PipelineConfig, load_config
-from sf_assets.observability.logs import current_log_file, setup_logging
+from sf_assets.observability.logs import refresh_log_dir, setup_logging
 from sf_assets.observability.redaction import redact
 
-EXIT_OK, EXIT_FAILED = 0, 1
+EXIT_OK, EXIT_FAILED, EXIT_FIX_FIRST = 0, 1, 2
 
 
 def run_refresh(config_path: Path, new_refresh: bool = False, refresh_catalog: bool = False,
@@ -27,7 +28,7 @@ def run_refresh(config_path: Path, new_refresh: bool = False, refresh_catalog: b
     setup_logging(log_level or config.logging.level, config.paths.log_dir, config.logging.format, console_level="WARNING")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # Dagster's storage migrations are not news
     ensure_dagster_home(config)
-    print(f"Refreshing {', '.join(o.name for o in config.objects)} (logs: {current_log_file() or config.paths.log_dir})")
+    print(f"Refreshing {', '.join(o.name for o in config.objects)} (logs: {config.paths.log_dir}/<refresh id>/)")
     with dg.DagsterInstance.get() as instance:
         outcome = execute_refresh(config, instance, new_refresh=new_refresh, refresh_catalog=refresh_catalog)
     seconds = ((outcome.ended_at or outcome.started_at) - outcome.started_at).total_seconds()
@@ -42,26 +43,41 @@ def run_refresh(config_path: Path, new_refresh: bool = False, refresh_catalog: b
             print(redact(f"  Published:     {copy['path'] if copy['ok'] else 'FAILED: ' + str(copy['error'])}"))
     for failure in outcome.failures:
         print(redact(f"  Failure: {failure}"), file=sys.stderr)
-    if not outcome.ok and outcome.stop is None:  # a stop's line already says what the next run does
+    if not outcome.ok and not outcome.fix_first and not any("`sf-assets run`" in f for f in outcome.failures):
         print("Run `sf-assets run` again to resume: finished chunks are kept.", file=sys.stderr)
-    print(f"Runs, partitions and checks in the UI: DAGSTER_HOME={os.environ['DAGSTER_HOME']} dagster dev -w workspace.yaml")
-    return EXIT_OK if outcome.ok else EXIT_FAILED
+    print(f"Runs, partitions and checks in the UI: DAGSTER_HOME={os.environ['DAGSTER_HOME']} "
+          f"{_dagster()} dev -w workspace.yaml")
+    return EXIT_OK if outcome.ok else EXIT_FIX_FIRST if outcome.fix_first else EXIT_FAILED
+
+
+def _dagster() -> str:
+    """The `dagster` command of this environment as a user types it (`.venv/bin/dagster` from the repo root)."""
+    command = Path(sysconfig.get_path("scripts")) / "dagster"
+    try:
+        relative = os.path.relpath(command)
+    except ValueError:  # Windows: another drive
+        return str(command)
+    return relative if not relative.startswith("..") else str(command)
 
 
 def _print_rows(state_db: Path, refresh_id: str) -> None:
     from sf_assets.health import chunk_counts, rows_per_object
+    from sf_assets.pipeline.field_delivery import field_delivery
     from sf_assets.pipeline.row_check import row_check_lines
     from sf_assets.storage.state_db import state_session
 
     with state_session(state_db) as conn:
         rows, chunks = rows_per_object(conn, refresh_id), chunk_counts(conn, refresh_id)
         checks = row_check_lines(conn, refresh_id)
+        fields = {name: field_delivery(conn, refresh_id, name) for name in rows}
     for name, count in rows.items():
         c = chunks.get(name)
         detail = f" ({c.ok + c.fixed} chunks ok, {c.failed} failed, {c.skipped} pending)" if c else ""
         print(f"  {name:<20} {count:>12,} rows{detail}")
         if name in checks:
             print(f"      row check {checks[name]}")
+        if fields[name] is not None and not fields[name].passed:
+            print(f"      fields not delivered: {'; '.join(fields[name].problems())}")
 
 
 def _someone_refreshes(config: PipelineConfig) -> bool:
@@ -97,4 +113,18 @@ def show_status(config_path: Path) -> int:
                 "SELECT object, status, COUNT(*), COALESCE(SUM(rows), 0) FROM chunks WHERE refresh_id = ? "
                 "GROUP BY object, status ORDER BY object, status", (refresh_id,)):
             print(f"  {obj:<20} {chunk_status:<10} {count:>5} chunks {rows:>12,} rows")
+    summary = _health(config, refresh_id).get("human_summary")
+    if summary:
+        print(f"  Summary: {summary}")
+    print(f"  Logs:    {refresh_log_dir(config.paths.log_dir, refresh_id)} (one file per process)")
     return EXIT_OK if status in ("success", "running") else EXIT_FAILED
+
+
+def _health(config: PipelineConfig, refresh_id: str) -> dict:
+    """The refresh's health JSON ({} when it is not written yet or cannot be read)."""
+    from sf_assets.health import health_report_path
+
+    try:
+        return json.loads(health_report_path(config.paths.output_dir, refresh_id).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}

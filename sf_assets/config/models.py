@@ -14,10 +14,11 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sf_assets.config.drift import DriftConfig, MissingFieldRule
-from sf_assets.config.schedule_rules import cron_error, timezone_error
+from sf_assets.config.schedule import ScheduleConfig
 
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_OWNER = re.compile(r"team:\S+|[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,7}")  # what Dagster accepts as an owner
 MAX_DATASET_NAME = 40
 
 
@@ -275,27 +276,6 @@ class PublishConfig(_Model):
     )
 
 
-class ScheduleConfig(_Model):
-    """Nightly refresh."""
-
-    cron: str = Field("0 2 * * *", description="Cron of the nightly refresh.")
-    timezone: str = Field("UTC", description="IANA timezone of the cron.")
-
-    @field_validator("cron")
-    @classmethod
-    def _valid_cron(cls, value: str) -> str:
-        if (error := cron_error(value)) is not None:
-            raise ValueError(error)
-        return value
-
-    @field_validator("timezone")
-    @classmethod
-    def _valid_timezone(cls, value: str) -> str:
-        if (error := timezone_error(value)) is not None:
-            raise ValueError(error)
-        return value
-
-
 class LoggingConfig(_Model):
     """Structured logs."""
 
@@ -321,7 +301,16 @@ class PipelineConfig(_Model):
     publish: PublishConfig = Field(default_factory=PublishConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    owner: str | None = Field(
+        None, description="Owner of every asset in the Dagster UI: an email address or `team:<name>` (none if unset).")
     source_file: Path | None = Field(None, exclude=True, description="Set by the loader.")
+
+    @field_validator("owner")
+    @classmethod
+    def _valid_owner(cls, value: str | None) -> str | None:
+        if value is not None and not _OWNER.fullmatch(value):
+            raise ValueError("must be an email address or 'team:<name>' (e.g. team:data)")
+        return value
 
     @model_validator(mode="after")
     def _cleanup_spares_resumable_work(self) -> PipelineConfig:

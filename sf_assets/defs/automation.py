@@ -3,7 +3,8 @@
 - `chunk_keys`: sets each object's stable chunk keys to what its last plan needs, only while nothing
   could be targeting them (see `partitions.quiet_reason`); a new object gets c0001 at once.
 - `continue_scheduled_refresh`: once the schedule's prepare run planned the chunks, launches ONE
-  asset backfill of every object's chunks, staging and the Power BI output (normal queued runs).
+  asset backfill of every object's chunks, staging and the Power BI output (normal queued runs);
+  running from the start only with `schedule.enabled`, like the schedule it continues.
 - `catch_up_output`: when a failed refresh's missing chunks were re-materialized alone (from the
   Partitions tab), runs `output_job` so staging, datasets and the Power BI files catch up.
 """
@@ -12,11 +13,12 @@ from __future__ import annotations
 
 import dagster as dg
 
+from sf_assets.config import PipelineConfig
 from sf_assets.defs.context import lock_path, state_db
 from sf_assets.defs.dagster_internals import backfill_request
 from sf_assets.defs.extract import object_asset_key
 from sf_assets.defs.jobs import OUTPUT_JOB
-from sf_assets.defs.output import POWERBI_OUTPUT, staging_asset_key
+from sf_assets.defs.output import output_asset_keys
 from sf_assets.defs.partitions import chunk_keys, chunk_partitions, key_changes, quiet_reason
 from sf_assets.defs.resources import PipelineConfigResource
 from sf_assets.defs.tags import LAUNCHED_BY_TAG, REFRESH_CONCURRENCY_TAG, REFRESH_TAG
@@ -44,11 +46,13 @@ def chunk_keys_sensor(context: dg.SensorEvaluationContext, pipeline: PipelineCon
     return dg.SensorResult(dynamic_partitions_requests=requests)
 
 
-def make_continue_scheduled_refresh(object_names: list[str]) -> dg.SensorDefinition:
+def make_continue_scheduled_refresh(config: PipelineConfig) -> dg.SensorDefinition:
     """The sensor that launches the extraction/output backfill of a refresh the schedule prepared."""
-    targets = [*(object_asset_key(n) for n in object_names), *(staging_asset_key(n) for n in object_names), POWERBI_OUTPUT]
+    names = [o.name for o in config.objects]
+    targets = [*(object_asset_key(n) for n in names), *output_asset_keys(config)]  # staging, datasets, output
+    status = dg.DefaultSensorStatus.RUNNING if config.schedule.enabled else dg.DefaultSensorStatus.STOPPED
 
-    @dg.sensor(name="continue_scheduled_refresh", default_status=dg.DefaultSensorStatus.RUNNING,
+    @dg.sensor(name="continue_scheduled_refresh", default_status=status,
                minimum_interval_seconds=15, asset_selection=dg.AssetSelection.assets(*targets),
                description="After the schedule's prepare run: one backfill of every chunk, staging and the Power BI output.")
     def _sensor(context: dg.SensorEvaluationContext, pipeline: PipelineConfigResource):

@@ -48,6 +48,6 @@ def refresh_id_for(context: dg.AssetExecutionContext | dg.AssetCheckExecutionCon
     if refresh_id is None:
         raise dg.Failure(description="No refresh has started yet: materialize preflight first (or run `sf-assets run`).",
                          allow_retries=False)
-    record_run_process(conn, run.run_id, refresh_id, os.getpid())
     bind_log_context(refresh_id=refresh_id, run_id=run.run_id)  # every log line of this step carries both
+    record_run_process(conn, run.run_id, refresh_id, os.getpid())
     return refresh_id

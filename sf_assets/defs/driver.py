@@ -21,12 +21,12 @@ from sf_assets.config.models import EmulatorAuth
 from sf_assets.defs.build import build_definitions
 from sf_assets.defs.context import lock_path, state_db
 from sf_assets.defs.dagster_internals import free_pool_slots, partition_range_tags, pool_slot_holders
-from sf_assets.defs.errors import interrupted, step_failure_lines
+from sf_assets.defs.errors import interrupted, needs_fix_first, step_failure_lines
 from sf_assets.defs.jobs import OUTPUT_JOB, PREPARE_JOB, extract_job_name
 from sf_assets.defs.partitions import IN_PROGRESS, chunk_keys
-from sf_assets.defs.tags import LAUNCHED_BY_TAG, PID_TAG, POOL, REFRESH_TAG
+from sf_assets.defs.tags import CLI_LAUNCHER, LAUNCHED_BY_TAG, PID_TAG, POOL, REFRESH_TAG, UI_LAUNCHED_BY_TAG
 from sf_assets.extract.refresh import Refresh, current_or_new_refresh, latest_refresh_id, refresh_status
-from sf_assets.health.causes import describe_error
+from sf_assets.health.causes import explain
 from sf_assets.observability.logs import log_context
 from sf_assets.pipeline.health import MessageCollector, finish_refresh_with_health
 from sf_assets.pipeline.refresh_stop import stopped_since
@@ -50,6 +50,7 @@ class RefreshOutcome:
     failures: list[str] = field(default_factory=list)
     health_path: Path | None = None
     stop: str | None = None  # the line of a stop at once (a daily limit, an expired access token)
+    fix_first: bool = False  # a configuration or credential error: running again cannot help (exit 2)
 
 
 def ensure_dagster_home(config: PipelineConfig) -> Path:
@@ -113,6 +114,7 @@ class _Stages:
             raise KeyboardInterrupt
         if not result.success:
             self.outcome.failures.extend(step_failure_lines(result.all_events) or [f"{job_name} failed"])
+            self.outcome.fix_first |= needs_fix_first(result.all_events)
             self.outcome.stop = self._stop_line()
         return result.success
 
@@ -153,7 +155,8 @@ def execute_refresh(config: PipelineConfig, instance: dg.DagsterInstance, *, new
             refresh = unpublished or current_or_new_refresh(conn, config.extraction.resume_window_hours,
                                                             force_new=new_refresh)
         outcome = RefreshOutcome(refresh.refresh_id, ok=False, started_at=datetime.now(timezone.utc))
-        tags = {REFRESH_TAG: refresh.refresh_id, LAUNCHED_BY_TAG: "cli", PID_TAG: str(os.getpid())}
+        tags = {REFRESH_TAG: refresh.refresh_id, LAUNCHED_BY_TAG: "cli", UI_LAUNCHED_BY_TAG: CLI_LAUNCHER,
+                PID_TAG: str(os.getpid())}
         with log_context(refresh_id=refresh.refresh_id), MessageCollector() as messages:
             log.info("Refresh %s %s", refresh.refresh_id, "resumed" if refresh.resumed else "started")
             try:
@@ -170,7 +173,9 @@ def execute_refresh(config: PipelineConfig, instance: dg.DagsterInstance, *, new
                     outcome.ok = _run_stages(stages, config, refresh_catalog, publish)
             except (Exception, KeyboardInterrupt) as exc:  # recorded and reported in the health JSON, never half-silent
                 outcome.ok = False
-                outcome.failures.append(describe_error(exc) if str(exc) else type(exc).__name__)
+                cause = explain(exc)
+                outcome.failures.append(cause.line if str(exc) else type(exc).__name__)
+                outcome.fix_first |= cause.fix_first
                 log.error("Refresh %s stopped: %s", refresh.refresh_id, outcome.failures[-1])
                 if isinstance(exc, KeyboardInterrupt):
                     _finish_failed(config, outcome, messages)

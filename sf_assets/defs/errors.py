@@ -7,13 +7,16 @@ from collections.abc import Iterable, Iterator
 
 import dagster as dg
 
-from sf_assets.health.causes import describe_error
+from sf_assets.health.causes import explain
 from sf_assets.observability.redaction import redact
+
+FIX_FIRST = "fix before running again"  # Failure metadata: a configuration or credential error (exit 2)
 
 
 @contextlib.contextmanager
 def one_line_failures(stage: str) -> Iterator[None]:
-    """Turn any exception of a step into a `dg.Failure` whose description is `<stage>: <cause>`."""
+    """Turn any exception of a step into a `dg.Failure` whose description is `<stage>: <cause>` (the line of
+    `health.causes.explain`; its metadata says whether it must be fixed before running again)."""
     try:
         yield
     except dg.Failure:
@@ -21,7 +24,20 @@ def one_line_failures(stage: str) -> Iterator[None]:
     except Exception as exc:
         if type(exc).__name__ == "DagsterExecutionInterruptedError":  # Ctrl+C / run termination: not a failure of ours
             raise
-        raise dg.Failure(description=f"{stage}: {describe_error(exc)}", allow_retries=False) from exc
+        cause = explain(exc)
+        raise dg.Failure(description=f"{stage}: {cause.line}", metadata={FIX_FIRST: cause.fix_first},
+                         allow_retries=False) from exc
+
+
+def needs_fix_first(events: Iterable[dg.DagsterEvent]) -> bool:
+    """True when a step failed on a configuration or credential error: running again cannot help."""
+    for event in events:
+        data = event.step_failure_data if event.is_step_failure else None
+        metadata = data.user_failure_data.metadata if data is not None and data.user_failure_data else {}
+        value = metadata.get(FIX_FIRST)
+        if value is not None and getattr(value, "value", value) is True:
+            return True
+    return False
 
 
 def _error_line(error) -> str:  # SerializableErrorInfo: the innermost cause carries the real message

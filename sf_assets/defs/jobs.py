@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dagster as dg
 
-from sf_assets.config.models import ObjectConfig
+from sf_assets.config import PipelineConfig
 from sf_assets.defs.extract import chunk_plans, object_asset_key
-from sf_assets.defs.output import POWERBI_OUTPUT, staging_asset_key
+from sf_assets.defs.output import output_asset_keys
 from sf_assets.defs.prepare import field_plans, metadata_catalog, preflight
 from sf_assets.defs.tags import REFRESH_CONCURRENCY_TAG, STAGE_TAG
 
@@ -19,16 +19,16 @@ def extract_job_name(object_name: str) -> str:
     return f"extract_{object_name}_job"
 
 
-def make_stage_jobs(objects: list[ObjectConfig]) -> list[dg.UnresolvedAssetJobDefinition]:
-    """prepare_job (preflight → chunk plans), one extract job per object (with its row-count check), output_job."""
+def make_stage_jobs(config: PipelineConfig) -> list[dg.UnresolvedAssetJobDefinition]:
+    """prepare_job (preflight → chunk plans), one extract job per object (with its row-count check), output_job
+    (staging, every dataset with one engine start, then their promotion)."""
     stage = lambda name: {STAGE_TAG: name, REFRESH_CONCURRENCY_TAG: "stage"}  # noqa: E731
     return [
         dg.define_asset_job(PREPARE_JOB, selection=dg.AssetSelection.assets(*PREPARE_ASSETS), tags=stage("prepare"),
                             description="Preflight, metadata catalog, field plans and chunk plans of a refresh."),
         *(dg.define_asset_job(extract_job_name(o.name), selection=dg.AssetSelection.assets(object_asset_key(o.name)),
                               tags=stage("extract"), description=f"Extract the chunks of {o.name}, then check its rows.")
-          for o in objects),
-        dg.define_asset_job(OUTPUT_JOB, tags=stage("output"), selection=dg.AssetSelection.assets(
-            *(staging_asset_key(o.name) for o in objects), POWERBI_OUTPUT),
-            description="Staging of every object, the datasets and the Power BI files; ends the refresh."),
+          for o in config.objects),
+        dg.define_asset_job(OUTPUT_JOB, tags=stage("output"), selection=dg.AssetSelection.assets(*output_asset_keys(config)),
+                            description="Staging of every object, the datasets and the Power BI files; ends the refresh."),
     ]

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from sf_assets.defs.asset_specs import SALESFORCE
 from sf_assets.defs.context import lock_path, refresh_id_for, state_db
 from sf_assets.defs.errors import one_line_failures
 from sf_assets.defs.resources import PipelineConfigResource, SalesforceResource
@@ -38,7 +39,10 @@ class CatalogRunConfig(dg.Config):
     force_refresh: bool = False
 
 
-@dg.asset(group_name=GROUP, description="Disk, directories, share, API usage and row estimates, before any job.")
+@dg.asset(group_name=GROUP, kinds=SALESFORCE, description=(
+    "Starts or resumes a refresh: disk, folders, share, the org's API usage and each object's COUNT(), before any "
+    "Bulk job. Its metadata shows the refresh id, free disk and row estimates; the run tag "
+    "sf_assets/new_refresh=true starts a new refresh instead of resuming."))
 def preflight(
     context: dg.AssetExecutionContext, pipeline: PipelineConfigResource, salesforce: SalesforceResource
 ) -> dg.MaterializeResult:
@@ -63,7 +67,9 @@ def preflight(
     return dg.MaterializeResult(metadata=metadata)
 
 
-@dg.asset(group_name=GROUP, deps=[preflight], description="describe() of every object and referenced parent, cached.")
+@dg.asset(group_name=GROUP, deps=[preflight], kinds=SALESFORCE, description=(
+    "describe() of every object and referenced parent, cached for preflight.catalog_ttl_hours. Materialize it with "
+    "the run config force_refresh: true to describe the org again (after a field was added in Salesforce)."))
 def metadata_catalog(
     context: dg.AssetExecutionContext, pipeline: PipelineConfigResource, salesforce: SalesforceResource,
     config: CatalogRunConfig,
@@ -91,7 +97,9 @@ def _table_schema(plan: FieldPlan) -> dg.TableSchema:
     )
 
 
-@dg.asset(group_name=GROUP, deps=[metadata_catalog], description="Validated SOQL and typed columns of each object.")
+@dg.asset(group_name=GROUP, deps=[metadata_catalog], kinds=SALESFORCE, description=(
+    "Validated SOQL and typed columns of each object. Its metadata shows each object's column schema, the fields "
+    "left out and why, and what SELECT * expanded to."))
 def field_plans(context: dg.AssetExecutionContext, pipeline: PipelineConfigResource) -> dg.MaterializeResult:
     cfg = pipeline.load()
     with state_db(cfg) as conn, one_line_failures("field plans"):

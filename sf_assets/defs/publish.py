@@ -7,6 +7,7 @@ publishes each new Power BI output exactly once.
 
 import dagster as dg
 
+from sf_assets.defs.asset_specs import POWERBI
 from sf_assets.defs.context import refresh_id_for, state_db
 from sf_assets.defs.errors import one_line_failures
 from sf_assets.defs.resources import PipelineConfigResource
@@ -17,9 +18,10 @@ from sf_assets.pipeline.publish import publish_outputs
 SHARE_COPY = dg.AssetKey("share_copy")
 
 share_copy = dg.AssetSpec(
-    SHARE_COPY, deps=[dg.AssetKey("powerbi_output")], group_name="publish",
-    description="The consolidated Power BI files on the network share (.tmp, verified, renamed, READY); "
-                "recorded by publish_job, which the sensor publish_on_new_output launches.")
+    SHARE_COPY, deps=[dg.AssetKey("powerbi_output")], group_name="publish", kinds=POWERBI,
+    description="The consolidated Power BI files on the network share (copied, verified, renamed, READY marker): "
+                "what Power BI reads. The sensor publish_on_new_output publishes each new output once; launch "
+                "publish_job to publish the current files again. Its metadata lists every copy and its path.")
 
 
 @dg.op(description="Copy the current refresh's Power BI files to the share and record the outcome.")

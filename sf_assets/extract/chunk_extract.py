@@ -9,7 +9,10 @@ the merge checks that Ids are present, unique and inside the range.
 
 Retries (tenacity, RetryConfig): a request failing transiently is sent again; a short page or a
 body cut mid-stream is fetched again from the same locator; a Failed job or a count/Id mismatch
-starts a new job. Permanent errors (invalid field, malformed query, ...) fail at once.
+starts a new job. Permanent errors (invalid field, malformed query, ...) fail at once. Every retry of a
+chunk (its job, a page, a REST call) counts in one "Attempt n of N" sequence of `retry.attempts`, so the log
+never counts back; each new page reached starts a new sequence named after it ("page 4"), and "failed
+(3 attempts)" means three tries where the chunk stopped.
 """
 
 from __future__ import annotations
@@ -24,14 +27,14 @@ from pathlib import Path
 from sf_assets.extract.chunk_file import ChunkFileStats, chunk_plan_fingerprint, merge_parts, parquet_rows
 from sf_assets.extract.page_writer import ChunkValidationError, write_page
 from sf_assets.extract.tracker import ChunkKey, ChunkState, ChunkTracker
+from sf_assets.health.causes import chunk_failure
 from sf_assets.observability.logs import log_context
-from sf_assets.observability.redaction import redact
 from sf_assets.salesforce.bulk2 import (
     BulkClient, BulkJobFailed, BulkJobNotFound, JobInfo, QueryJob, open_query_job, retry_call,
 )
 from sf_assets.schema.field_plan import FieldPlan
 from sf_assets.salesforce.errors import RefreshStop
-from sf_assets.salesforce.retry import is_transient
+from sf_assets.salesforce.retry import is_transient, note_progress, observe_retries, one_attempt_sequence
 from sf_assets.salesforce.soql import plan_soql
 from sf_assets.storage.files import file_digest
 
@@ -92,7 +95,8 @@ def extract_chunk(ctx: ExtractContext, plan: FieldPlan, chunk_id: str, *, query_
     """Extract one planned chunk of `plan.object_name` (skipped when done with a matching checksum)."""
     key = ChunkKey(ctx.refresh_id, plan.object_name, chunk_id)
     dest = chunk_path(ctx.work_dir, ctx.refresh_id, plan.object_name, chunk_id)
-    with log_context(refresh_id=ctx.refresh_id, object=plan.object_name, chunk_id=chunk_id):
+    with log_context(refresh_id=ctx.refresh_id, object=plan.object_name, chunk_id=chunk_id), \
+            observe_retries(partial(ctx.tracker.note_retry, key)):  # the health JSON's retried chunks
         state = ctx.tracker.get(key)
         if _is_done(state, plan):
             log.info("Chunk %s of %s already extracted (%s rows, checksum matches): skipped", chunk_id, plan.object_name,
@@ -109,14 +113,15 @@ def extract_chunk(ctx: ExtractContext, plan: FieldPlan, chunk_id: str, *, query_
             ctx.tracker.start_attempt(key, first=attempts == 1)
             return _attempt(ctx, plan, key, dest, label, query_all)
 
-        try:
-            stats, info = retry_call(attempt, label, ctx.client.retry, sleep=ctx.client.sleep)
-        except BaseException as exc:
-            ctx.tracker.mark_failed(key, redact(f"{type(exc).__name__}: {exc}"))
-            (log.info if isinstance(exc, RefreshStop) else log.error)(  # a stop is logged once, by the governor
-                "Extraction of %s chunk %s failed after %d attempt(s): %s", plan.object_name, chunk_id, attempts,
-                redact(f"{type(exc).__name__}: {exc}"))
-            raise
+        with one_attempt_sequence(ctx.client.retry.attempts) as tries:  # job, pages and calls: one "Attempt n of N"
+            try:
+                stats, info = retry_call(attempt, label, ctx.client.retry, sleep=ctx.client.sleep)
+            except BaseException as exc:
+                reason = chunk_failure(exc, tries.attempt) if isinstance(exc, Exception) else "interrupted"
+                ctx.tracker.mark_failed(key, reason)
+                (log.info if isinstance(exc, RefreshStop) else log.error)(  # a stop is logged once, by the governor
+                    "Extraction of %s chunk %s failed: %s", plan.object_name, chunk_id, reason)
+                raise
         ctx.tracker.mark_success(key, str(dest), stats.rows, stats.bytes, stats.checksum, stats.max_last_modified,
                                  info.records_processed)
         job_id = info.id
@@ -194,6 +199,7 @@ def _fetch_pages(ctx: ExtractContext, job: QueryJob, plan: FieldPlan, key: Chunk
             partial(fetch, page, locator), label, ctx.client.retry, sleep=ctx.client.sleep,
             retry_on=lambda exc: is_transient(exc) and not isinstance(exc, ChunkValidationError))
         ctx.tracker.page_done(key, page, locator, records, next_locator)
+        note_progress(page, f"page {page + 1}")
         locator = next_locator
 
 

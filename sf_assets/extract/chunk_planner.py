@@ -41,6 +41,7 @@ from sf_assets.extract.page_writer import ShortPageError, page_batches
 from sf_assets.extract.tracker import ChunkRange, ChunkTracker
 from sf_assets.observability.logs import log_context
 from sf_assets.salesforce.bulk2 import BulkClient, QueryJob, open_query_job, retry_call
+from sf_assets.salesforce.retry import note_progress, one_attempt_sequence
 from sf_assets.salesforce.soql import plan_soql
 from sf_assets.schema.field_plan import FieldPlan
 
@@ -157,8 +158,11 @@ def scan_ids(client: BulkClient, plan: FieldPlan, *, query_all: bool = False, la
     with client.governor.job_slot(), open_query_job(client, plan_soql(ids_plan), query_all=query_all, label=label) as job:
         job.wait()
         locator: str | None = None
+        page = 0
         while True:
             arrays, locator = retry_call(partial(fetch, job, locator), label, client.retry, sleep=client.sleep)
+            page += 1
+            note_progress(page, f"Id page {page + 1}")
             for array in arrays:
                 sample.add(array)
             if locator is None:
@@ -188,8 +192,9 @@ def _plan_chunks(client: BulkClient, tracker: ChunkTracker, plan: FieldPlan, ref
     else:
         sent_before = client.requests_sent
         label = f"Bulk API Id scan of {plan.object_name}"
-        sample = retry_call(lambda: scan_ids(client, plan, query_all=query_all, label=label), label, client.retry,
-                            sleep=client.sleep)  # a Failed job: a new job
+        with one_attempt_sequence(client.retry.attempts):  # the job, its pages and calls: one "Attempt n of N"
+            sample = retry_call(lambda: scan_ids(client, plan, query_all=query_all, label=label), label, client.retry,
+                                sleep=client.sleep)  # a Failed job: a new job
         cuts = sample.boundaries(chunk_size) if chunk_count is None else sample.split(chunk_count)
         if chunk_count is not None and len(cuts) < chunk_count - 1:  # an empty object: the first range takes all
             cuts = [EMPTY_TAIL_ID] * (chunk_count - 1)

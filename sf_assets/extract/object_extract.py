@@ -16,8 +16,9 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 
 from sf_assets.extract.chunk_extract import ChunkResult, ExtractContext, extract_chunk
+from sf_assets.extract.tracker import ChunkKey
+from sf_assets.health.causes import describe_error
 from sf_assets.observability.logs import log_context
-from sf_assets.observability.redaction import redact
 from sf_assets.salesforce.errors import RefreshStop
 from sf_assets.schema.field_plan import FieldPlan
 
@@ -69,7 +70,8 @@ def _extract_object(ctx: ExtractContext, plan: FieldPlan, query_all: bool, chunk
                 result: ChunkResult | Exception = future.result()
             except Exception as exc:  # recorded in the tracker by extract_chunk; other chunks go on
                 result = exc
-                outcome.failures[chunk_id] = redact(f"{type(exc).__name__}: {exc}")
+                outcome.failures[chunk_id] = ctx.tracker.get(  # extract_chunk recorded its cause and attempts
+                    ChunkKey(ctx.refresh_id, plan.object_name, chunk_id)).error or describe_error(exc)
                 if isinstance(exc, RefreshStop) and stop is None:
                     stop = exc
                     for queued in futures:

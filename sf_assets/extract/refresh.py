@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from sf_assets.observability.logs import log_context
 from sf_assets.observability.redaction import redact, redact_json
 from sf_assets.storage.state_db import transaction
 
@@ -54,14 +55,16 @@ def current_or_new_refresh(conn: sqlite3.Connection, window_hours: float, force_
             started = datetime.fromisoformat(row[1])
             if now - started < timedelta(hours=window_hours):
                 conn.execute("UPDATE refreshes SET status = ?, finished_at = NULL WHERE refresh_id = ?", (RUNNING, row[0]))
-                log.info("Resuming refresh %s (started %s)", row[0], row[1])
+                with log_context(refresh_id=row[0]):  # the refresh's first line is in its log folder
+                    log.info("Resuming refresh %s (started %s)", row[0], row[1])
                 return Refresh(row[0], started, RUNNING, resumed=True)
         conn.execute("UPDATE refreshes SET status = ?, finished_at = ? WHERE status IN (?, ?)",
                      (SUPERSEDED, now.isoformat(timespec="seconds"), RUNNING, FAILED))
         refresh_id = new_refresh_id(now)
         conn.execute("INSERT INTO refreshes (refresh_id, started_at, status) VALUES (?, ?, ?)",
                      (refresh_id, now.isoformat(timespec="seconds"), RUNNING))
-    log.info("Started refresh %s", refresh_id)
+    with log_context(refresh_id=refresh_id):
+        log.info("Started refresh %s", refresh_id)
     return Refresh(refresh_id, now, RUNNING, resumed=False)
 
 

@@ -118,6 +118,15 @@ class ChunkTracker:
         else:
             self._update(key, "status = 'running', attempts = attempts + 1")
 
+    def note_retry(self, key: ChunkKey, cause: str) -> None:
+        """Count one logged retry of the chunk and keep its cause (each distinct cause once)."""
+        with self._lock, transaction(self.conn):
+            (causes,) = self.conn.execute(f"SELECT retry_causes FROM chunks WHERE {_WHERE}",
+                                          (key.refresh_id, key.object, key.chunk_id)).fetchone()
+            known = causes.split("; ") if causes else []
+            self.conn.execute(f"UPDATE chunks SET retries = retries + 1, retry_causes = ? WHERE {_WHERE}",
+                              ("; ".join(dict.fromkeys([*known, cause])), key.refresh_id, key.object, key.chunk_id))
+
     def set_job(self, key: ChunkKey, job_id: str | None, api_version: str | None) -> None:
         """Adopt a new Bulk job (or none): no page done yet."""
         with self._lock, transaction(self.conn):

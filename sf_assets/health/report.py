@@ -23,16 +23,18 @@ SCHEMA_VERSION = 1
 
 @dataclass(frozen=True)
 class ChunkCounts:
-    """Chunks of one object: ok (first try), fixed (after a retry), failed, skipped (never completed)."""
+    """Chunks of one object: ok (first try), fixed (after a retry), failed, skipped (never completed), and
+    retried (a retry was logged for it, whatever its outcome: the log's count)."""
 
     ok: int = 0
     fixed: int = 0
     failed: int = 0
     skipped: int = 0
+    retried: int = 0
 
     def __add__(self, other: ChunkCounts) -> ChunkCounts:
         return ChunkCounts(self.ok + other.ok, self.fixed + other.fixed, self.failed + other.failed,
-                           self.skipped + other.skipped)
+                           self.skipped + other.skipped, self.retried + other.retried)
 
 
 @dataclass(frozen=True)
@@ -120,11 +122,23 @@ class HealthReport:
         if self.status not in STATUSES:
             raise ValueError(f"status must be one of {', '.join(STATUSES)}, not {self.status!r}")
 
+    def human_summary(self, duration_s: float | None) -> str:
+        """One line a person reads first (`sf-assets status` prints it): outcome, rows, chunks, warnings, errors."""
+        c = sum(self.chunks.values(), ChunkCounts())
+        took = f" in {duration_s:.0f} s" if duration_s is not None else ""
+        line = (f"Refresh {self.refresh_id} {self.status}{took}: {sum(self.rows_per_object.values()):,} rows of "
+                f"{len(self.rows_per_object)} object(s); chunks {c.ok + c.fixed} ok ({c.retried} retried), "
+                f"{c.failed} failed, {c.skipped} pending; "
+                f"{self.warnings.count} warning(s), {self.errors.count} error(s)")
+        first_error = self.errors.last[0] if self.errors.last else None
+        return line + (f"; first error: {first_error}" if first_error else "")
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready content with duration and totals next to their figures, then the stages' sections at the top
         level (a section never replaces a key above); every string (keys too) redacted."""
         duration = (self.ended_at - self.started_at).total_seconds() if self.started_at and self.ended_at else None
         derived = {
+            "status": ("human_summary", self.human_summary(duration)),
             "ended_at": ("duration_s", duration),
             "rows_per_object": ("rows_total", sum(self.rows_per_object.values())),
             "chunks": ("chunks_total", sum(self.chunks.values(), ChunkCounts())),

@@ -5,9 +5,11 @@ are added to every record, secrets are redacted when a record is created
 (`sf_assets.observability.redaction.install_record_factory`), and Dagster shows the same lines in the UI
 (`python_logs.managed_python_loggers: [sf_assets]` in dagster_home/dagster.yaml).
 
-Each process writes its own file, `<log_dir>/sf_assets_<UTC start>_<pid>.log` (the CLI, every run
-worker, the code server, the daemon): on Windows a file another process holds open cannot be
-renamed, so a rotating file shared by processes would stop rolling over and drop records.
+One refresh's lines are in one folder, `<log_dir>/<refresh_id>/`, and each process writes its own file
+there, `sf_assets_<UTC start>_<pid>.log` (the CLI, every run worker, the daemon's sensors): on Windows a
+file another process holds open cannot be renamed, so a rotating file shared by processes would stop
+rolling over and drop records. Lines of no refresh (a code server loading, a sensor with nothing to
+do) go to the process's file in `<log_dir>` itself; a file is created at its first line only.
 """
 
 from __future__ import annotations
@@ -116,28 +118,80 @@ class ProcessLogHandler(logging.handlers.RotatingFileHandler):
                 self.stream = self._open()
 
 
-def process_log_file(log_dir: Path) -> Path:
-    """The log file of this process under `log_dir`."""
-    return log_dir / f"sf_assets_{_process_start}_{os.getpid()}.log"
+def refresh_log_dir(log_dir: Path, refresh_id: str) -> Path:
+    """The folder of one refresh's log files (one file per process that logged for it)."""
+    return log_dir / refresh_id  # YYYYMMDDTHHMMSSZ-xxxx: a safe folder name on every OS
 
 
-def current_log_file() -> Path | None:
-    """The file this process logs to, if `setup_logging` gave it one."""
+def process_log_file(log_dir: Path, refresh_id: str | None = None) -> Path:
+    """This process's log file for `refresh_id` (its folder), or for lines of no refresh (`log_dir` itself)."""
+    folder = refresh_log_dir(log_dir, refresh_id) if refresh_id and refresh_id != "-" else log_dir
+    return folder / f"sf_assets_{_process_start}_{os.getpid()}.log"
+
+
+class RefreshLogHandler(logging.Handler):
+    """Routes each record to this process's file in the folder of its refresh (`process_log_file`); keeps the
+    files of the last few refreshes open (a long-lived daemon logs for many)."""
+
+    def __init__(self, log_dir: Path, formatter: logging.Formatter, keep_open: int = 4) -> None:
+        super().__init__()
+        self.log_dir, self.keep_open = log_dir, keep_open
+        self.setFormatter(formatter)
+        self._files: dict[str, ProcessLogHandler] = {}
+
+    def file_for(self, refresh_id: str) -> ProcessLogHandler:
+        """The (lazily opened) file handler of `refresh_id` ("-": no refresh)."""
+        handler = self._files.pop(refresh_id, None)
+        if handler is None:
+            path = process_log_file(self.log_dir, refresh_id)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handler = ProcessLogHandler(path)
+            handler.setFormatter(self.formatter)
+        self._files[refresh_id] = handler  # most recently used last
+        while len(self._files) > self.keep_open:
+            self._files.pop(next(iter(self._files))).close()
+        return handler
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Write `record` to its refresh's file."""
+        try:
+            self.file_for(str(getattr(record, "refresh_id", "-"))).handle(record)  # under this handler's lock
+        except Exception:  # logging must never raise into the caller
+            self.handleError(record)
+
+    def close(self) -> None:
+        """Close every open file."""
+        for handler in self._files.values():
+            handler.close()
+        self._files.clear()
+        super().close()
+
+
+def current_log_file(refresh_id: str | None = None) -> Path | None:
+    """The file this process logs `refresh_id`'s lines to (default: the refresh of the current log context), if
+    `setup_logging` gave it a log folder."""
     for handler in logging.getLogger(ROOT).handlers:
-        if isinstance(handler, ProcessLogHandler):
-            return Path(handler.baseFilename)
+        if isinstance(handler, RefreshLogHandler):
+            return process_log_file(handler.log_dir, refresh_id or _context.get().get("refresh_id"))
     return None
 
 
 def _remove_old_logs(log_dir: Path) -> None:
-    """Delete log files not written to for LOG_RETENTION (a file still open elsewhere is left alone)."""
+    """Delete log files not written to for LOG_RETENTION (a file still open elsewhere is left alone), and the
+    refresh folders they leave empty (never a new, still empty one: its first file may be on its way)."""
     cutoff = time.time() - LOG_RETENTION.total_seconds()
-    for path in log_dir.glob(LOG_FILE_GLOB):
+    emptied: set[Path] = set()
+    for path in [*log_dir.glob(LOG_FILE_GLOB), *log_dir.glob(f"*/{LOG_FILE_GLOB}")]:
         try:
             if path.stat().st_mtime < cutoff:
                 path.unlink()
+                emptied.add(path.parent)
         except OSError:
             continue
+    for folder in emptied - {log_dir}:
+        with contextlib.suppress(OSError):
+            if not any(folder.iterdir()):
+                folder.rmdir()
 
 
 def setup_logging(level: str = "INFO", log_dir: Path | None = None, fmt: str = "json", console: bool = True,
@@ -156,7 +210,7 @@ def setup_logging(level: str = "INFO", log_dir: Path | None = None, fmt: str = "
     if log_dir is not None:
         log_dir.mkdir(parents=True, exist_ok=True)
         _remove_old_logs(log_dir)
-        handlers.append(ProcessLogHandler(process_log_file(log_dir)))
+        handlers.append(RefreshLogHandler(log_dir, formatter))
     if console:
         stream = logging.StreamHandler()
         threshold = logging.getLevelName(console_level)

@@ -1,23 +1,37 @@
-"""Stage "build": every dataset (Dask-SQL or SQLite) and the all-or-nothing Power BI output (Dagster-free)."""
+"""Stage "build": datasets (Dask-SQL or SQLite) built and held, then the refresh's whole set promoted as the
+all-or-nothing Power BI output (Dagster-free).
+
+`build_held` builds any selection of datasets with one engine start (one Dask cluster) and holds each
+verified version under ``work_dir/held`` (``storage.output_held``): nothing the user or the share sees
+changes. `promote_refresh` makes a refresh's set current together, and only when every dataset has a
+verified version of that refresh (held, or already current) built from the current staging and SQL.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import shutil
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sf_assets.config import PipelineConfig
+from sf_assets.config.models import DatasetConfig
 from sf_assets.observability.logs import log_context
-from sf_assets.storage.output import BuiltVersion, PublishedDataset, build_version
+from sf_assets.storage.manifest import read_manifest
+from sf_assets.storage.output import CURRENT, BuiltVersion, PublishedDataset, build_version, consolidated_name
 from sf_assets.storage.output_cleanup import prune_versions, remove_dead_output_temps
+from sf_assets.storage.output_held import HeldVersion, drop, drop_up_to, held_folder, hold, output_temp, read_held
 from sf_assets.storage.output_promote import PromotionError, promote_all, recover_promotion
 from sf_assets.storage.refresh_facts import put_fact
+from sf_assets.storage.staging import staging_stats
 from sf_assets.storage.state_db import state_session
 from sf_assets.storage.temp_owner import owner_tag, remove_dead_temps
 from sf_assets.transform.cluster import dask_client
 from sf_assets.transform.datasets import DatasetsReport, build_datasets
+from sf_assets.transform.staged import referenced_tables
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +39,17 @@ _PARTS_FOLDER = re.compile(r"\.p\d+s\d+$")  # work/datasets/<refresh_id>.<owner>
 
 
 @dataclass
+class HeldReport:
+    """Datasets built in one run: verified and held (`held`), or failed (name → one-line error)."""
+
+    held: list[HeldVersion] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
 class OutputsReport:
-    """Datasets built and published; `failed` maps dataset name to its error.
+    """The promotion of one refresh's set; `failed` maps dataset name to why it blocks the promotion.
 
     All or nothing: when any dataset failed, `published` is empty and the datasets that did build
     are listed in `held_back` (built and verified, not promoted); the previous files stay current.
@@ -53,42 +76,119 @@ class OutputsReport:
         }
 
 
-def build_outputs(config: PipelineConfig, refresh_id: str) -> tuple[DatasetsReport, OutputsReport]:
-    """Run every dataset (a failing one does not stop the others); promote them all only when all succeeded."""
-    paths = config.paths
+def dataset_sources(config: PipelineConfig) -> dict[str, list[str]]:
+    """The configured objects (staging tables) each dataset's SQL reads."""
+    names = [o.name for o in config.objects]
+    return {d.name: referenced_tables(d.sql, names) for d in config.datasets}
+
+
+def held_root(config: PipelineConfig) -> Path:
+    """Where verified dataset versions wait for their refresh's promotion."""
+    return config.paths.work_dir / "held"
+
+
+class _BuildFailed(RuntimeError):
+    """The engine's one-line error of a dataset (already logged by the engine)."""
+
+
+def build_held(config: PipelineConfig, refresh_id: str, names: Iterable[str] | None = None) -> HeldReport:
+    """Build the datasets named (all by default) with one engine start; hold each verified version.
+
+    A failing dataset does not stop the others; its earlier held version of the refresh is dropped (the latest
+    build decides). When the whole set was built and one failed, the refresh's `outputs` fact says so.
+    """
+    wanted = set(names) if names is not None else {d.name for d in config.datasets}
+    selected = [d for d in config.datasets if d.name in wanted]
+    paths, root = config.paths, held_root(config)
     parts_root = paths.work_dir / "datasets" / f"{refresh_id}.{owner_tag()}"
+    report = HeldReport()
+    with log_context(refresh_id=refresh_id):
+        remove_dead_temps(paths.work_dir / "datasets", _PARTS_FOLDER)
+        remove_dead_output_temps(root, [d.name for d in selected])
+        staged_at = {name: t["staged_at"] for name, t in staging_stats(paths.staging_db)["tables"].items()}
+        try:
+            built = _run_datasets(config, selected, parts_root)
+            by_name = {d.name: d for d in selected}
+            for result in built.results:
+                report.seconds[result.name] = result.seconds
+                try:
+                    if result.result is None:
+                        raise _BuildFailed(result.error or "failed")
+                    version = build_version(
+                        by_name[result.name], result.result.parts, result.result.schema, result.result.rows, root,
+                        config.output, refresh_id, source_rows=result.source_rows, timings={"build_s": result.seconds})
+                    sources = {t: staged_at[t] for t in result.source_rows if t in staged_at}
+                    report.held.append(hold(version, root, by_name[result.name].sql, sources))
+                except Exception as exc:  # noqa: BLE001 - reported per dataset; the others go on
+                    report.failed[result.name] = str(exc) if isinstance(exc, _BuildFailed) else \
+                        f"{type(exc).__name__}: {exc}"
+                    log.error("Dataset %s of refresh %s not held: %s", result.name, refresh_id, report.failed[result.name])
+                    drop(held_folder(root, result.name, refresh_id))
+        finally:
+            shutil.rmtree(parts_root, ignore_errors=True)
+        if report.failed and len(selected) == len(config.datasets):
+            held_back = [h.dataset for h in report.held]
+            log.error("Not promoting refresh %s: %s failed; the previous Power BI files stay current (%s built "
+                      "but held back)", refresh_id, ", ".join(report.failed), ", ".join(held_back) or "none")
+            record_outputs(config, refresh_id, OutputsReport(failed=dict(report.failed), held_back=held_back))
+    return report
+
+
+def promote_refresh(config: PipelineConfig, refresh_id: str) -> OutputsReport:
+    """Make the refresh's whole set of datasets current together, or none of them (see the module doc)."""
+    paths, root = config.paths, held_root(config)
+    outputs = OutputsReport()
     with log_context(refresh_id=refresh_id):
         recover_promotion(paths.output_dir, config.output.in_use_wait_s)
         remove_dead_output_temps(paths.output_dir, [d.name for d in config.datasets])
-        remove_dead_temps(paths.work_dir / "datasets", _PARTS_FOLDER)
-        built: list[BuiltVersion] = []
-        try:
-            report = _run_datasets(config, parts_root)
-            outputs = OutputsReport(failed={r.name: r.error or "failed" for r in report.results if not r.ok})
-            by_name = {d.name: d for d in config.datasets}
-            for result in report.results:
-                if result.result is None:
-                    continue
-                try:
-                    built.append(build_version(
-                        by_name[result.name], result.result.parts, result.result.schema, result.result.rows,
-                        paths.output_dir, config.output, refresh_id, source_rows=result.source_rows,
-                        timings={"build_s": result.seconds}))
-                except Exception as exc:  # noqa: BLE001 - reported per dataset; the others go on
-                    log.error("Writing dataset %s failed: %s", result.name, exc)
-                    outputs.failed[result.name] = f"{type(exc).__name__}: {exc}"
-            if outputs.failed:
-                outputs.held_back = [b.dataset for b in built]
-                log.error("Not promoting refresh %s: %s failed; the previous Power BI files stay current (%s built "
-                          "but held back)", refresh_id, ", ".join(outputs.failed), ", ".join(outputs.held_back) or "none")
+        staged_at = {name: t["staged_at"] for name, t in staging_stats(paths.staging_db)["tables"].items()}
+        ready: list[HeldVersion] = []
+        current: list[PublishedDataset] = []
+        for dataset in config.datasets:
+            held = read_held(root, dataset.name, refresh_id)
+            why_not = _stale(held, dataset, staged_at) if held is not None else None
+            if held is not None and why_not is None:
+                ready.append(held)
+            elif (published := _current(paths.output_dir, dataset.name, refresh_id)) is not None and held is None:
+                current.append(published)
             else:
-                _promote(config, built, outputs)
-        finally:
-            for b in built:
-                shutil.rmtree(b.tmp, ignore_errors=True)
-            shutil.rmtree(parts_root, ignore_errors=True)
+                outputs.failed[dataset.name] = why_not or (
+                    f"no verified version of refresh {refresh_id}: materialize dataset/{dataset.name} (or output_job)")
+        if outputs.failed:
+            outputs.held_back = [h.dataset for h in ready]
+            log.error("Not promoting refresh %s: %s; the previous Power BI files stay current (%s held back)",
+                      refresh_id, "; ".join(f"{n}: {why}" for n, why in outputs.failed.items()),
+                      ", ".join(outputs.held_back) or "none")
+        else:
+            _promote(config, ready, outputs)
+            if not outputs.failed:
+                outputs.published += current
         record_outputs(config, refresh_id, outputs)
-    return report, outputs
+    return outputs
+
+
+def _stale(held: HeldVersion, dataset: DatasetConfig, staged_at: dict[str, str]) -> str | None:
+    """Why a held version may not be promoted (its SQL or a staged table it read changed since), or None."""
+    if held.sql != dataset.sql:
+        return f"its SQL changed since its version of refresh {held.refresh_id} was built: materialize it again"
+    changed = [t for t, at in held.sources_staged_at.items() if staged_at.get(t) != at]
+    if changed:
+        return f"staging/{', staging/'.join(changed)} was loaded again after it was built: materialize it again"
+    return None
+
+
+def _current(output_dir: Path, dataset: str, refresh_id: str) -> PublishedDataset | None:
+    """The dataset's current output when it is already the version of `refresh_id`."""
+    root = output_dir / dataset
+    try:
+        pointer = json.loads((root / CURRENT).read_text(encoding="utf-8"))
+        manifest = read_manifest(root / pointer["folder"])
+    except (OSError, ValueError, KeyError):
+        return None
+    if pointer.get("refresh_id") != refresh_id:
+        return None
+    stable = root / consolidated_name(dataset) if pointer.get("stable_file") else None
+    return PublishedDataset(dataset, refresh_id, root / pointer["folder"], stable, int(pointer["rows"]), manifest)
 
 
 def record_outputs(config: PipelineConfig, refresh_id: str, outputs: OutputsReport) -> None:
@@ -97,23 +197,30 @@ def record_outputs(config: PipelineConfig, refresh_id: str, outputs: OutputsRepo
         put_fact(conn, refresh_id, "outputs", outputs.to_health())
 
 
-def _run_datasets(config: PipelineConfig, parts_root: Path) -> DatasetsReport:
-    if config.dask.engine == "dask_sql":
+def _run_datasets(config: PipelineConfig, datasets: Sequence[DatasetConfig], parts_root: Path) -> DatasetsReport:
+    if config.dask.engine == "dask_sql" and datasets:
         with dask_client(config.dask, config.paths.work_dir) as client:
-            return build_datasets(config.datasets, config.paths.staging_db, parts_root, engine="dask_sql",
+            return build_datasets(datasets, config.paths.staging_db, parts_root, engine="dask_sql",
                                   client=client, decimals_as_float=config.output.decimals_as_float)
-    return build_datasets(config.datasets, config.paths.staging_db, parts_root, engine="sqlite",
+    return build_datasets(datasets, config.paths.staging_db, parts_root, engine="sqlite",
                           decimals_as_float=config.output.decimals_as_float)
 
 
-def _promote(config: PipelineConfig, built: list[BuiltVersion], outputs: OutputsReport) -> None:
+def _promote(config: PipelineConfig, ready: list[HeldVersion], outputs: OutputsReport) -> None:
+    built: list[BuiltVersion] = []
     try:
+        built = [output_temp(h, config.paths.output_dir) for h in ready]
         outputs.published = promote_all(built, config.paths.output_dir, config.output.in_use_wait_s)
     except PromotionError as exc:
         log.error("Promoting dataset %s failed: %s; every dataset keeps its previous files", exc.dataset, exc)
         outputs.failed[exc.dataset] = str(exc)
-        outputs.held_back = [b.dataset for b in built if b.dataset != exc.dataset]
+        outputs.held_back = [h.dataset for h in ready if h.dataset != exc.dataset]
         return
+    finally:
+        for b in built:
+            shutil.rmtree(b.tmp, ignore_errors=True)
+    for held in ready:
+        drop_up_to(held_root(config), held.dataset, held.refresh_id)
     for published in outputs.published:
         for old in prune_versions(published.folder.parent, config.output.keep_versions):
             log.info("Removed old output version %s of %s", old.name, published.dataset)

@@ -104,30 +104,31 @@ def check_offline(config: PipelineConfig, env: Mapping[str, str] | None = None,
 def _plans(config: PipelineConfig, queries: dict, report: CheckReport) -> dict | None:
     """Field plans from the cached catalog, else text-typed plans from each SOQL's field list."""
     from sf_assets.pipeline.catalog import load_cached_catalog
+    from sf_assets.pipeline.field_plans import plan_object_fields
     from sf_assets.salesforce.catalog import CatalogError
-    from sf_assets.salesforce.field_planning import FieldPlanError, build_field_plan
+    from sf_assets.salesforce.field_planning import FieldPlanError
     from sf_assets.storage.sqlite_util import connect_readonly
 
-    catalog = None
-    if config.paths.state_db.exists():
-        conn = connect_readonly(config.paths.state_db)
+    catalog, plans = None, {}
+    conn = connect_readonly(config.paths.state_db) if config.paths.state_db.exists() else None
+    try:
         try:
-            catalog = load_cached_catalog(conn)
+            catalog = load_cached_catalog(conn) if conn is not None else None
         except (CatalogError, sqlite3.Error):
             catalog = None
-        finally:
-            conn.close()
-    missing = [o.name for o in config.objects if catalog is None or o.name not in catalog]
-    if not missing:
-        plans = {}
-        for obj in config.objects:
-            try:
-                plans[obj.name] = build_field_plan(queries[obj.name], catalog, obj.critical_fields, obj.join_keys,
-                                                   obj.type_overrides, decimals_as_float=config.output.decimals_as_float)
-            except FieldPlanError as exc:
-                report.errors.append(f"objects.{obj.name}: {exc}")
+        missing = [o.name for o in config.objects if catalog is None or o.name not in catalog]
+        for obj in config.objects if not missing else ():
+            try:  # the drift rules of a refresh: a field no refresh ever delivered is a typo (did you mean ...?)
+                plans[obj.name] = plan_object_fields(config, obj, catalog, conn, refresh_id="")
+            except (FieldPlanError, sqlite3.Error) as exc:
+                report.errors.append(f"objects.{obj.name}: {exc} (per the cached metadata catalog; "
+                                     "`sf-assets config check --online` asks Salesforce)")
                 continue
             note_dropped(obj.name, plans[obj.name], report)
+    finally:
+        if conn is not None:
+            conn.close()
+    if not missing:
         report.checked.append("fields of every SOQL against the cached metadata catalog")
         return plans if len(plans) == len(config.objects) else None
     report.not_checked.append(

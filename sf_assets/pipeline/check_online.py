@@ -22,8 +22,8 @@ log = logging.getLogger(__name__)
 
 def check_online(config: PipelineConfig, report: CheckReport, engines: tuple[str, ...] = ("sqlite", "dask_sql")) -> None:
     """Add the online checks to `report` (errors are one line each, naming the object or field)."""
+    from sf_assets.health.causes import describe_error
     from sf_assets.salesforce.api_usage import usage_from_limits
-    from sf_assets.salesforce.auth import SalesforceAuthError
     from sf_assets.pipeline.catalog import build_catalog
     from sf_assets.salesforce.catalog import CatalogError, sf_describer
     from sf_assets.pipeline.emulator import open_connection
@@ -37,10 +37,11 @@ def check_online(config: PipelineConfig, report: CheckReport, engines: tuple[str
     started = time.perf_counter()
     connection = open_connection(config.salesforce)
     try:
-        try:
+        try:  # the first request proves the URL, TLS, the proxy and the session (a bare token is only sent here)
             sf = connection.client()
-        except (SalesforceAuthError, OSError) as exc:
-            report.errors.append(f"login failed: {describe_cause(exc) if not isinstance(exc, SalesforceAuthError) else exc}")
+            usage = usage_from_limits(sf.limits())
+        except Exception as exc:  # noqa: BLE001 - one line with the cause and its fix
+            report.errors.append(f"login failed: {describe_error(exc)}")
             return
         report.checked.append(f"login ({config.salesforce.auth.kind}) to {connection.instance_url}")
         memory = open_state_db(Path(":memory:"))
@@ -48,7 +49,7 @@ def check_online(config: PipelineConfig, report: CheckReport, engines: tuple[str
             catalog = build_catalog(sf_describer(sf), config.objects, memory, ttl_hours=0, retry=config.retry,
                                     force_refresh=True)
         except CatalogError as exc:
-            report.errors.append(f"{exc} (is the object name right, and visible to this user?)")
+            report.errors.append(describe_error(exc))
             return
         finally:
             memory.close()
@@ -73,11 +74,7 @@ def check_online(config: PipelineConfig, report: CheckReport, engines: tuple[str
         if state is not None:
             state.close()
         report.checked.append(f"every SOQL and field validated by Salesforce ({len(plans)} of {len(config.objects)})")
-        try:
-            usage = usage_from_limits(sf.limits())
-            report.checked.append(f"/limits: {usage}")
-        except Exception as exc:  # noqa: BLE001
-            report.errors.append(f"reading /limits failed: {describe_cause(exc)}")
+        report.checked.append(f"/limits: {usage}")
         if config.datasets and len(plans) == len(config.objects):
             check_dataset_sql(config, plans, engines, report)
         elif config.datasets:

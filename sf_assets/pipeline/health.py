@@ -30,10 +30,11 @@ from sf_assets.health import (
     chunk_counts,
     disk_free,
     file_info,
+    retried_chunks,
     rows_per_object,
     write_health,
 )
-from sf_assets.observability.logs import ROOT
+from sf_assets.observability.logs import ROOT, log_context
 from sf_assets.observability.redaction import redact
 from sf_assets.pipeline.plan import estimate
 from sf_assets.pipeline.refresh_stop import stopped_since
@@ -106,6 +107,7 @@ def _render(config: PipelineConfig, refresh_id: str, run_ids: Sequence[str], end
         facts = all_facts(conn, refresh_id)
         status = refresh_status(conn, refresh_id) or "running"
         rows, chunks = rows_per_object(conn, refresh_id), chunk_counts(conn, refresh_id)
+        retried = retried_chunks(conn, refresh_id)  # each a warning with its causes
         expected = {obj.name: estimate(conn, refresh_id, obj.name) for obj in config.objects}
         started_at, ended_at = _refresh_times(conn, refresh_id)
         run_ids = [*runs_of_refresh(conn, refresh_id), *run_ids]
@@ -116,7 +118,7 @@ def _render(config: PipelineConfig, refresh_id: str, run_ids: Sequence[str], end
         run_ids=list(dict.fromkeys(run_ids)), rows_per_object=rows, chunks=chunks,
         objects={name: ObjectRows(expected.get(name), rows.get(name, 0)) for name in dict.fromkeys([*expected, *rows])},
         errors=Messages.of(list(dict.fromkeys(health_errors(facts).values()))),
-        warnings=Messages.of(list(dict.fromkeys(keyed_warnings.values()))),
+        warnings=Messages.of(list(dict.fromkeys([*keyed_warnings.values(), *retried]))),
         api_usage_start=_usage(facts.get("api_usage_start")), api_usage_end=end.api_usage,
         disk_free_start=_disk_start(facts.get("disk_free_start")), disk_free_end=end.disk_free,
         dask=config.dask.model_dump(mode="json"), sqlite=end.sqlite, final_files=end.final_files,
@@ -141,15 +143,16 @@ def write_refresh_health(config: PipelineConfig, refresh_id: str, *, run_ids: Se
     """
     errors = [*errors, *(messages.errors if messages else [])]
     warnings = [*warnings, *(messages.warnings if messages else [])]
-    try:
-        with state_session(config.paths.state_db) as conn, transaction(conn):
-            for text in errors:
-                add_health_error(conn, refresh_id, _key(text), redact(text))
-            for text in warnings:
-                add_health_warning(conn, refresh_id, _key(text), redact(text))
-    except Exception as exc:  # the health JSON must never fail the pipeline
-        log.error("Could not record the errors and warnings of refresh %s: %s", refresh_id, redact(str(exc)))
-    return write_health(config.paths.output_dir, refresh_id, lambda: _render(config, refresh_id, run_ids, end))
+    with log_context(refresh_id=refresh_id):  # a sensor writing it logs into the refresh's folder too
+        try:
+            with state_session(config.paths.state_db) as conn, transaction(conn):
+                for text in errors:
+                    add_health_error(conn, refresh_id, _key(text), redact(text))
+                for text in warnings:
+                    add_health_warning(conn, refresh_id, _key(text), redact(text))
+        except Exception as exc:  # the health JSON must never fail the pipeline
+            log.error("Could not record the errors and warnings of refresh %s: %s", refresh_id, redact(str(exc)))
+        return write_health(config.paths.output_dir, refresh_id, lambda: _render(config, refresh_id, run_ids, end))
 
 
 def _usage_now(config: PipelineConfig) -> ApiUsage | None:
@@ -163,7 +166,9 @@ def _usage_now(config: PipelineConfig) -> ApiUsage | None:
         finally:
             connection.close()
     except Exception as exc:  # the health JSON must not fail for this
-        log.warning("Could not read API usage at the end of the refresh: %s", exc)
+        from sf_assets.health.causes import describe_error
+
+        log.warning("Could not read API usage at the end of the refresh: %s", describe_error(exc))
         return None
 
 
@@ -199,11 +204,12 @@ def finish_refresh_with_health(config: PipelineConfig, refresh_id: str, status: 
                                         warnings=[f"after the refresh finished: {e}" for e in errors])
         finish_refresh(conn, refresh_id, status, {"failures": [redact(e) for e in errors]})
         stopped = status != "success" and stopped_since(conn, refresh_id) is not None  # no request after a stop
-    path = write_refresh_health(config, refresh_id, run_ids=run_ids, messages=messages, errors=errors,
-                                end=_end_of_refresh(config, refresh_id, read_usage=not stopped))
-    if status == "success":
-        delete_finished_chunk_files(config.paths.state_db)
-        shutil.rmtree(config.paths.work_dir / "chunks" / refresh_id, ignore_errors=True)
+    with log_context(refresh_id=refresh_id):  # a sensor ending it logs into the refresh's folder too
+        end = _end_of_refresh(config, refresh_id, read_usage=not stopped)
+        path = write_refresh_health(config, refresh_id, run_ids=run_ids, messages=messages, errors=errors, end=end)
+        if status == "success":
+            delete_finished_chunk_files(config.paths.state_db)
+            shutil.rmtree(config.paths.work_dir / "chunks" / refresh_id, ignore_errors=True)
     return path
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sf_assets.config import PipelineConfig
 from sf_assets.health import PublishStatus
+from sf_assets.health.causes import describe_error
 from sf_assets.observability.logs import log_context
 from sf_assets.publish import PublishError, publish_file, publish_folder
 from sf_assets.storage.output import CURRENT
@@ -60,8 +61,9 @@ def publish_outputs(config: PipelineConfig, refresh_id: str) -> list[PublishStat
             try:
                 result = _publish(source, share, refresh_id, config)
             except PublishError as exc:
-                log.error("Publishing %s failed: %s", source.name, exc)
-                statuses.append(PublishStatus(source=source, ok=False, error=str(exc)))
+                cause = describe_error(exc)  # the line users read, in the console, the UI and the health JSON
+                log.error("Publishing %s failed: %s", source.name, cause)
+                statuses.append(PublishStatus(source=source, ok=False, error=cause))
             else:
                 statuses.append(PublishStatus.from_result(source, result))
     return statuses

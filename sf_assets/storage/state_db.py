@@ -12,7 +12,8 @@ from sf_assets.storage.sqlite_util import connect
 
 _SCHEMA = resources.files("sf_assets.storage").joinpath("state_schema.sql").read_text(encoding="utf-8")
 # Columns added since the first release: added on open to a state DB made by an older version.
-_ADDED_COLUMNS = (("chunks", "job_records", "INTEGER"),)
+_ADDED_COLUMNS = (("chunks", "job_records", "INTEGER"), ("chunks", "retries", "INTEGER NOT NULL DEFAULT 0"),
+                  ("chunks", "retry_causes", "TEXT"))
 
 
 def open_state_db(path: Path) -> sqlite3.Connection:

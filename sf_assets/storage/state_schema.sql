@@ -53,6 +53,8 @@ CREATE TABLE IF NOT EXISTS chunks (
     error TEXT,
     max_last_modified TEXT,
     job_records INTEGER,  -- the Bulk job's numberRecordsProcessed (the row check compares it with the file)
+    retries INTEGER NOT NULL DEFAULT 0,  -- retries logged while extracting it in this refresh (any call of the chunk)
+    retry_causes TEXT,  -- their distinct causes, '; '-separated (the health JSON's warning of the chunk)
     PRIMARY KEY (refresh_id, object, chunk_id)
 );
 -- Results pages of a chunk's current Bulk job already written as Parquet parts (resume + row checks).

@@ -36,7 +36,7 @@ def dask_client(cfg: DaskConfig, work_dir: Path, *, processes: bool = True, time
         "Starting Dask LocalCluster: %d workers x %d threads, memory_limit=%s, processes=%s, spill=%s",
         cfg.n_workers, cfg.threads_per_worker, cfg.memory_limit, processes, spill,
     )
-    with LocalCluster(
+    cluster = LocalCluster(
         n_workers=cfg.n_workers,
         threads_per_worker=cfg.threads_per_worker,
         memory_limit=cfg.memory_limit,
@@ -44,5 +44,28 @@ def dask_client(cfg: DaskConfig, work_dir: Path, *, processes: bool = True, time
         processes=processes,
         dashboard_address=None,
         **({"host": "127.0.0.1"} if processes else {}),  # threads talk in-process
-    ) as cluster, Client(cluster, timeout=timeout_s) as client:
-        yield client
+    )
+    try:
+        with Client(cluster, timeout=timeout_s) as client:
+            yield client
+    finally:
+        nanny = logging.getLogger("distributed.nanny")
+        quiet = _WorkerKillLogged()
+        nanny.addFilter(quiet)
+        try:
+            cluster.close()
+        finally:
+            nanny.removeFilter(quiet)
+
+
+class _WorkerKillLogged(logging.Filter):
+    """At the cluster's close a worker slower than 4 s to exit is killed by its nanny ("Worker process still alive
+    after 4.0 seconds, killing"): the builds are over by then (written or failed), so that line goes to our log
+    at INFO, not to the console as a warning."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Drop the nanny's kill warning (logged again here as INFO); let every other record through."""
+        if "still alive after" not in record.getMessage():
+            return True
+        log.info("Dask LocalCluster closing: %s", record.getMessage())
+        return False

@@ -1,7 +1,7 @@
-"""Build every configured dataset with the configured engine; one failure does not stop the others.
+"""Build the given datasets with one engine (one Dask client for all); one failure does not stop the others.
 
 Each dataset's result goes to ``<parts_root>/<dataset>/part-*.parquet`` with its final Power BI
-schema; ``storage.output.publish_dataset`` turns those parts into the Power BI output. SQL
+schema; ``storage.output.build_version`` turns those parts into a verified version of the output. SQL
 errors are reported with the dataset name and the engine's message; transient errors (file
 locks, ``database is locked``, lost workers or connections) are retried up to 3 times.
 """

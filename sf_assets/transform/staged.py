@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,6 +65,7 @@ def staged_tables(staging_db: Path) -> dict[str, StagedTable]:
         conn.close()
 
 
-def referenced_tables(sql: str, tables: dict[str, StagedTable]) -> list[str]:
-    """Staged tables whose name appears as a word in ``sql`` (case-insensitive)."""
+def referenced_tables(sql: str, tables: Iterable[str]) -> list[str]:
+    """The table names of ``tables`` (staged, or configured objects) that appear as a word in ``sql``
+    (case-insensitive): what a dataset reads."""
     return [name for name in tables if re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", sql, re.IGNORECASE)]

@@ -109,24 +109,3 @@ def test_killed_refresh_never_blocks_the_next_one(org, tmp_path):
     with dg.DagsterInstance.from_config(str(home)) as instance:
         assert instance.get_run_by_id(dead_run).status == dg.DagsterRunStatus.FAILURE
         assert not instance.event_log_storage.get_concurrency_info("salesforce_bulk").claimed_slots
-
-
-@pytest.mark.parametrize("case", ["bad_token", "untrusted_tls"])
-def test_the_console_and_health_name_the_real_cause(org, tmp_path, monkeypatch, case):
-    """No `DagsterExecutionStepExecutionError` wrapper: the user reads what Salesforce or TLS said."""
-    auth = {"kind": "access_token", "instance_url": org.instance_url, "access_token_env": "SF_TEST_TOKEN"}
-    salesforce = {"auth": auth, "ca_bundle": str(org.ca_path) if case == "bad_token" else None}
-    path = write_config(org, tmp_path, objects=OBJECTS, datasets=DATASETS, salesforce=salesforce)
-    monkeypatch.setenv("SF_TEST_TOKEN", "00D000000000001!not-a-live-session")
-    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
-    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
-    proc = start(path, tmp_path)
-    out, err = proc.communicate(timeout=300)
-    assert proc.returncode == 1, err[-2000:]
-    expected = {"bad_token": "Salesforce refused the session: INVALID_SESSION_ID",
-                "untrusted_tls": "TLS certificate not trusted"}[case]
-    assert f"Failure: preflight: {expected}" in err, err
-    assert "DagsterExecutionStepExecutionError" not in out + err and "Traceback" not in err
-    health = json.loads(sorted((tmp_path / "output").glob("health_check_*.json"))[-1].read_text(encoding="utf-8"))
-    assert health["status"] == "failed" and any(expected in e for e in health["errors"]["last"])
-    assert "not-a-live-session" not in json.dumps(health)

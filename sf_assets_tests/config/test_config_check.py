@@ -20,9 +20,9 @@ def check(path, capsys, *extra):
     return code, captured.out, captured.err
 
 
-def _cache_catalog(org, tmp_path):
+def _cache_catalog(org, tmp_path, objects=None):
     """The catalog a refresh leaves in the state DB (described from the emulator over HTTPS)."""
-    config = make_config(org, tmp_path)
+    config = make_config(org, tmp_path, objects)
     from sf_assets.salesforce.catalog import sf_describer
     from sf_assets.pipeline.emulator import open_connection
 
@@ -66,23 +66,26 @@ def test_a_dataset_naming_a_missing_column_is_caught_on_both_engines_without_a_c
 
 
 def test_with_a_cached_catalog_fields_and_dataset_sql_are_checked_against_the_planned_schema(org, tmp_path, capsys):
-    _cache_catalog(org, tmp_path)
+    blob = {"name": "Widget__c", "soql": "SELECT Id, Name, Blob__c FROM Widget__c"}  # base64: Bulk cannot deliver it
+    _cache_catalog(org, tmp_path, [*OBJECTS, blob])
     ok = write_config(org, tmp_path, datasets=[{"name": "ok", "sql": JOIN}])
     code, out, err = check(ok, capsys)
     assert code == 0, err
     assert "checked:     fields of every SOQL against the cached metadata catalog" in out
     assert "not checked" not in out
     bogus = {**OBJECTS[1], "soql": OBJECTS[1]["soql"].replace("Amount,", "Amount, Bogus__c,")}
-    code, out, _ = check(write_config(org, tmp_path, objects=[OBJECTS[0], bogus], datasets=[{"name": "ok", "sql": JOIN}]),
-                         capsys)
-    assert code == 0 and "warning:     objects.Opportunity: field Bogus__c will not be extracted" in out
+    typo = write_config(org, tmp_path, objects=[OBJECTS[0], bogus], datasets=[{"name": "ok", "sql": JOIN}])
+    code, out, err = check(typo, capsys)
+    assert code == 2 and ("objects.Opportunity: Opportunity: field 'Bogus__c' does not exist in Salesforce (no such "
+                          "field) and no refresh ever delivered it") in err  # a typo, per the cached catalog
     critical = {**bogus, "critical_fields": ["Amount", "Bogus__c"]}
     code, _, err = check(write_config(org, tmp_path, objects=[OBJECTS[0], critical], datasets=[]), capsys)
     assert code == 2 and "objects.Opportunity:" in err and "Bogus__c" in err
-    uses_bogus = write_config(org, tmp_path, objects=[OBJECTS[0], bogus],
-                              datasets=[{"name": "b", "sql": "SELECT Bogus__c FROM Opportunity"}])
-    code, _, err = check(uses_bogus, capsys)  # the dropped field is not in the planned table
-    assert code == 2 and "datasets.b: Dataset 'b' failed on sqlite" in err and "Bogus__c" in err
+    uses_blob = write_config(org, tmp_path, objects=[OBJECTS[0], blob],
+                             datasets=[{"name": "b", "sql": "SELECT Blob__c FROM Widget__c"}])
+    code, out, err = check(uses_blob, capsys)  # the dropped field is not in the planned table
+    assert "warning:     objects.Widget__c: field Blob__c will not be extracted" in out
+    assert code == 2 and "datasets.b: Dataset 'b' failed on sqlite" in err and "Blob__c" in err
 
 
 def test_an_unset_secret_variable_is_exit_2_offline_and_online(org, tmp_path, capsys, monkeypatch):
@@ -110,7 +113,9 @@ def test_online_check_validates_objects_soql_and_limits_in_seconds_without_a_bul
 
 
 @pytest.mark.parametrize(("objects", "expected"), [
-    ([{"name": "Nope__c", "soql": "SELECT Id FROM Nope__c"}], "describe of Nope__c failed: HTTP 404"),
+    ([{"name": "Nope__c", "soql": "SELECT Id FROM Nope__c"}], "configuration error: Salesforce has no object Nope__c "
+     "visible to this user: fix the object name in the pipeline YAML (custom objects end in __c) or give the user "
+     "access\n"),
     ([{"name": "Account", "soql": "SELECT Id, Bogus__c FROM Account", "critical_fields": ["Bogus__c"]}], "Bogus__c"),
     ([{"name": "Account", "soql": "SELECT Id FROM Account WHERE AnnualRevenue = 'abc'"}],
      "objects.Account.soql rejected by Salesforce: HTTP 400 INVALID_FIELD: value of filter criterion for field 'AnnualRevenue'"),

@@ -26,7 +26,6 @@ DAEMON_CADENCE = {"dagster._daemon.controller.DEFAULT_DAEMON_INTERVAL_SECONDS": 
                   "dagster._daemon.sensor.MIN_INTERVAL_LOOP_TIME": 1}
 DAEMON_SITE = Path(__file__).resolve().parents[1] / "daemon_cadence"
 DEQUEUE_INTERVAL_S = 1
-XDIST_GROUP = "dagster_dev"  # the tests of a `dagster dev`: the longest, mostly waiting; one worker, started first
 T = TypeVar("T")
 
 LAUNCH_BACKFILL = """

@@ -22,11 +22,11 @@ import pytest
 import dagster as dg
 
 from sf_assets.emulator import FaultPlan
-from sf_assets_tests.defs.dagster_dev import XDIST_GROUP, DagsterDev, wait_for
+from sf_assets_tests.defs.dagster_dev import DagsterDev, wait_for
 from sf_assets_tests.pipeline_helpers import write_config
 from sf_assets_tests.test_end_to_end import JOIN, OBJECTS, expected_join
 
-pytestmark = [pytest.mark.timeout(1500), pytest.mark.xdist_group(XDIST_GROUP)]
+pytestmark = [pytest.mark.timeout(1500), pytest.mark.starts_first]  # see sf_assets_tests/conftest.py
 
 
 def _current(output: Path) -> dict:
@@ -120,7 +120,8 @@ def nightly(tmp_path_factory, _session_org):
     root = tmp_path_factory.mktemp("nightly")
     objects = [{"name": "Account", "soql": "SELECT Id, Name, Industry FROM Account"}]
     path = write_config(_session_org, root, objects=objects, datasets=[{"name": "accounts", "sql": "SELECT * FROM Account"}],
-                        extraction={"chunk_size": 100}, schedule={"cron": "* * * * *", "timezone": "UTC"},
+                        extraction={"chunk_size": 100},
+                        schedule={"cron": "* * * * *", "timezone": "UTC", "enabled": True},  # on from the start
                         paths={"create_share_dir": True})
     with DagsterDev(root / "dagster_home", path, root / "dagster_dev.log") as server:
         yield server, root

@@ -29,7 +29,7 @@ def test_interrupt_while_polling_aborts_the_job(org, connection, plans, tmp_path
     state = ctx.tracker.chunks("R1", "Account")[0]
     assert org.jobs.get(state.job_id).state == "Aborted"
     assert org.counters()["aborts"] == 1
-    assert state.status == "failed" and state.error == "KeyboardInterrupt: "
+    assert state.status == "failed" and state.error == "interrupted"
 
 
 def test_budget_halt_stops_cleanly(org, connection, plans, tmp_path):
@@ -47,7 +47,8 @@ def test_budget_halt_stops_cleanly(org, connection, plans, tmp_path):
     outcome = extract_all(ctx, plan, chunk_size=600)
 
     assert outcome.results == {} and len(outcome.failures) == 5
-    assert all("ApiBudgetExceeded" in cause and "halt threshold of 90 %" in cause for cause in outcome.failures.values())
+    assert all(cause.startswith("API usage ") and "halt threshold of 90 % (1 attempt)" in cause
+               for cause in outcome.failures.values()), outcome.failures
     states = ctx.tracker.chunks("R1", "Opportunity")
     assert all(s.status == "failed" and "halt threshold" in s.error for s in states)
     started = [s.job_id for s in states if s.job_id]

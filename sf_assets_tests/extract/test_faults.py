@@ -17,7 +17,8 @@ from sf_assets_tests.extract.helpers import FAST_EXTRACTION, QUERY_ALL, expected
 
 RETRY = RetryConfig(attempts=5, backoff_base_s=0.01, backoff_max_s=0.02, jitter_s=0.01)
 FAULTS = "503:0.05,concurrent:0.03,reset:0.08,short_page:0.1,job_fail_once:Account"
-RETRY_LINE = re.compile(r"^Retrying Bulk API extraction of \w+ chunk c\d{4}\. Attempt [2-5] of 5 \((.+)\)$")
+RETRY_LINE = re.compile(  # groups: object, chunk and step; attempt; cause
+    r"^Retrying Bulk API extraction of (\w+ chunk c\d{4}(?: \(page \d+\))?)\. Attempt ([2-5]) of 5 \((.+)\)$")
 
 
 def test_faults_are_retried_and_output_is_exact(make_org, connect_to, plans, tmp_path, caplog):
@@ -37,9 +38,15 @@ def test_faults_are_retried_and_output_is_exact(make_org, connect_to, plans, tmp
     counters = org.counters()
     assert {"503", "concurrent", "reset", "short_page", "job_fail_once"} <= set(counters["errors"])
     assert counters["jobs_created"]["Account"] == 2 + 1  # the first Id scan job failed, a second one, 1 chunk
-    causes = [m.group(1) for m in map(RETRY_LINE.match, caplog.messages) if m]
+    retries = [m.groups() for m in map(RETRY_LINE.match, caplog.messages) if m]
+    causes = [cause for _, _, cause in retries]
     assert any(c.startswith("HTTP 503") for c in causes) and any(c == "HTTP 403 REQUEST_LIMIT_EXCEEDED" for c in causes)
-    assert any("interrupted" in c for c in causes) and any("ShortPageError" in c for c in causes)
+    assert "connection reset by Salesforce while downloading results" in causes
+    assert any(c.startswith("page has ") and c.endswith(" but Sforce-NumberOfRecords says 50") for c in causes)
+    last: dict[str, int] = {}  # one "Attempt n of N" sequence per chunk and step: never counts back
+    for step, attempt, _ in retries:
+        assert int(attempt) == last.get(step, 1) + 1, (step, attempt)
+        last[step] = int(attempt)
 
 
 def test_failed_job_is_replaced_by_a_new_one(make_org, connect_to, plans, tmp_path):
@@ -81,4 +88,4 @@ def test_retries_give_up_after_the_configured_attempts(make_org, connect_to, pla
 
     assert list(outcome.failures) == ["c0001"] and "HTTP 503" in outcome.failures["c0001"]
     assert ctx.tracker.chunks("R1", "Account")[0].status == "failed"
-    assert org.counters()["errors"]["503"] == 2 * 2  # 2 requests x 2 chunk attempts
+    assert org.counters()["errors"]["503"] == 2  # 2 attempts in all: nested retries share the chunk's sequence

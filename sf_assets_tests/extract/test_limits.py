@@ -130,7 +130,7 @@ def test_an_expired_bare_access_token_ends_sf_assets_run_with_one_line(make_org,
     proc = start_cli(path, tmp_path)
     out, err = proc.communicate(timeout=300)
 
-    assert proc.returncode == 1, err[-3000:]
+    assert proc.returncode == 2, err[-3000:]  # a credential to fix first: running again cannot help
     failures = [line for line in err.splitlines() if line.strip().startswith("Failure:")]
     assert len(failures) == 1 and "the access token expired: set a new one, then `sf-assets run` resumes" in failures[0]
     assert "Traceback" not in out + err and org.access_token not in out + err

@@ -49,7 +49,7 @@ def test_failed_refresh_report_is_written_with_totals(tmp_path: Path) -> None:
     assert path == tmp_path / f"health_check_{RID}.json"
     data = json.loads(path.read_text(encoding="utf-8"))
     assert data["status"] == "failed" and data["duration_s"] == 95.0 and data["run_ids"] == ["run-1", "run-2"]
-    assert data["rows_total"] == 6000 and data["chunks_total"] == {"ok": 5, "fixed": 1, "failed": 1, "skipped": 0}
+    assert data["rows_total"] == 6000 and data["chunks_total"] == {"ok": 5, "fixed": 1, "failed": 1, "skipped": 0, "retried": 0}
     assert data["warnings"] == {"count": 30, "last": ["w25", "w26", "w27", "w28", "w29"]}
     assert data["api_usage_end"] == {"used": 1100, "max": 20000, "pct": 5.5}
     assert data["sqlite"] == {"tables": {"Account": {"rows": 2000}}, "file_bytes": 123, "ratio": None}

@@ -1,4 +1,5 @@
-"""Log files: one per process, Windows' locked-file rollover simulated, context fields and redaction on every line."""
+"""Log files: a folder per refresh, one file per process in it, Windows' locked-file rollover simulated,
+context fields and redaction on every line."""
 
 import json
 import logging
@@ -17,27 +18,36 @@ CHILD = textwrap.dedent("""
     from pathlib import Path
     from sf_assets.observability.logs import log_context, setup_logging
     setup_logging("INFO", Path(sys.argv[1]), "json", console=False)
-    with log_context(refresh_id="r1", run_id=sys.argv[2], object="Account", chunk_id="c0001"):
-        for i in range(200):
-            logging.getLogger("sf_assets.child").info("line %d of %s", i, sys.argv[2])
+    logging.getLogger("sf_assets.child").info("before any refresh")
+    for refresh_id in ("20261203T080000Z-aaaa", "20261203T090000Z-bbbb"):
+        with log_context(refresh_id=refresh_id, run_id=sys.argv[2], object="Account", chunk_id="c0001"):
+            for i in range(100):
+                logging.getLogger("sf_assets.child").info("line %d of %s", i, sys.argv[2])
 """)
+REFRESHES = ("20261203T080000Z-aaaa", "20261203T090000Z-bbbb")
 
 
 def _lines(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
-def test_each_process_writes_its_own_file_with_context_on_every_line(tmp_path):
+def test_a_folder_per_refresh_and_a_file_per_process_with_context_on_every_line(tmp_path):
     children = [subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path), f"run{n}"]) for n in range(3)]
     assert [child.wait(timeout=60) for child in children] == [0, 0, 0]
-    files = sorted(tmp_path.glob("sf_assets_*.log"))
-    # no file shared by two processes: nothing to rename under another's open handle
-    assert sorted(int(path.stem.rsplit("_", 1)[1]) for path in files) == sorted(child.pid for child in children)
-    for path in files:
-        lines = _lines(path)
-        assert len(lines) == 200 and len({line["run_id"] for line in lines}) == 1
-        assert all(line["refresh_id"] == "r1" and line["object"] == "Account" and line["chunk_id"] == "c0001"
-                   for line in lines)
+    pids = sorted(child.pid for child in children)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == list(REFRESHES)  # one folder per refresh
+    for refresh_id in REFRESHES:
+        files = sorted((tmp_path / refresh_id).glob("sf_assets_*.log"))
+        # no file shared by two processes: nothing to rename under another's open handle
+        assert sorted(int(path.stem.rsplit("_", 1)[1]) for path in files) == pids
+        for path in files:
+            lines = _lines(path)
+            assert len(lines) == 100 and len({line["run_id"] for line in lines}) == 1
+            assert all(line["refresh_id"] == refresh_id and line["object"] == "Account" and line["chunk_id"] == "c0001"
+                       for line in lines)
+    outside = sorted(tmp_path.glob("sf_assets_*.log"))  # lines of no refresh: each process's own file, at the top
+    assert sorted(int(path.stem.rsplit("_", 1)[1]) for path in outside) == pids
+    assert all([line["message"] for line in _lines(path)] == ["before any refresh"] for path in outside)
 
 
 def test_rollover_blocked_by_another_program_keeps_every_record(tmp_path, monkeypatch):
@@ -95,15 +105,21 @@ def test_redacted_before_any_handler_even_from_child_loggers(tmp_path):
                 log.exception("failed")
     finally:
         logging.getLogger(ROOT).removeHandler(collector)
-    text = current_log_file().read_text(encoding="utf-8")
+    text = current_log_file("r9").read_text(encoding="utf-8")
     assert seen and all("s3cr3t-value-42" not in line for line in seen)
     assert "s3cr3t-value-42" not in text and text.count("***") >= 2
-    assert all(set(CONTEXT_FIELDS) <= set(line) for line in _lines(current_log_file()))
+    assert all(set(CONTEXT_FIELDS) <= set(line) for line in _lines(current_log_file("r9")))
 
 
 def test_old_log_files_are_removed_at_setup(tmp_path):
-    old = tmp_path / "sf_assets_20200101T000000Z_1.log"
-    old.write_text("old\n")
-    os.utime(old, (0, 0))
+    old, old_refresh = tmp_path / "sf_assets_20200101T000000Z_1.log", tmp_path / "20200101T000000Z-aaaa"
+    old_refresh.mkdir()
+    recent = tmp_path / "20261201T000000Z-bbbb" / "sf_assets_20261201T000000Z_2.log"
+    recent.parent.mkdir()
+    for path in (old, old_refresh / "sf_assets_20200101T000000Z_1.log", recent):
+        path.write_text("line\n")
+    for path in (old, old_refresh / "sf_assets_20200101T000000Z_1.log"):
+        os.utime(path, (0, 0))
     setup_logging("INFO", tmp_path, "json", console=False)
-    assert not old.exists() and current_log_file().parent == tmp_path
+    assert not old.exists() and not old_refresh.exists() and recent.exists()  # the refresh's folder went with it
+    assert current_log_file().parent == tmp_path and current_log_file("r2").parent == tmp_path / "r2"
