@@ -103,7 +103,11 @@ class DagsterDev:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "dagster", "dev", "-w", str(REPO / "workspace.yaml"), "-h", "127.0.0.1",
              "-p", str(self.port)], cwd=self.home, env=env, stdout=self._log, stderr=subprocess.STDOUT)
-        wait_for("the code location to load", self._loaded, timeout=180, every=1.0)
+        try:
+            wait_for("the code location to load", self._loaded, timeout=180, every=1.0)
+        except BaseException:  # no __exit__ after a failed __enter__: stop the server here, or it runs on
+            self.__exit__()
+            raise
         return self
 
     def _loaded(self) -> bool:
