@@ -74,15 +74,16 @@ def stage_seconds(home: Path, refresh_id: str, log_dir: Path, launched_at: float
         elif index:
             indexes += float(index.group(1))
     stages.update(schema_check=check, staging=load - indexes, indexes=indexes)
-    output_step = steps["powerbi_output"]
-    built = _last(lines, "Dataset ", output_step.start_time) or output_step.start_time
-    published = _last(lines, "Published ", built) or built
-    stages.update(datasets=built - output_step.start_time, output=published - built,
+    datasets_step, output_step = steps.get("datasets"), steps["powerbi_output"]  # build and hold, then promote
+    started, built = ((datasets_step.start_time, datasets_step.end_time) if datasets_step
+                      else (output_step.start_time, output_step.start_time))
+    published = _last(lines, "Published ", output_step.start_time) or output_step.start_time
+    stages.update(datasets=built - started, output=published - output_step.start_time,
                   health=output_step.end_time - published)
     stages["publish"] = sum(e - s for s, e in by_job.get("publish_job", []))
     windows = {"start_up": (launched_at, spans[0][1]), **{job: (s, e) for job, s, e in spans if job != "output_job"},
                **{key: (step.start_time, step.end_time) for key, step in steps.items() if key.startswith("staging")},
-               "datasets": (output_step.start_time, built), "output": (built, published),
+               "datasets": (started, built), "output": (output_step.start_time, published),
                "health": (published, output_step.end_time)}
     manifests = sorted(home.parent.glob(f"output/*/v{refresh_id}/_metadata.json"))
     output_timings = {m.parent.parent.name: json.loads(m.read_text()).get("timings_s") for m in manifests}

@@ -122,7 +122,8 @@ def refresh_with_failed_account_chunk(org, tmp_path, instance):
 def test_failed_chunks_then_resume_extracts_only_what_is_missing(org, tmp_path):
     with dg.instance_for_test() as instance:
         path, first = refresh_with_failed_account_chunk(org, tmp_path, instance)
-        assert not first.ok and any("1 chunk(s) of Account failed" in f for f in first.failures), first.failures
+        assert not first.ok and any(f.startswith("1 chunk of Account failed: Bulk job ") and " ended Failed: " in f
+                                    for f in first.failures), first.failures
         health = json.loads(first.health_path.read_text(encoding="utf-8"))
         assert health["status"] == "failed" and health["chunks"]["Account"]["failed"] == 1
         assert health["chunks"]["Opportunity"]["failed"] == 0 and health["chunks"]["Opportunity"]["ok"] >= 4

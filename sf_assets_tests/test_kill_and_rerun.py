@@ -118,13 +118,13 @@ def _kill_when(proc: subprocess.Popen, seen, timeout_s: float = 120) -> None:
 
 
 def _log_has(root: Path, text: str):
-    """True once `text` is in a log line written after this call (any process's log file)."""
+    """True once `text` is in a log line written after this call (any process's log file, in any refresh's folder)."""
     logs = root / "logs"
-    sizes = {p: p.stat().st_size for p in logs.glob("*.log")} if logs.is_dir() else {}
+    sizes = {p: p.stat().st_size for p in logs.rglob("*.log")} if logs.is_dir() else {}
 
     def seen() -> bool:
         return logs.is_dir() and any(text in p.read_text(encoding="utf-8", errors="replace")[sizes.get(p, 0):]
-                                     for p in logs.glob("*.log"))
+                                     for p in logs.rglob("*.log"))
 
     return seen
 

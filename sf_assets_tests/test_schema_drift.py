@@ -32,6 +32,13 @@ def _refresh(path, instance):
     return outcome, health
 
 
+def _fields_check(instance, name):
+    """The object's latest `fields_delivered` check (WARN, non-blocking) as the UI shows it."""
+    (record,) = instance.event_log_storage.get_asset_check_execution_history(
+        dg.AssetCheckKey(dg.AssetKey(["salesforce", name]), "fields_delivered"), limit=1)
+    return record.evaluation
+
+
 def _output(tmp_path, name):
     return pq.read_table(tmp_path / "output" / name / f"{name}.parquet").sort_by("Id")
 
@@ -48,6 +55,9 @@ def test_fields_dropped_added_and_retyped_between_refreshes(make_org, tmp_path, 
     with dg.instance_for_test() as instance:
         first, _ = _refresh(path, instance)
         assert first.ok, first.failures
+        assert _fields_check(instance, "Opportunity").passed
+        widget = _fields_check(instance, "Widget__c")  # SELECT *: base64 and deprecated fields were never named
+        assert widget.passed and widget.description.endswith("; 2 field(s) of SELECT * left out by nature")
         described = org.counters()["describes"]["Opportunity"]
         org.change_schema("drop:Opportunity.Description,drop:Widget__c.Text__c,add:Widget__c.Memo__c:string,"
                           "retype:Widget__c.Ratio__c:int")
@@ -76,12 +86,17 @@ def test_fields_dropped_added_and_retyped_between_refreshes(make_org, tmp_path, 
         warnings = " | ".join(health["warnings"]["last"])
         assert "Opportunity.Description is no longer delivered by Salesforce" in warnings
         assert "Widget__c.Text__c is no longer delivered by Salesforce" in warnings
+        for name, field in (("Opportunity", "Description"), ("Widget__c", "Text__c")):
+            check = _fields_check(instance, name)
+            assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+            assert check.description == f"{name}: {field} kept all null (no longer delivered by Salesforce)"
 
         third, health = _refresh(path, instance)  # keep_removed_refreshes: 1 -> SELECT * drops Text__c now
         assert third.ok, third.failures
         assert "Text__c" not in _output(tmp_path, "widgets").column_names
         assert "Description" in _output(tmp_path, "opportunities").column_names  # named in the SOQL: kept
         assert health["schema_changes"]["Widget__c"]["dropped"] == ["Text__c"]
+        assert _fields_check(instance, "Widget__c").description == "Widget__c: Text__c dropped from the output"
         assert "Widget__c.Text__c is no longer delivered by Salesforce: dropped" in " | ".join(
             health["warnings"]["last"])
         with state_session(tmp_path / "state" / "state.db") as conn:

@@ -169,7 +169,9 @@ class ExtractionConfig(_Model):
 class RetryConfig(_Model):
     """Retries of transient errors (timeouts, connection errors, 5xx, rate limits)."""
 
-    attempts: int = Field(3, ge=1, le=20, description="Tries of one call, the first included.")
+    attempts: int = Field(3, ge=1, le=20, description=(
+        "Tries of one call, the first included. In a chunk every retry (its Bulk job, a results page, a status poll) "
+        "counts in one sequence: `attempts` tries per step the chunk reaches (each new page starts again)."))
     backoff_base_s: float = Field(1.0, ge=0, description="First backoff; doubles each retry.")
     backoff_max_s: float = Field(60.0, ge=0, description="Longest backoff.")
     jitter_s: float = Field(1.0, ge=0, description="Random extra wait up to this, against thundering herds.")

@@ -29,6 +29,7 @@ def make_stage_jobs(config: PipelineConfig) -> list[dg.UnresolvedAssetJobDefinit
         *(dg.define_asset_job(extract_job_name(o.name), selection=dg.AssetSelection.assets(object_asset_key(o.name)),
                               tags=stage("extract"), description=f"Extract the chunks of {o.name}, then check its rows.")
           for o in config.objects),
-        dg.define_asset_job(OUTPUT_JOB, tags=stage("output"), selection=dg.AssetSelection.assets(*output_asset_keys(config)),
+        dg.define_asset_job(OUTPUT_JOB, tags=stage("output"),
+                            selection=dg.AssetSelection.assets(*output_asset_keys(config)),
                             description="Staging of every object, the datasets and the Power BI files; ends the refresh."),
     ]

@@ -69,7 +69,7 @@ def output_asset_keys(config: PipelineConfig) -> list[dg.AssetKey]:
 
 def _column_schema(columns: list[dict[str, str]]) -> dg.MetadataValue:
     """A manifest's column list (name, Arrow type) as Dagster's column schema."""
-    return dg.MetadataValue.table_schema(dg.TableSchema(columns=[dg.TableColumn(c["name"], c["type"]) for c in columns]))
+    return dg.MetadataValue.table_schema(dg.TableSchema([dg.TableColumn(c["name"], c["type"]) for c in columns]))
 
 
 def make_dataset_assets(config: PipelineConfig) -> dg.AssetsDefinition:

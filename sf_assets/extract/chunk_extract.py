@@ -39,6 +39,7 @@ from sf_assets.salesforce.soql import plan_soql
 from sf_assets.storage.files import file_digest
 
 log = logging.getLogger(__name__)
+_JOB_OPEN, _JOB_DONE = 1, 2  # how far a chunk got (then _JOB_DONE + pages recorded): a retry past it counts from 1
 
 
 @dataclass(frozen=True)
@@ -166,7 +167,9 @@ def _attempt(ctx: ExtractContext, plan: FieldPlan, key: ChunkKey, dest: Path, la
         try:
             if resume is None:
                 tracker.set_job(key, job.info.id, job.info.api_version)
+            note_progress(_JOB_OPEN, "job status")
             info = job.info if job.info.state == "JobComplete" else job.wait()
+            note_progress(_JOB_DONE, f"page {tracker.get(key).pages_done + 1}")
             _fetch_pages(ctx, job, plan, key, parts_dir, label)
             parts = [_part(parts_dir, page) for page in range(1, tracker.get(key).pages_done + 1)]
             _check_counts(parquet_rows(parts), tracker.page_records(key), info)
@@ -199,7 +202,7 @@ def _fetch_pages(ctx: ExtractContext, job: QueryJob, plan: FieldPlan, key: Chunk
             partial(fetch, page, locator), label, ctx.client.retry, sleep=ctx.client.sleep,
             retry_on=lambda exc: is_transient(exc) and not isinstance(exc, ChunkValidationError))
         ctx.tracker.page_done(key, page, locator, records, next_locator)
-        note_progress(page, f"page {page + 1}")
+        note_progress(_JOB_DONE + page, f"page {page + 1}")
         locator = next_locator
 
 

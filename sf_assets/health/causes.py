@@ -21,14 +21,19 @@ import requests
 from simple_salesforce.exceptions import SalesforceError
 
 from sf_assets.observability.redaction import redact
+from sf_assets.publish.retrying import PublishError
+from sf_assets.salesforce.auth import SalesforceAuthError
+from sf_assets.salesforce.bulk2 import BulkError
+from sf_assets.salesforce.catalog import CatalogError
 from sf_assets.salesforce.errors import AccessTokenExpired, RefreshStop, error_fields
+from sf_assets.salesforce.field_planning import FieldPlanError
+from sf_assets.salesforce.retry import network_cause
+from sf_assets.salesforce.soql import SoqlError
+from sf_assets.storage.sqlite_util import DatabaseLocked
 
 MAX_CHARS = 400
 RESUMES = "then `sf-assets run` resumes"
 FIX_CONFIG = "fix it in the pipeline YAML (`sf-assets config check --online` checks it)"
-_FIX_FIRST_CODES = {"INVALID_TYPE", "INVALID_FIELD", "MALFORMED_QUERY", "INVALID_QUERY_FILTER_OPERATOR",
-                    "INSUFFICIENT_ACCESS", "API_DISABLED_FOR_ORG", "INVALID_SESSION_ID", "INVALID_AUTH_HEADER",
-                    "INVALID_LOGIN"}
 _SOBJECT = re.compile(r"sObject type '([^']+)' is not supported|describe of (\S+) failed: HTTP 404")
 _VERIFY = re.compile(r"certificate verify failed: ([^(')\]]+?)\s*\(_ssl")
 _ATTEMPTS = re.compile(r" \((\d+) attempts?\)$")
@@ -119,8 +124,6 @@ def _salesforce(exc: BaseException) -> Cause | None:
 
 
 def _network(exc: BaseException) -> Cause | None:
-    from sf_assets.salesforce.retry import network_cause
-
     text = str(exc)
     if isinstance(exc, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in text:
         said = _VERIFY.search(text)
@@ -146,32 +149,33 @@ def _network(exc: BaseException) -> Cause | None:
 def _known(exc: BaseException) -> Cause | None:
     if isinstance(exc, RefreshStop):  # a daily limit, an expired access token: its line already says it all
         return Cause(_first_line(str(exc)), fix_first=any(isinstance(e, AccessTokenExpired) for e in _chain(exc)))
-    name = type(exc).__name__
     text = _first_line(str(exc))
-    if name in ("FieldPlanError", "UnknownFieldError"):
+    if isinstance(exc, FieldPlanError):
         return Cause(text, fix_first=True)  # it names the field and the fix (did you mean ..., type_overrides)
-    if name == "SalesforceAuthError":
+    if isinstance(exc, SalesforceAuthError):
         return Cause(text, "check salesforce.auth and its environment variables", True)
-    if name == "SoqlError":
+    if isinstance(exc, SoqlError):
         return Cause(f"a SOQL in the pipeline YAML does not parse ({text})",
                      "fix it (`sf-assets config check` names the object)", True)
-    if name == "CatalogError" and _SOBJECT.search(text):
+    if isinstance(exc, CatalogError) and _SOBJECT.search(text):
         return _unknown_object(text)
-    if isinstance(exc, (SalesforceError, requests.HTTPError)) or name.startswith("Bulk"):
+    if isinstance(exc, (SalesforceError, requests.HTTPError, BulkError)):
         found = _salesforce(exc)
         if found is not None:
             return found
     network = _network(exc)
     if network is not None:
         return network
-    if name == "DatabaseLocked" or isinstance(exc, sqlite3.OperationalError) and "locked" in text:
+    if isinstance(exc, BulkError):  # a job Salesforce failed or never finished: its message says which and why
+        return Cause(text, RESUMES)
+    if isinstance(exc, DatabaseLocked) or isinstance(exc, sqlite3.OperationalError) and "locked" in text:
         return Cause("a SQLite database (the state or staging DB) is locked by another program",
                      f"close it (a DB browser, a backup or antivirus tool), {RESUMES}")
-    if name == "PreflightError" and text.startswith("Not enough disk space"):
+    if type(exc).__name__ == "PreflightError" and text.startswith("Not enough disk space"):  # pipeline/: above us
         return Cause(text, f"free space there (or move paths.work_dir / output_dir), {RESUMES}")
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         return Cause(f"the disk is full{' at ' + str(exc.filename) if exc.filename else ''}", f"free space, {RESUMES}")
-    if name == "PublishError":
+    if isinstance(exc, PublishError):
         os_error = next((e for e in _chain(exc) if isinstance(e, OSError)), None)
         why = os_error.strerror if os_error is not None and os_error.strerror else text
         return Cause(f"the share copy failed ({why})",
@@ -204,7 +208,7 @@ def describe_error(exc: BaseException) -> str:
 
 def chunk_failure(exc: BaseException, attempts: int) -> str:
     """A failed chunk's cause with how often it was tried: 'connection refused at https://… (3 attempts)'."""
-    return f"{explain(exc).what} ({attempts} attempt{'s' if attempts != 1 else ''})"
+    return redact(f"{explain(exc).what} ({attempts} attempt{'s' if attempts != 1 else ''})")[:MAX_CHARS]
 
 
 def failed_chunks_line(object_name: str, failures: Mapping[str, str]) -> str:

@@ -13,6 +13,7 @@ import json
 import logging
 import re
 import shutil
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,7 +41,8 @@ _PARTS_FOLDER = re.compile(r"\.p\d+s\d+$")  # work/datasets/<refresh_id>.<owner>
 
 @dataclass
 class HeldReport:
-    """Datasets built in one run: verified and held (`held`), or failed (name → one-line error)."""
+    """Datasets built in one run: verified and held (`held`, with `seconds` from engine start to verified
+    version), or failed (name → one-line error)."""
 
     held: list[HeldVersion] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
@@ -87,10 +89,6 @@ def held_root(config: PipelineConfig) -> Path:
     return config.paths.work_dir / "held"
 
 
-class _BuildFailed(RuntimeError):
-    """The engine's one-line error of a dataset (already logged by the engine)."""
-
-
 def build_held(config: PipelineConfig, refresh_id: str, names: Iterable[str] | None = None) -> HeldReport:
     """Build the datasets named (all by default) with one engine start; hold each verified version.
 
@@ -110,20 +108,23 @@ def build_held(config: PipelineConfig, refresh_id: str, names: Iterable[str] | N
             built = _run_datasets(config, selected, parts_root)
             by_name = {d.name: d for d in selected}
             for result in built.results:
-                report.seconds[result.name] = result.seconds
+                if result.result is None:  # the engine logged why
+                    report.failed[result.name] = result.error or "failed"
+                    drop(held_folder(root, result.name, refresh_id))
+                    continue
+                started = time.perf_counter()
                 try:
-                    if result.result is None:
-                        raise _BuildFailed(result.error or "failed")
                     version = build_version(
                         by_name[result.name], result.result.parts, result.result.schema, result.result.rows, root,
                         config.output, refresh_id, source_rows=result.source_rows, timings={"build_s": result.seconds})
                     sources = {t: staged_at[t] for t in result.source_rows if t in staged_at}
                     report.held.append(hold(version, root, by_name[result.name].sql, sources))
                 except Exception as exc:  # noqa: BLE001 - reported per dataset; the others go on
-                    report.failed[result.name] = str(exc) if isinstance(exc, _BuildFailed) else \
-                        f"{type(exc).__name__}: {exc}"
-                    log.error("Dataset %s of refresh %s not held: %s", result.name, refresh_id, report.failed[result.name])
+                    log.error("Writing dataset %s failed: %s", result.name, exc)
+                    report.failed[result.name] = f"{type(exc).__name__}: {exc}"
                     drop(held_folder(root, result.name, refresh_id))
+                    continue
+                report.seconds[result.name] = result.seconds + time.perf_counter() - started
         finally:
             shutil.rmtree(parts_root, ignore_errors=True)
         if report.failed and len(selected) == len(config.datasets):

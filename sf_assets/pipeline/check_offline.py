@@ -104,7 +104,6 @@ def check_offline(config: PipelineConfig, env: Mapping[str, str] | None = None,
 def _plans(config: PipelineConfig, queries: dict, report: CheckReport) -> dict | None:
     """Field plans from the cached catalog, else text-typed plans from each SOQL's field list."""
     from sf_assets.pipeline.catalog import load_cached_catalog
-    from sf_assets.pipeline.field_plans import plan_object_fields
     from sf_assets.salesforce.catalog import CatalogError
     from sf_assets.salesforce.field_planning import FieldPlanError
     from sf_assets.storage.sqlite_util import connect_readonly
@@ -118,9 +117,9 @@ def _plans(config: PipelineConfig, queries: dict, report: CheckReport) -> dict |
             catalog = None
         missing = [o.name for o in config.objects if catalog is None or o.name not in catalog]
         for obj in config.objects if not missing else ():
-            try:  # the drift rules of a refresh: a field no refresh ever delivered is a typo (did you mean ...?)
-                plans[obj.name] = plan_object_fields(config, obj, catalog, conn, refresh_id="")
-            except (FieldPlanError, sqlite3.Error) as exc:
+            try:
+                plans[obj.name] = plan_with_history(config, obj, catalog, conn)
+            except FieldPlanError as exc:
                 report.errors.append(f"objects.{obj.name}: {exc} (per the cached metadata catalog; "
                                      "`sf-assets config check --online` asks Salesforce)")
                 continue
@@ -144,6 +143,17 @@ def _plans(config: PipelineConfig, queries: dict, report: CheckReport) -> dict |
 
 _ADDRESS_PARTS = ("Street", "City", "State", "PostalCode", "Country", "StateCode", "CountryCode", "Latitude",
                   "Longitude", "GeocodeAccuracy")
+
+
+def plan_with_history(config: PipelineConfig, obj: ObjectConfig, catalog, conn: sqlite3.Connection | None):
+    """The object's field plan under a refresh's drift rules (a field no refresh ever delivered is a typo: did you
+    mean ...?), with the history in `conn`; a state DB of an older version (read-only: not migrated) has none."""
+    from sf_assets.pipeline.field_plans import plan_object_fields
+
+    try:
+        return plan_object_fields(config, obj, catalog, conn, refresh_id="")
+    except sqlite3.Error:
+        return plan_object_fields(config, obj, catalog, None, refresh_id="")
 
 
 def note_dropped(object_name: str, plan, report: CheckReport) -> None:

@@ -10,11 +10,10 @@ the state DB: the describes are held in memory.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from pathlib import Path
 
-from sf_assets.pipeline.check_offline import CheckReport, check_dataset_sql, note_dropped
+from sf_assets.pipeline.check_offline import CheckReport, check_dataset_sql, note_dropped, plan_with_history
 from sf_assets.config.models import PipelineConfig
 
 log = logging.getLogger(__name__)
@@ -27,7 +26,6 @@ def check_online(config: PipelineConfig, report: CheckReport, engines: tuple[str
     from sf_assets.pipeline.catalog import build_catalog
     from sf_assets.salesforce.catalog import CatalogError, sf_describer
     from sf_assets.pipeline.emulator import open_connection
-    from sf_assets.pipeline.field_plans import plan_object_fields
     from sf_assets.salesforce.field_planning import FieldPlanError
     from sf_assets.salesforce.retry import describe_cause
     from sf_assets.salesforce.soql import compose_extraction_soql
@@ -57,9 +55,9 @@ def check_online(config: PipelineConfig, report: CheckReport, engines: tuple[str
         plans = {}
         state = connect_readonly(config.paths.state_db) if config.paths.state_db.exists() else None
         for obj in config.objects:
-            try:  # the drift rules of a refresh: a field no refresh ever delivered is an error (did you mean ...?)
-                plan = plan_object_fields(config, obj, catalog, state, refresh_id="")
-            except (FieldPlanError, sqlite3.Error) as exc:
+            try:
+                plan = plan_with_history(config, obj, catalog, state)
+            except FieldPlanError as exc:
                 report.errors.append(f"objects.{obj.name}: {exc}")
                 continue
             note_dropped(obj.name, plan, report)

@@ -22,7 +22,7 @@ from sf_assets.pipeline.field_plans import plan_object_fields, record_plan
 from sf_assets.salesforce.retry import call_with_retry
 from sf_assets.salesforce.counts import count_rows
 from sf_assets.salesforce.soql import parse_soql
-from sf_assets.storage.refresh_facts import put_fact
+from sf_assets.storage.refresh_facts import add_health_warning, put_fact
 from sf_assets.storage.state_db import transaction
 
 log = logging.getLogger(__name__)
@@ -194,6 +194,9 @@ def plan_objects(config: PipelineConfig, catalog: dict[str, ObjectMeta], conn: s
             plan = plan_object_fields(config, obj, catalog, conn, refresh_id)
             for name, reason in plan.dropped:
                 log.warning("Field '%s' on %s is invalid or deprecated: dropped (%s)", name, obj.name, reason)
+                if not plan.star_fields:  # named in the SOQL (under SELECT * it was never asked for by name)
+                    add_health_warning(conn, refresh_id, f"field_left_out:{obj.name}.{name}",
+                                       f"{obj.name}.{name} is named in the SOQL but left out: {reason}")
             if plan.star_fields:
                 log.info("SELECT * on %s expanded to %d fields: %s", obj.name, len(plan.star_fields),
                          ", ".join(plan.star_fields))

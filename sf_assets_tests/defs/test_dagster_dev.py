@@ -99,7 +99,7 @@ def test_materialize_all_twice_then_a_failed_chunk_rerun_alone(ui, org):
                             env={**os.environ, "DAGSTER_HOME": str(server.home)}, capture_output=True, text=True,
                             timeout=300)
     org.set_faults(FaultPlan())
-    assert failed.returncode == 1 and "1 chunk(s) of Account failed" in failed.stderr, failed.stderr[-2000:]
+    assert failed.returncode == 1 and "Failure: 1 chunk of Account failed: " in failed.stderr, failed.stderr[-2000:]
     assert _current(output)["refresh_id"] == refresh_2  # the Power BI file still holds the last good refresh
     (account_key,) = instance.get_dynamic_partitions("Account_chunks")
     rerun = server.materialize_partitions(["salesforce", "Account"], [account_key])

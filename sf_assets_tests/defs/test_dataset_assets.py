@@ -10,6 +10,7 @@ from sf_assets.config import load_config
 from sf_assets.defs.build import build_definitions
 from sf_assets.defs.driver import execute_refresh
 from sf_assets.defs.output import POWERBI_OUTPUT, dataset_asset_key
+from sf_assets.pipeline.build import promote_refresh
 from sf_assets_tests.pipeline_helpers import write_config
 
 OBJECTS = [
@@ -19,7 +20,7 @@ OBJECTS = [
 DATASETS = [
     {"name": "accounts", "sql": "SELECT Id, Name, Industry FROM Account"},
     {"name": "opportunity_account",
-     "sql": "SELECT o.Id, o.Amount, a.Name AS AccountName FROM Opportunity o LEFT JOIN Account a ON o.AccountId = a.Id"},
+     "sql": "SELECT o.Id, o.Amount, a.Name AS AccountName FROM Opportunity o JOIN Account a ON o.AccountId = a.Id"},
 ]
 
 
@@ -79,6 +80,14 @@ def test_datasets_are_assets_and_one_rebuilt_alone_waits_for_the_promotion(org, 
         held = tmp_path / "work" / "held" / "accounts" / f"v{refreshed.refresh_id}"
         assert (held / "_SUCCESS").exists()
         assert instance.get_latest_materialization_event(POWERBI_OUTPUT).run_id == output_run.run_id
+
+        # a held version built from another SQL than the configured one is never promoted
+        edited = [{**DATASETS[0], "sql": "SELECT Id, Name FROM Account"}, DATASETS[1]]
+        refused = promote_refresh(load_config(write_config(org, tmp_path, objects=OBJECTS, datasets=edited)),
+                                  refreshed.refresh_id)
+        assert list(refused.failed) == ["accounts"] and "SQL changed" in refused.failed["accounts"]
+        assert refused.held_back == [] and _visible(output) == before and held.exists()
+        write_config(org, tmp_path, objects=OBJECTS, datasets=DATASETS)
 
         # ... until the refresh's set is promoted together: the held version becomes current, nothing is left held
         promote = dg.materialize(assets, selection=[POWERBI_OUTPUT], instance=instance, resources=defs.resources)

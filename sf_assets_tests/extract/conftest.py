@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sf_assets.emulator import EmulatorOrg
+from sf_assets.emulator import EmulatorOrg, FaultPlan
 from sf_assets.salesforce.connection import SalesforceConnection
 from sf_assets.schema.field_plan import FieldPlan
 from sf_assets_tests.extract.helpers import SOQL, connect, field_plan
@@ -14,12 +14,18 @@ from sf_assets_tests.extract.helpers import SOQL, connect, field_plan
 
 @pytest.fixture(scope="session")
 def plans(_session_org: EmulatorOrg, tmp_path_factory: pytest.TempPathFactory) -> dict[str, FieldPlan]:
-    """Field plan of every emulated object (SOQL from helpers.SOQL)."""
+    """Field plan of every emulated object (SOQL from helpers.SOQL), read while the shared org has no faults.
+
+    Built at first use, which may follow a test that left faults switched on (their order varies with xdist).
+    """
+    faults = _session_org.faults
+    _session_org.set_faults(FaultPlan())
     connection = connect(_session_org, tmp_path_factory.mktemp("plans"))
     try:
         return {name: field_plan(connection, name) for name in SOQL}
     finally:
         connection.close()
+        _session_org.set_faults(faults)
 
 
 @pytest.fixture
