@@ -1,6 +1,6 @@
 """Pydantic models of `config/pipeline.yaml`. Every field's description is its reference doc.
 
-`docs/CONFIGURATION.md` is generated from these models (`sf-assets config-doc`).
+`docs/CONFIGURATION.md` is generated from these models (`sf-assets config doc --output docs/CONFIGURATION.md`).
 Relative paths are resolved against the directory of the configuration file.
 Secrets are never stored here: only the *names* of environment variables that hold them.
 """

@@ -21,9 +21,7 @@ def one_line_failures(stage: str) -> Iterator[None]:
         yield
     except dg.Failure:
         raise
-    except Exception as exc:
-        if type(exc).__name__ == "DagsterExecutionInterruptedError":  # Ctrl+C / run termination: not a failure of ours
-            raise
+    except Exception as exc:  # Ctrl+C / run termination (DagsterExecutionInterruptedError) is a BaseException
         cause = explain(exc)
         raise dg.Failure(description=f"{stage}: {cause.line}", metadata={FIX_FIRST: cause.fix_first},
                          allow_retries=False) from exc

@@ -1,5 +1,6 @@
 """Preflight, metadata catalog and field plans: the assets that run before any extraction."""
 
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -17,7 +18,7 @@ from sf_assets.salesforce.catalog import sf_describer
 from sf_assets.schema.field_plan import FieldPlan
 from sf_assets.storage.output_cleanup import remove_stale_files
 from sf_assets.storage.refresh_facts import put_fact
-from sf_assets.storage.refresh_lock import RefreshLocked, refresh_lock
+from sf_assets.storage.refresh_lock import PROBE_WAIT_S, holder_path, lock_is_free
 
 GROUP = "prepare"
 
@@ -26,11 +27,12 @@ def _refuse_while_cli_refreshes(context: dg.AssetExecutionContext, lock_file: Pa
     """A UI/daemon refresh must not run beside `sf-assets run` (which holds the refresh lock)."""
     if context.run.tags.get(LAUNCHED_BY_TAG) == "cli":
         return  # that process holds the lock itself
-    try:
-        with refresh_lock(lock_file):
-            pass
-    except RefreshLocked as exc:
-        raise dg.Failure(description=f"preflight: {exc}", allow_retries=False) from None
+    deadline = time.monotonic() + PROBE_WAIT_S  # a sensor's probe holds the lock for milliseconds
+    while not lock_is_free(lock_file):
+        if time.monotonic() >= deadline:
+            raise dg.Failure(description=f"preflight: `sf-assets run` is refreshing (it holds {lock_file}; "
+                                         f"{holder_path(lock_file).name} names it)", allow_retries=False)
+        time.sleep(0.02)
 
 
 class CatalogRunConfig(dg.Config):

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+
 import dagster as dg
 
-from sf_assets.defs.context import state_db
-from sf_assets.defs.dagster_internals import backfill_id_of
+from sf_assets.defs.context import state_db, tied_refresh_id
 from sf_assets.defs.errors import step_failure_lines
 from sf_assets.defs.output import POWERBI_OUTPUT
+from sf_assets.defs.partitions import IN_PROGRESS
 from sf_assets.defs.publish import publish_job
 from sf_assets.defs.resources import PipelineConfigResource
 from sf_assets.defs.tags import LAUNCHED_BY_TAG, REFRESH_TAG
-from sf_assets.extract.refresh import latest_refresh_id, refresh_of_backfill
-from sf_assets.pipeline.health import finish_refresh_with_health
+from sf_assets.pipeline.health import finish_refresh_with_health, write_refresh_health
+
+log = logging.getLogger(__name__)
 
 SELF_REPORTING = {"cli"}  # `sf-assets run` publishes and reports itself (it cannot rely on a daemon)
 
@@ -35,20 +39,33 @@ def publish_on_new_output(context: dg.SensorEvaluationContext, asset_event: dg.E
     return publish_run_request(context.instance, asset_event)
 
 
+def _runs_still_going(instance: dg.DagsterInstance, conn: sqlite3.Connection, refresh_id: str,
+                      failed_run_id: str) -> list[str]:
+    """The other runs of the refresh that are queued or in progress."""
+    return [run.run_id for run in instance.get_runs(dg.RunsFilter(statuses=IN_PROGRESS))
+            if run.run_id != failed_run_id and tied_refresh_id(conn, run) == refresh_id]
+
+
 @dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=30,
                        description="Records a failed stage's real errors in its refresh's health JSON.")
 def health_on_failure(context: dg.RunFailureSensorContext, pipeline: PipelineConfigResource) -> dg.SkipReason | None:
-    tags = context.dagster_run.tags
-    if tags.get(LAUNCHED_BY_TAG) in SELF_REPORTING:
+    """Ends the refresh a failed run provably belongs to (tag, backfill or recorded process) as failed, from the
+    instance and local files only: no Salesforce call (the end usage is the last one the refresh recorded)."""
+    run = context.dagster_run
+    if run.tags.get(LAUNCHED_BY_TAG) in SELF_REPORTING:
         return dg.SkipReason("`sf-assets run` reports its own failures")
     config = pipeline.load()
     with state_db(config) as conn:
-        backfill_id = backfill_id_of(tags)
-        refresh_id = tags.get(REFRESH_TAG) or (refresh_of_backfill(conn, backfill_id) if backfill_id else None) or \
-            latest_refresh_id(conn)
+        refresh_id = tied_refresh_id(conn, run)
+        still_going = _runs_still_going(context.instance, conn, refresh_id, run.run_id) if refresh_id else []
     if refresh_id is None:
-        return dg.SkipReason("no refresh to report on")
+        log.info("Failed run %s belongs to no refresh (no refresh tag, backfill or recorded step): ignored", run.run_id)
+        return dg.SkipReason(f"run {run.run_id} belongs to no refresh")
     errors = step_failure_lines(context.get_step_failure_events()) or [
         (context.failure_event.message or "run failed").strip().splitlines()[0]]
-    finish_refresh_with_health(config, refresh_id, "failed", errors=errors, run_ids=[context.dagster_run.run_id])
+    if still_going:  # the refresh goes on: its failure is decided when its last run ends
+        write_refresh_health(config, refresh_id, run_ids=[run.run_id],
+                             warnings=[f"run {run.run_id} failed while the refresh went on: {e}" for e in errors])
+        return dg.SkipReason(f"refresh {refresh_id} still has run(s) in progress: {', '.join(still_going)}")
+    finish_refresh_with_health(config, refresh_id, "failed", errors=errors, run_ids=[run.run_id], read_usage=False)
     return None

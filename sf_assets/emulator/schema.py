@@ -18,7 +18,6 @@ SOAP_TYPES = {
     "address": "urn:address", "location": "urn:location",
 }
 STRINGISH = {"string", "textarea", "picklist", "multipicklist", "email", "phone", "url", "id", "reference"}
-ADDRESS_PARTS = ("Street", "City", "State", "PostalCode", "Country", "Latitude", "Longitude")
 
 
 @dataclass(frozen=True)

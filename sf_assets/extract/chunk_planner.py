@@ -49,6 +49,11 @@ log = logging.getLogger(__name__)
 SAMPLE_SIZE = 200_000
 EMPTY_TAIL_ID = "zzzzzzzzzzzzzzzzzz"  # above every Id (base-62 in ASCII order): ranges [it, it) are empty
 ID_PAGE_RECORDS = 1_000_000
+MAX_CHUNKS = 9_999  # chunk ids c0001…c9999 sort as text; c10000 would sort before c1001 (wrong partition ranges)
+
+
+class TooManyChunks(ValueError):
+    """A plan would need more chunks than chunk ids sort correctly: the object's chunk_size must be raised."""
 
 
 @dataclass(frozen=True)
@@ -126,7 +131,8 @@ class IdSample:
 
 
 def chunk_id(position: int) -> str:
-    """The stable id (and Dagster partition key) of the chunk at 1-based `position`: c0001, c0002, …"""
+    """The stable id (and Dagster partition key) of the chunk at 1-based `position`: c0001, c0002, … (plans stop at
+    MAX_CHUNKS, so the keys sort as text in chunk order)."""
     return f"c{position:04d}"
 
 
@@ -185,6 +191,8 @@ def _plan_chunks(client: BulkClient, tracker: ChunkTracker, plan: FieldPlan, ref
     stored = tracker.chunks(refresh_id, plan.object_name)
     if stored:
         return ChunkPlan(plan.object_name, tuple(ChunkRange(s.key.chunk_id, s.id_lo, s.id_hi) for s in stored), "stored")
+    if estimate is not None:
+        _refuse_too_many(plan.object_name, estimate, chunk_size)  # before the Id scan: it would be a wasted job
     small = estimate is not None and estimate <= chunk_size
     if chunk_count == 1 or (chunk_count is None and small):
         ideal = max(1, math.ceil((estimate or 0) / chunk_size))
@@ -200,7 +208,18 @@ def _plan_chunks(client: BulkClient, tracker: ChunkTracker, plan: FieldPlan, ref
             cuts = [EMPTY_TAIL_ID] * (chunk_count - 1)
         result = ChunkPlan(plan.object_name, ranges_from_boundaries(cuts, chunk_count), "id_scan", sample.count,
                            client.requests_sent - sent_before, max(1, math.ceil(sample.count / chunk_size)))
+    _refuse_too_many(plan.object_name, result.rows_counted or 0, chunk_size, len(result.ranges))
     tracker.add_plan(refresh_id, plan.object_name, result.ranges)
     log.info("Planned %d chunk(s) of %s (%s, %s rows counted, %d API requests)", len(result.ranges),
              plan.object_name, result.method, result.rows_counted, result.api_requests)
     return result
+
+
+def _refuse_too_many(object_name: str, rows: int, chunk_size: int, chunks: int = 0) -> None:
+    """Raise TooManyChunks when `rows` in chunks of `chunk_size` (or `chunks` ranges) pass MAX_CHUNKS."""
+    chunks = max(chunks, math.ceil(rows / chunk_size))
+    if chunks > MAX_CHUNKS:
+        raise TooManyChunks(
+            f"{object_name}: {rows:,} rows in chunks of {chunk_size:,} make {chunks:,} chunks, more than the "
+            f"{MAX_CHUNKS:,} a refresh supports; raise its chunk_size (objects[].chunk_size or "
+            f"extraction.chunk_size) to at least {math.ceil(rows / MAX_CHUNKS):,}")

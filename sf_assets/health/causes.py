@@ -171,6 +171,8 @@ def _known(exc: BaseException) -> Cause | None:
     if isinstance(exc, DatabaseLocked) or isinstance(exc, sqlite3.OperationalError) and "locked" in text:
         return Cause("a SQLite database (the state or staging DB) is locked by another program",
                      f"close it (a DB browser, a backup or antivirus tool), {RESUMES}")
+    if type(exc).__name__ == "TooManyChunks":  # extract/ imports health/: by name; its line names the fix
+        return Cause(text, fix_first=True)
     if type(exc).__name__ == "PreflightError" and text.startswith("Not enough disk space"):  # pipeline/: above us
         return Cause(text, f"free space there (or move paths.work_dir / output_dir), {RESUMES}")
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:

@@ -41,7 +41,7 @@ from sf_assets.pipeline.refresh_stop import stopped_since
 from sf_assets.salesforce.api_usage import ApiUsage, usage_from_limits
 from sf_assets.storage.output_cleanup import delete_finished_chunk_files
 from sf_assets.storage.refresh_facts import (add_health_error, add_health_warning, all_facts, health_errors,
-                                             health_sections, put_fact)
+                                             health_sections, last_api_usage, put_fact)
 from sf_assets.storage.run_processes import runs_of_refresh
 from sf_assets.storage.state_db import state_session, transaction
 
@@ -112,6 +112,8 @@ def _render(config: PipelineConfig, refresh_id: str, run_ids: Sequence[str], end
         started_at, ended_at = _refresh_times(conn, refresh_id)
         run_ids = [*runs_of_refresh(conn, refresh_id), *run_ids]
     sections, keyed_warnings = health_sections(facts)
+    last = last_api_usage(facts)  # what Salesforce last reported: the end usage of a refresh that did not read it
+    usage_end = (end.api_usage or (ApiUsage(int(last["used"]), int(last["max"])) if last else None)) if end else None
     end = end or EndOfRefresh()
     return HealthReport(
         refresh_id=refresh_id, status=status, started_at=started_at, ended_at=ended_at,
@@ -119,7 +121,7 @@ def _render(config: PipelineConfig, refresh_id: str, run_ids: Sequence[str], end
         objects={name: ObjectRows(expected.get(name), rows.get(name, 0)) for name in dict.fromkeys([*expected, *rows])},
         errors=Messages.of(list(dict.fromkeys(health_errors(facts).values()))),
         warnings=Messages.of(list(dict.fromkeys([*keyed_warnings.values(), *retried]))),
-        api_usage_start=_usage(facts.get("api_usage_start")), api_usage_end=end.api_usage,
+        api_usage_start=_usage(facts.get("api_usage_start")), api_usage_end=usage_end,
         disk_free_start=_disk_start(facts.get("disk_free_start")), disk_free_end=end.disk_free,
         dask=config.dask.model_dump(mode="json"), sqlite=end.sqlite, final_files=end.final_files,
         published=_published(facts), outputs=facts.get("outputs") or {}, sections=sections,
@@ -189,11 +191,14 @@ def _end_of_refresh(config: PipelineConfig, refresh_id: str, read_usage: bool = 
 
 
 def finish_refresh_with_health(config: PipelineConfig, refresh_id: str, status: str, *, errors: Sequence[str] = (),
-                               run_ids: Sequence[str] = (), messages: MessageCollector | None = None) -> Path | None:
+                               run_ids: Sequence[str] = (), messages: MessageCollector | None = None,
+                               read_usage: bool = True) -> Path | None:
     """End a refresh (`success` or `failed`) in the state DB and write its complete health JSON.
 
     Whoever ends a refresh calls this: the Power BI output step, `sf-assets run` on a failure, the
     failure sensor. A refresh that already succeeded keeps its status; later failures become warnings.
+    With `read_usage` off (the failure sensor) no Salesforce connection is opened: the end usage is the
+    last one the refresh recorded (`refresh_facts.record_api_usage`).
     """
     from sf_assets.extract.refresh import finish_refresh
 
@@ -205,7 +210,7 @@ def finish_refresh_with_health(config: PipelineConfig, refresh_id: str, status: 
         finish_refresh(conn, refresh_id, status, {"failures": [redact(e) for e in errors]})
         stopped = status != "success" and stopped_since(conn, refresh_id) is not None  # no request after a stop
     with log_context(refresh_id=refresh_id):  # a sensor ending it logs into the refresh's folder too
-        end = _end_of_refresh(config, refresh_id, read_usage=not stopped)
+        end = _end_of_refresh(config, refresh_id, read_usage=read_usage and not stopped)
         path = write_refresh_health(config, refresh_id, run_ids=run_ids, messages=messages, errors=errors, end=end)
         if status == "success":
             delete_finished_chunk_files(config.paths.state_db)

@@ -7,6 +7,7 @@ state DB holds each refresh's Id bounds per chunk (see docs/ARCHITECTURE.md, "Ch
 from __future__ import annotations
 
 import contextlib
+import logging
 import sqlite3
 from collections.abc import Iterator
 
@@ -22,7 +23,22 @@ from sf_assets.salesforce.connection import SalesforceConnection
 from sf_assets.salesforce.governor import ApiGovernor
 from sf_assets.storage.field_mapping import load_plan
 from sf_assets.storage.chunk_keys import set_key_target
-from sf_assets.storage.refresh_facts import get_fact
+from sf_assets.storage.refresh_facts import get_fact, record_api_usage
+from sf_assets.storage.state_db import transaction
+
+log = logging.getLogger(__name__)
+
+
+def _record_last_usage(conn: sqlite3.Connection, refresh_id: str, governor: ApiGovernor) -> None:
+    seen = governor.last_usage
+    if seen is None:
+        return
+    try:
+        with transaction(conn):
+            usage, seen_at = seen
+            record_api_usage(conn, refresh_id, usage.used, usage.max, seen_at)
+    except sqlite3.Error as exc:  # never hides the step's own outcome
+        log.warning("Could not record the last API usage of refresh %s: %s", refresh_id, exc)
 
 
 @contextlib.contextmanager
@@ -30,13 +46,17 @@ def extract_context(
     config: PipelineConfig, connection: SalesforceConnection, conn: sqlite3.Connection, refresh_id: str
 ) -> Iterator[ExtractContext]:
     """An ExtractContext for the refresh (throttled when preflight found API usage above the warn threshold);
-    a daily limit or an expired access token inside it becomes a recorded `RefreshStopped`."""
+    a daily limit or an expired access token inside it becomes a recorded `RefreshStopped`. On the way out the
+    last API usage Salesforce reported is recorded with its time."""
     governor = ApiGovernor(
         config.api_usage, config.extraction.max_concurrent_jobs, throttled=bool(get_fact(conn, refresh_id, "throttled"))
     )
     client = BulkClient(connection, governor, config.retry, config.extraction)
-    with stops_at_once(conn, refresh_id, config.extraction.resume_window_hours):
-        yield ExtractContext(client, ChunkTracker(conn), refresh_id, config.paths.work_dir)
+    try:
+        with stops_at_once(conn, refresh_id, config.extraction.resume_window_hours):
+            yield ExtractContext(client, ChunkTracker(conn), refresh_id, config.paths.work_dir)
+    finally:  # the last usage Salesforce reported: what the failure sensor reports (it never calls Salesforce)
+        _record_last_usage(conn, refresh_id, governor)
 
 
 def estimate(conn: sqlite3.Connection, refresh_id: str, object_name: str) -> int | None:

@@ -22,7 +22,7 @@ from sf_assets.pipeline.field_plans import plan_object_fields, record_plan
 from sf_assets.salesforce.retry import call_with_retry
 from sf_assets.salesforce.counts import count_rows
 from sf_assets.salesforce.soql import parse_soql
-from sf_assets.storage.refresh_facts import add_health_warning, put_fact
+from sf_assets.storage.refresh_facts import add_health_warning, put_fact, record_api_usage
 from sf_assets.storage.state_db import transaction
 
 log = logging.getLogger(__name__)
@@ -174,6 +174,7 @@ def run_preflight(sf: Any, config: PipelineConfig, conn: sqlite3.Connection, ref
         )
         put_fact(conn, refresh_id, "throttled", throttled)
         put_fact(conn, refresh_id, "api_usage_start", usage.as_metadata())
+        record_api_usage(conn, refresh_id, usage.used, usage.max, datetime.fromisoformat(now))
         put_fact(conn, refresh_id, "disk_free_start",
                  {str(d.path): {"free_bytes": d.free_bytes, "total_bytes": d.total_bytes} for d in disks})
     return PreflightReport(usage, throttled, disks, estimates, needed, warnings)

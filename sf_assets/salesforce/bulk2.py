@@ -231,10 +231,6 @@ class BulkClient:
         log.warning("Aborted Bulk job %s", job_id)
         return info
 
-    def delete_job(self, job_id: str, api_version: str, *, label: str = "Bulk API query") -> None:
-        """Delete a terminal job and its results."""
-        self._json("DELETE", self._url(api_version, job_id), label)
-
     def results_page(self, job_id: str, api_version: str, locator: str | None, max_records: int) -> ResultsPage:
         """Open ONE results page (not retried here: the caller retries the whole page, body included)."""
         self.governor.check()

@@ -32,6 +32,12 @@ def runs_of_refresh(conn: sqlite3.Connection, refresh_id: str) -> list[str]:
                                        (refresh_id,))]
 
 
+def refresh_of_run(conn: sqlite3.Connection, run_id: str) -> str | None:
+    """The refresh `run_id` was recorded under, if any."""
+    row = conn.execute("SELECT refresh_id FROM run_processes WHERE run_id = ?", (run_id,)).fetchone()
+    return row[0] if row else None
+
+
 def process_alive(pid: int, process_started: float | None = None) -> bool:
     """True while `pid` runs and (if given) is the same process that started at `process_started`."""
     started = _started(pid)

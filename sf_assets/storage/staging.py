@@ -40,7 +40,6 @@ the same DB, this machine). An existing staging DB keeps its page size.
 from __future__ import annotations
 
 import logging
-import re
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -55,13 +54,11 @@ from sf_assets.storage.chunk_schema import SchemaCheck, check_chunks
 from sf_assets.storage.sqlite_util import connect, connect_readonly, retry_locked
 from sf_assets.storage.staging_loading import PAGE_SIZE, load_chunks, loading_file, loading_folder, remove_loading_file
 from sf_assets.storage.staging_types import create_table_sql, quote, sql_names
-from sf_assets.storage.temp_owner import remove_dead_temps
 
 log = logging.getLogger(__name__)
 
 LOADING_SUFFIX = "__loading"  # in-place loading tables of older versions
 _LOCK_ATTEMPTS = 3
-_LOADING_FILE = re.compile(r"\.p\d+s\d+\.[0-9a-f]{8}\.db(-journal|-wal|-shm)?$")
 _BOOKKEEPING = """
 CREATE TABLE IF NOT EXISTS _sf_tables (
     object TEXT PRIMARY KEY, plan_json TEXT NOT NULL, rows INTEGER NOT NULL, staged_at TEXT NOT NULL);
@@ -120,9 +117,7 @@ def stage_object(
     """Check, load and index one object's chunk files into table ``plan.object_name``."""
     table = plan.object_name
     check = check_chunks(plan, chunk_files, staging_cfg.max_invalid_chunk_pct)
-    folder = loading_folder(staging_db_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    remove_dead_temps(folder, _LOADING_FILE)
+    loading_folder(staging_db_path).mkdir(parents=True, exist_ok=True)
     loading = loading_file(staging_db_path, table)
     started = time.perf_counter()
     rows = load_chunks(loading, plan, check.valid, staging_cfg.batch_rows)

@@ -5,8 +5,6 @@
 
 import dagster as dg
 
-from sf_assets.config import load_config
-from sf_assets.defs.automation import make_continue_scheduled_refresh
 from sf_assets.defs.build import build_definitions
 from sf_assets.defs.tags import LAUNCHED_BY_TAG, REFRESH_TAG
 from sf_assets_tests.pipeline_helpers import write_config
@@ -36,8 +34,8 @@ def test_schedule_prepares_then_sensor_requests_one_backfill_of_every_chunk(org,
         subset = backfill.asset_graph_subset
         assert sorted(subset.get_partitions_subset(dg.AssetKey(["salesforce", "Account"])).get_partition_keys()) == keys
         assert {k.to_user_string() for k in subset.non_partitioned_asset_keys} == {"staging/Account", "dataset/accounts", "powerbi_output"}
-        refresh_id = prepare.dagster_run.tags.get(REFRESH_TAG) or backfill.tags[REFRESH_TAG]
+        (preflight,) = prepare.asset_materializations_for_node("preflight")
+        refresh_id = preflight.metadata["refresh_id"].value  # the refresh the schedule's prepare run started
         assert backfill.tags[REFRESH_TAG] == refresh_id and backfill.tags[LAUNCHED_BY_TAG] == "schedule"
         again = sensor.evaluate_tick(dg.build_sensor_context(instance=instance, definitions=defs, resources={"pipeline": defs.resources["pipeline"]}, cursor=tick.cursor))
         assert not again.run_requests  # exactly one backfill per scheduled refresh
-    assert make_continue_scheduled_refresh(load_config(path)).name == "continue_scheduled_refresh"

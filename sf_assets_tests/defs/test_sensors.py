@@ -36,7 +36,7 @@ def test_one_publish_run_per_materialization():
         assert len(result.run_requests) == 1
         request = result.run_requests[0]
         assert request.run_key == f"publish-{run_id}" and request.tags[REFRESH_TAG] == "r1"
-        assert request.job_name in (None, "publish_job")
+        assert (request.job_name or publish_on_new_output.job_name) == "publish_job"  # the job the run will be of
         again = tick(instance, result.cursor)
         assert not again.run_requests  # the same materialization is not published twice
         second_run = materialize_output(instance, "r2")
@@ -77,7 +77,7 @@ def test_failure_sensor_writes_health_for_ui_runs(org, tmp_path, monkeypatch):
         raise RuntimeError(f"boom with token {org.access_token}")
 
     with dg.instance_for_test() as instance:
-        result = dg.materialize([broken], instance=instance, raise_on_error=False)
+        result = dg.materialize([broken], instance=instance, tags={REFRESH_TAG: refresh_id}, raise_on_error=False)
         assert not result.success
         run = instance.get_run_by_id(result.run_id)
         failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE)
@@ -139,3 +139,77 @@ def test_failure_sensor_records_the_real_error_and_never_degrades_a_finished_ref
         assert after[key] == before[key], key
     assert set(before["run_ids"]) < set(after["run_ids"])
     assert any("publish share vanished" in w for w in after["warnings"]["last"])
+
+
+def test_failure_sensor_acts_only_on_runs_of_a_refresh_and_reports_the_recorded_usage_offline(make_org, tmp_path):
+    """Preflight (its lock probe leaves no holder file) and an extraction step record the usage Salesforce reported;
+    with the org stopped, the sensor ignores an untied failed run, leaves a refresh with a run in progress running,
+    then ends it as failed from local state alone: no HTTP request (the org is down), the recorded usage and time."""
+    import time
+
+    from sf_assets.config import load_config
+    from sf_assets.defs.build import build_definitions
+    from sf_assets.defs.resources import PipelineConfigResource
+    from sf_assets.extract.refresh import current_or_new_refresh, refresh_status
+    from sf_assets.pipeline.emulator import open_connection
+    from sf_assets.pipeline.plan import extract_context
+    from sf_assets.storage.refresh_lock import holder_path
+    from sf_assets.storage.state_db import open_state_db
+    from sf_assets_tests.pipeline_helpers import write_config
+
+    org = make_org()
+    path = write_config(org, tmp_path, objects=[{"name": "Account", "soql": "SELECT Id, Name FROM Account"}])
+    config = load_config(path)
+    conn = open_state_db(config.paths.state_db)
+    refresh_id = current_or_new_refresh(conn, 20).refresh_id
+    defs = build_definitions(str(path))
+    preflight = [a for a in defs.assets if isinstance(a, dg.AssetsDefinition) and dg.AssetKey("preflight") in a.keys]
+    with dg.instance_for_test() as instance:
+        assert dg.materialize(preflight, instance=instance, resources=defs.resources,
+                              tags={REFRESH_TAG: refresh_id}).success
+    assert not holder_path(config.paths.state_db.parent / "refresh.lock").exists()  # the probe names no holder
+    org.set_api_used_pct(37.0)
+    connection = open_connection(config.salesforce)
+    with extract_context(config, connection, conn, refresh_id) as ctx:  # one governed Bulk request
+        ctx.client.create_query_job("SELECT Id FROM Account")
+    connection.close()
+    org.stop()  # from here on any Salesforce request (or /limits read) fails
+
+    pipeline = PipelineConfigResource(config_path=str(path))
+    report = tmp_path / "output" / f"health_check_{refresh_id}.json"
+    with dg.instance_for_test() as instance:
+        untied = dg.materialize([_failing_asset("a UI run of one asset")], instance=instance, raise_on_error=False)
+        assert health_on_failure(_failure_context(instance, untied), pipeline=pipeline) is not None
+        assert refresh_status(conn, refresh_id) == "running" and not report.exists()
+
+        instance.add_run(dg.DagsterRun(job_name="extract", run_id="still-going", status=dg.DagsterRunStatus.STARTED,
+                                       tags={REFRESH_TAG: refresh_id}))
+        health_on_failure(_fail_run_for(instance, refresh_id, "one chunk failed"), pipeline=pipeline)
+        assert refresh_status(conn, refresh_id) == "running"  # another run of it goes on
+        assert any("one chunk failed" in w for w in json.loads(report.read_text(encoding="utf-8"))["warnings"]["last"])
+
+        instance.delete_run("still-going")
+        started = time.monotonic()
+        health_on_failure(_fail_run_for(instance, refresh_id, "staging failed"), pipeline=pipeline)
+        took = time.monotonic() - started
+    assert took < 5, took  # no connection attempt, no emulator start, no 300 s read timeout
+    data = json.loads(report.read_text(encoding="utf-8"))
+    assert refresh_status(conn, refresh_id) == "failed" and data["status"] == "failed"
+    last = data["api_usage_last"]
+    assert last["pct"] == 37.0 and last["at"] >= data["started_at"][:19]
+    assert data["api_usage_end"] == {"used": last["used"], "max": last["max"], "pct": last["pct"]}
+
+
+def _failing_asset(message):
+    @dg.asset
+    def some_stage():
+        raise RuntimeError(message)
+
+    return some_stage
+
+
+def _failure_context(instance, result):
+    run = instance.get_run_by_id(result.run_id)
+    failure = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE)
+    return dg.build_run_status_sensor_context(sensor_name="health_on_failure", dagster_instance=instance,
+                                              dagster_run=run, dagster_event=failure).for_run_failure()

@@ -6,9 +6,11 @@ import random
 
 import numpy as np
 import pyarrow as pa
+import pytest
 
 from sf_assets.emulator import DataGenerator
-from sf_assets.extract.chunk_planner import IdSample, plan_chunks, ranges_from_boundaries
+from sf_assets.extract.chunk_planner import IdSample, TooManyChunks, plan_chunks, ranges_from_boundaries
+from sf_assets.health.causes import explain
 from sf_assets_tests.extract.helpers import expected_table, extract_all, make_context, read_chunks
 
 
@@ -84,6 +86,27 @@ def test_small_estimate_is_one_open_chunk_without_api_calls(org, connection, pla
     result = plan_chunks(ctx.client, ctx.tracker, plans["Account"], "R1", chunk_size=5000, estimate=300)
     assert (result.method, [(r.id_lo, r.id_hi) for r in result.ranges]) == ("single", [(None, None)])
     assert org.counters()["requests"] == 0
+
+
+def test_a_plan_of_more_than_9999_chunks_is_refused_naming_the_chunk_size_to_raise(make_org, connect_to, plans,
+                                                                                   tmp_path):
+    """Chunk ids sort as text up to c9999 (c10000 < c1001): the planner refuses more, before storing anything."""
+    org = make_org(rows={"Account": 10, "Contact": 10, "Opportunity": 10, "Widget__c": 10_500})
+    live = org.data.row_count("Widget__c")  # the scan counts live rows only
+    connection = connect_to(org)
+    ctx = make_context(connection, tmp_path)
+    connection.client()  # log in first: count the planner's requests only
+    org.reset_counters()
+    with pytest.raises(TooManyChunks, match=r"^Account: 20,000,000 rows in chunks of 2,000 make 10,000 chunks, .*"
+                                            r"raise its chunk_size .* to at least 2,001$") as refused:
+        plan_chunks(ctx.client, ctx.tracker, plans["Account"], "R1", chunk_size=2000, estimate=20_000_000)
+    assert explain(refused.value).fix_first  # a configuration error: running again cannot help (exit 2)
+    assert org.counters()["requests"] == 0  # refused on the preflight count: no Id scan job
+    assert live > 9_999
+    with pytest.raises(TooManyChunks, match=rf"^Widget__c: {live:,} rows in chunks of 1 make {live:,} chunks"):
+        plan_chunks(ctx.client, ctx.tracker, plans["Widget__c"], "R1", chunk_size=1)  # no estimate: the scan counts
+    assert ctx.tracker.chunks("R1", "Account") == [] and ctx.tracker.chunks("R1", "Widget__c") == []
+    assert len(plan_chunks(ctx.client, ctx.tracker, plans["Widget__c"], "R2", chunk_size=2).ranges) == -(-live // 2)
 
 
 def test_rows_created_after_planning_land_in_the_last_range(make_org, connect_to, plans, tmp_path):

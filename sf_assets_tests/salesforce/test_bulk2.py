@@ -90,9 +90,6 @@ def test_query_job_pages_with_locators(org, client):
             break
     assert sum(records) == lines == expected and records[:-1] == [100] * (len(records) - 1)
     assert client.governor.usage is not None and client.governor.usage.used > 0
-    client.delete_job(done.id, done.api_version)
-    with pytest.raises(BulkJobNotFound):
-        client.get_job(done.id, done.api_version)
 
 
 def test_results_need_the_jobs_api_version_and_completion(client):
