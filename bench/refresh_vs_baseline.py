@@ -62,7 +62,7 @@ def write_config(folder: Path, state_file: Path, engine: str, overrides: list[st
         "preflight": {"min_free_disk_gb": 1},  # a shared developer machine
         "paths": {"work_dir": "work", "output_dir": "output", "log_dir": "logs", "state_db": "state/state.db",
                   "staging_db": "state/staging.db"},
-        "dask": {"engine": engine},
+        "transform": {"engine": engine},
         "datasets": [d for d in demo["datasets"] if d["name"] == "opportunity_account"],
         "logging": {"level": "INFO", "format": "json"},
     }

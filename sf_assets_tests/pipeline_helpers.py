@@ -31,7 +31,7 @@ def write_config(org: EmulatorOrg, tmp_path: Path, objects: list[dict] | None = 
                   "state_db": "../state/state.db", "staging_db": "../state/staging.db", "share_dir": "../share"},
         "datasets": [{"name": "opportunity_account", "sql":
                       "SELECT o.*, a.Name AS AccountName FROM Opportunity o LEFT JOIN Account a ON o.AccountId = a.Id"}],
-        "dask": {"engine": "sqlite"},
+        "transform": {"engine": "sqlite"},
     }
     for key, value in sections.items():
         data[key] = {**data.get(key, {}), **value} if isinstance(value, dict) else value

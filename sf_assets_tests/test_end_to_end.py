@@ -44,7 +44,8 @@ def refresh(config_path, instance, **kwargs):
 @pytest.fixture()
 def pipeline(org, tmp_path):
     path = write_config(org, tmp_path, objects=OBJECTS, datasets=[{"name": "opportunities", "sql": JOIN}],
-                        dask={"engine": "dask_sql", "n_workers": 1, "threads_per_worker": 2, "memory_limit": "2GB"},
+                        transform={"engine": "dask_sql"},
+                        dask={"n_workers": 1, "threads_per_worker": 2, "memory_limit": "2GB"},
                         extraction={"chunk_size": 700}, paths={"create_share_dir": True})
     with dg.instance_for_test() as instance:
         yield path, instance

@@ -123,8 +123,8 @@ def expected_join(sql_name: str, tables: dict, types: dict) -> tuple[pa.Table, d
 def test_every_value_reaches_power_bi_exactly(org, tmp_path, engine):
     datasets = [{"name": n, "sql": f"SELECT * FROM {o}"} for n, o in OWN.items()]
     datasets += [{"name": n, "sql": sql} for n, sql in JOINS.items()]
-    dask = {"engine": engine, "n_workers": 1, "threads_per_worker": 2, "memory_limit": "2GB"}
-    path = write_config(org, tmp_path, objects=OBJECTS, datasets=datasets, dask=dask,
+    dask = {"n_workers": 1, "threads_per_worker": 2, "memory_limit": "2GB"}
+    path = write_config(org, tmp_path, objects=OBJECTS, datasets=datasets, transform={"engine": engine}, dask=dask,
                         extraction={"chunk_size": 700}, paths={"share_dir": None})
     with dg.instance_for_test() as instance:
         outcome = execute_refresh(load_config(path), instance)

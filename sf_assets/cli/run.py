@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys
@@ -23,8 +22,10 @@ def run_refresh(config_path: Path, new_refresh: bool = False, refresh_catalog: b
     """Run or resume a refresh in the persistent local Dagster instance and print a summary."""
     from sf_assets.defs.driver import ensure_dagster_home, execute_refresh
     from sf_assets.pipeline.publish import current_files
+    from sf_assets.transform.engines import dataset_engine
 
     config = load_config(config_path)
+    dataset_engine(config.transform.engine)  # an unknown engine: a configuration error before any refresh starts
     setup_logging(log_level or config.logging.level, config.paths.log_dir, config.logging.format, console_level="WARNING")
     logging.getLogger("alembic").setLevel(logging.WARNING)  # Dagster's storage migrations are not news
     ensure_dagster_home(config)
@@ -38,7 +39,7 @@ def run_refresh(config_path: Path, new_refresh: bool = False, refresh_catalog: b
         print(f"  Power BI file: {path}")
     print(f"  Health JSON:   {outcome.health_path or 'not written (see the log)'}")
     if outcome.health_path:
-        published = json.loads(outcome.health_path.read_text(encoding="utf-8")).get("published") or []
+        published = _health(config, outcome.refresh_id).get("published") or []
         for copy in published:
             print(redact(f"  Published:     {copy['path'] if copy['ok'] else 'FAILED: ' + str(copy['error'])}"))
     for failure in outcome.failures:
@@ -61,8 +62,9 @@ def _dagster() -> str:
 
 
 def _print_rows(state_db: Path, refresh_id: str) -> None:
-    from sf_assets.health import chunk_counts, rows_per_object
+    from sf_assets.extract.tracker import rows_per_object
     from sf_assets.pipeline.field_delivery import field_delivery
+    from sf_assets.pipeline.object_figures import chunk_counts
     from sf_assets.pipeline.row_check import row_check_lines
     from sf_assets.storage.state_db import state_session
 
@@ -96,22 +98,22 @@ def _someone_refreshes(config: PipelineConfig) -> bool:
 
 def show_status(config_path: Path) -> int:
     """Print the current/last refresh and its chunks by status; exit 1 unless it succeeded or is running."""
+    from sf_assets.extract.refresh import latest_refresh_id, refresh_status, refresh_times
+    from sf_assets.extract.tracker import status_counts
     from sf_assets.storage.state_db import state_session
 
     config = load_config(config_path)
     with state_session(config.paths.state_db) as conn:
-        refresh = conn.execute(
-            "SELECT refresh_id, started_at, finished_at, status FROM refreshes ORDER BY started_at DESC LIMIT 1").fetchone()
-        if refresh is None:
+        refresh_id = latest_refresh_id(conn)
+        if refresh_id is None:
             print("No refresh yet: run `sf-assets run`.")
             return EXIT_OK
-        refresh_id, started, finished, status = refresh
+        status, (started, finished) = refresh_status(conn, refresh_id), refresh_times(conn, refresh_id)
         if status == "running" and not _someone_refreshes(config):
             status = "interrupted (no process is running it; `sf-assets run` resumes it)"
-        print(f"Refresh {refresh_id}: {status} (started {started}{', finished ' + finished if finished else ''})")
-        for obj, chunk_status, count, rows in conn.execute(
-                "SELECT object, status, COUNT(*), COALESCE(SUM(rows), 0) FROM chunks WHERE refresh_id = ? "
-                "GROUP BY object, status ORDER BY object, status", (refresh_id,)):
+        ended = f", finished {finished.isoformat()}" if finished else ""
+        print(f"Refresh {refresh_id}: {status} (started {started.isoformat() if started else '?'}{ended})")
+        for obj, chunk_status, count, rows in status_counts(conn, refresh_id):
             print(f"  {obj:<20} {chunk_status:<10} {count:>5} chunks {rows:>12,} rows")
     summary = _health(config, refresh_id).get("human_summary")
     if summary:
@@ -121,10 +123,7 @@ def show_status(config_path: Path) -> int:
 
 
 def _health(config: PipelineConfig, refresh_id: str) -> dict:
-    """The refresh's health JSON ({} when it is not written yet or cannot be read)."""
-    from sf_assets.health import health_report_path
+    """The refresh's health JSON with today's keys ({} when it is not written yet or cannot be read)."""
+    from sf_assets.health import read_health
 
-    try:
-        return json.loads(health_report_path(config.paths.output_dir, refresh_id).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+    return read_health(config.paths.output_dir, refresh_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from pathlib import Path
@@ -12,11 +13,14 @@ from pydantic import ValidationError
 
 from sf_assets.config.interpolate import InterpolationError, interpolate
 from sf_assets.config.models import PipelineConfig
+from sf_assets.config.renamed import RenamedKeyConflict, move_renamed
 
+log = logging.getLogger(__name__)
 CONFIG_ENV_VAR = "SF_ASSETS_CONFIG"
 DEFAULT_CONFIG = Path("config") / "pipeline.yaml"  # under the working directory (where workspace.yaml is)
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\\\/]")
 _TAGS = {"emulator", "access_token", "password", "client_credentials", "jwt"}
+_WARNED: set[tuple[Path, str]] = set()  # each deprecation logged once per process (sensors load every tick)
 
 
 class ConfigError(Exception):
@@ -51,12 +55,24 @@ def load_config(path: str | os.PathLike[str] | None = None) -> PipelineConfig:
     except InterpolationError as exc:
         raise ConfigError(f"{file}: {exc.path}: {exc}") from None
     try:
+        data, deprecations = move_renamed(data)
+    except RenamedKeyConflict as exc:
+        raise ConfigError(f"{file}: {exc}") from None
+    for line in deprecations:
+        _warn_once(file, line)
+    try:
         config = PipelineConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"{file}: {_describe(exc)}") from None
     config = resolve_paths(config, file.resolve().parent)
     _check_files_exist(config, file)
-    return config.model_copy(update={"source_file": file.resolve()})
+    return config.model_copy(update={"source_file": file.resolve(), "deprecations": tuple(deprecations)})
+
+
+def _warn_once(file: Path, line: str) -> None:
+    if (file, line) not in _WARNED:
+        _WARNED.add((file, line))
+        log.warning("%s: %s", file, line)
 
 
 def _describe(exc: ValidationError) -> str:

@@ -224,10 +224,17 @@ class StagingConfig(_Model):
     lock_timeout_s: float = Field(60.0, gt=0, description="How long to wait for another program to release the staging DB.")
 
 
-class DaskConfig(_Model):
-    """Dataset engine."""
+class TransformConfig(_Model):
+    """How the datasets' SQL runs."""
 
-    engine: Literal["dask_sql", "sqlite"] = Field("dask_sql", description="dask_sql (parallel) or sqlite (low memory).")
+    engine: str = Field(
+        "dask_sql", description="Dataset engine: dask_sql (parallel; its settings are under `dask:`) or sqlite (low "
+        "memory, no Dask). Written `dask.engine` before: read there for one release, with a warning.")
+
+
+class DaskConfig(_Model):
+    """Settings of the dask_sql dataset engine."""
+
     scheduler_address: str | None = Field(None, description="tcp://host:8786 of an existing Dask scheduler.")
     n_workers: int = Field(2, ge=1, description="LocalCluster worker processes.")
     threads_per_worker: int = Field(1, ge=1, description="Threads per LocalCluster worker.")
@@ -297,6 +304,7 @@ class PipelineConfig(_Model):
     preflight: PreflightConfig = Field(default_factory=PreflightConfig)
     paths: PathsConfig = Field(default_factory=PathsConfig)
     staging: StagingConfig = Field(default_factory=StagingConfig)
+    transform: TransformConfig = Field(default_factory=TransformConfig)
     dask: DaskConfig = Field(default_factory=DaskConfig)
     datasets: list[DatasetConfig] = Field(default_factory=list)
     output: OutputConfig = Field(default_factory=OutputConfig)
@@ -306,6 +314,8 @@ class PipelineConfig(_Model):
     owner: str | None = Field(
         None, description="Owner of every asset in the Dagster UI: an email address or `team:<name>` (none if unset).")
     source_file: Path | None = Field(None, exclude=True, description="Set by the loader.")
+    deprecations: tuple[str, ...] = Field(
+        (), exclude=True, description="Set by the loader: one line per renamed key read in its old place.")
 
     @field_validator("owner")
     @classmethod

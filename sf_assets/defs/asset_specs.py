@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import dagster as dg
 
 from sf_assets.config import PipelineConfig
+from sf_assets.transform.engines import dataset_engine
 
 SALESFORCE = {"salesforce"}          # asks Salesforce (preflight, describe, chunk planning)
 EXTRACTED = {"salesforce", "parquet"}  # Bulk API results written as Parquet chunk files
@@ -19,8 +20,8 @@ POWERBI = {"parquet", "powerbi"}     # Parquet files for Power BI (output and it
 
 
 def dataset_kinds(engine: str) -> set[str]:
-    """Kinds of a dataset built by `dask.engine` (dask_sql or sqlite) into Power BI Parquet."""
-    return {"dask" if engine == "dask_sql" else "sqlite", *POWERBI}
+    """Kinds of a dataset built by the engine named `engine` (`transform.engine`) into Power BI Parquet."""
+    return {dataset_engine(engine).kind, *POWERBI}
 
 
 def with_owner(assets: Sequence[dg.AssetsDefinition | dg.AssetSpec], config: PipelineConfig

@@ -23,6 +23,7 @@ from sf_assets.defs.partitions import chunk_keys, chunk_partitions, key_changes,
 from sf_assets.defs.resources import PipelineConfigResource
 from sf_assets.defs.tags import LAUNCHED_BY_TAG, REFRESH_CONCURRENCY_TAG, REFRESH_TAG
 from sf_assets.extract.refresh import latest_refresh_id, refresh_status
+from sf_assets.extract.tracker import chunk_progress
 from sf_assets.storage.chunk_keys import key_target
 from sf_assets.storage.refresh_facts import get_fact
 
@@ -81,11 +82,8 @@ def catch_up_output(context: dg.SensorEvaluationContext, pipeline: PipelineConfi
         why_not = quiet_reason(context.instance, conn, lock_path(config), need_finished=False)
         if why_not:
             return dg.SkipReason(f"waiting: {why_not}")
-        total, done, last = conn.execute(
-            "SELECT COUNT(*), COALESCE(SUM(status = 'success'), 0), MAX(ended_at) FROM chunks WHERE refresh_id = ?",
-            (refresh_id,)).fetchone()
-        planned = {r[0] for r in conn.execute("SELECT DISTINCT object FROM chunks WHERE refresh_id = ?", (refresh_id,))}
-    if not total or done != total or planned != {o.name for o in config.objects}:
-        return dg.SkipReason(f"refresh {refresh_id}: {done} of {total} chunks done")
-    return dg.RunRequest(run_key=f"catch-up-{refresh_id}-{last}",
+        chunks = chunk_progress(conn, refresh_id)
+    if not chunks.planned or chunks.done != chunks.planned or chunks.objects != {o.name for o in config.objects}:
+        return dg.SkipReason(f"refresh {refresh_id}: {chunks.done} of {chunks.planned} chunks done")
+    return dg.RunRequest(run_key=f"catch-up-{refresh_id}-{chunks.last_ended}",
                          tags={REFRESH_TAG: refresh_id, LAUNCHED_BY_TAG: "catch_up"})

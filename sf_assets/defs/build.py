@@ -17,6 +17,7 @@ from sf_assets.defs.publish import publish_job, share_copy
 from sf_assets.defs.resources import PipelineConfigResource, SalesforceResource
 from sf_assets.defs.schedules import make_refresh_schedule
 from sf_assets.defs.sensors import health_on_failure, publish_on_new_output
+from sf_assets.transform.engines import dataset_engine
 
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
@@ -26,6 +27,7 @@ def build_definitions(config_path: str | Path) -> dg.Definitions:
     """Definitions for the pipeline configured at `config_path`."""
     path = str(Path(config_path).absolute())
     config = load_config(path)
+    dataset_engine(config.transform.engine)  # an unknown engine is a configuration error here, with or without datasets
     pipeline = PipelineConfigResource(config_path=path)
     return dg.Definitions(
         assets=with_owner([
@@ -41,4 +43,5 @@ def build_definitions(config_path: str | Path) -> dg.Definitions:
         sensors=[publish_on_new_output, health_on_failure, chunk_keys_sensor, catch_up_output,
                  make_continue_scheduled_refresh(config)],
         resources={"pipeline": pipeline, "salesforce": SalesforceResource(pipeline=pipeline)},
+        executor=dg.in_process_executor,  # a UI run's steps in its one process, as `sf-assets run` does (ARCHITECTURE)
     )

@@ -20,20 +20,22 @@ from sf_assets.config import PipelineConfig
 from sf_assets.config.models import EmulatorAuth
 from sf_assets.defs.build import build_definitions
 from sf_assets.defs.context import lock_path, state_db
-from sf_assets.defs.dagster_internals import free_pool_slots, partition_range_tags, pool_slot_holders
+from sf_assets.defs.dagster_internals import fail_run, free_pool_slots, partition_range_tags, pool_slot_holders
 from sf_assets.defs.errors import interrupted, needs_fix_first, step_failure_lines
 from sf_assets.defs.jobs import OUTPUT_JOB, PREPARE_JOB, extract_job_name
 from sf_assets.defs.partitions import IN_PROGRESS, chunk_keys
 from sf_assets.defs.tags import CLI_LAUNCHER, LAUNCHED_BY_TAG, PID_TAG, POOL, REFRESH_TAG, UI_LAUNCHED_BY_TAG
-from sf_assets.extract.refresh import Refresh, current_or_new_refresh, latest_refresh_id, refresh_status
+from sf_assets.extract.refresh import (Refresh, current_or_new_refresh, latest_refresh_id, refresh_started_at,
+                                      refresh_status)
 from sf_assets.health.causes import explain
 from sf_assets.observability.logs import log_context
 from sf_assets.pipeline.health import MessageCollector, finish_refresh_with_health
 from sf_assets.pipeline.refresh_stop import stopped_since
+from sf_assets.storage.process_liveness import process_alive
 from sf_assets.storage.refresh_facts import get_fact
 from sf_assets.storage.refresh_lock import refresh_lock
+from sf_assets.storage.run_processes import dead_runs
 from sf_assets.storage.state_db import state_session
-from sf_assets.storage.run_processes import dead_runs, process_alive
 
 log = logging.getLogger(__name__)
 
@@ -66,17 +68,25 @@ def ensure_dagster_home(config: PipelineConfig) -> Path:
 
 def runs_without_process(instance: dg.DagsterInstance, config: PipelineConfig) -> list[dg.DagsterRun]:
     """In-progress runs (queued ones aside) whose process is gone: killed or crashed, never to report back."""
-    runs = instance.get_runs(dg.RunsFilter(statuses=[s for s in IN_PROGRESS if s != dg.DagsterRunStatus.QUEUED]))
+    records = instance.get_run_records(
+        dg.RunsFilter(statuses=[s for s in IN_PROGRESS if s != dg.DagsterRunStatus.QUEUED]))
     with state_db(config) as conn:
-        recorded_dead = set(dead_runs(conn, [r.run_id for r in runs]))
-    return [r for r in runs if r.run_id in recorded_dead or (r.tags.get(PID_TAG) and not process_alive(int(r.tags[PID_TAG])))]
+        recorded_dead = set(dead_runs(conn, [r.dagster_run.run_id for r in records]))
+    return [r.dagster_run for r in records if r.dagster_run.run_id in recorded_dead or _cli_process_gone(r)]
+
+
+def _cli_process_gone(record: dg.RunRecord) -> bool:
+    """A run executed by an `sf-assets run` process (its pid tagged) whose process is gone. That process created the
+    run, so it had started by the run's creation: a pid taken over by a later process reads as gone."""
+    pid = record.dagster_run.tags.get(PID_TAG)
+    return bool(pid) and not process_alive(int(pid), record.create_timestamp.timestamp())
 
 
 def reap_dead_runs(instance: dg.DagsterInstance, config: PipelineConfig) -> list[str]:
     """Mark failed every in-progress run whose process is gone and free its pool slots; free slots of ended runs."""
     reaped = []
     for run in runs_without_process(instance, config):
-        instance.report_run_failed(run, "its process is gone (killed or crashed): marked failed by sf-assets run")
+        fail_run(instance, run, "its process is gone (killed or crashed): marked failed by sf-assets run")
         free_pool_slots(instance, run.run_id)
         reaped.append(run.run_id)
         log.warning("Run %s (%s) had no live process: marked failed, its pool slots freed", run.run_id, run.job_name)
@@ -193,11 +203,11 @@ def execute_refresh(config: PipelineConfig, instance: dg.DagsterInstance, *, new
 def _unpublished_refresh(conn: sqlite3.Connection) -> Refresh | None:
     """The latest refresh if `sf-assets run` finished it but its share copy never reported (killed meanwhile)."""
     refresh_id = latest_refresh_id(conn)
-    if refresh_id is None or refresh_status(conn, refresh_id) != "success" or \
+    started = refresh_started_at(conn, refresh_id) if refresh_id else None
+    if refresh_id is None or started is None or refresh_status(conn, refresh_id) != "success" or \
             get_fact(conn, refresh_id, "launched_by") != "cli" or get_fact(conn, refresh_id, "published") is not None:
         return None
-    started = conn.execute("SELECT started_at FROM refreshes WHERE refresh_id = ?", (refresh_id,)).fetchone()[0]
-    return Refresh(refresh_id, datetime.fromisoformat(started), "success", resumed=True)
+    return Refresh(refresh_id, started, "success", resumed=True)
 
 
 def _finish_failed(config: PipelineConfig, outcome: RefreshOutcome, messages: MessageCollector) -> None:

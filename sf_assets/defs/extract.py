@@ -9,7 +9,7 @@ import dagster as dg
 from sf_assets.config import PipelineConfig
 from sf_assets.config.models import ObjectConfig
 from sf_assets.defs.asset_specs import EXTRACTED, SALESFORCE
-from sf_assets.defs.context import refresh_id_for, state_db
+from sf_assets.defs.context import enter_refresh, refresh_of_step, state_db
 from sf_assets.defs.dagster_internals import backfill_id_of
 from sf_assets.defs.errors import one_line_failures
 from sf_assets.defs.partitions import chunk_keys, chunk_partitions, set_chunk_keys
@@ -17,6 +17,7 @@ from sf_assets.defs.prepare import field_plans
 from sf_assets.defs.resources import PipelineConfigResource, SalesforceResource
 from sf_assets.defs.tags import POOL
 from sf_assets.extract.chunk_extract import ChunkResult
+from sf_assets.extract.tracker import ChunkTracker
 from sf_assets.pipeline.extract import extract_chunks
 from sf_assets.pipeline.object_figures import object_figures
 from sf_assets.pipeline.row_check import evaluate_row_check, evaluate_row_drop
@@ -48,7 +49,7 @@ def chunk_plans(
     in_backfill = backfill_id_of(context.run.tags) is not None
     metadata: dict[str, object] = {}
     with state_db(config) as conn, one_line_failures("chunk planning"):
-        refresh_id = refresh_id_for(context, config, conn)
+        refresh_id = enter_refresh(conn, context.run, refresh_of_step(conn, context.run))
         with extract_context(config, salesforce.connection(), conn, refresh_id) as ctx:
             for obj in config.objects:
                 keys = chunk_keys(context.instance, obj.name)
@@ -88,8 +89,7 @@ def _extract(context: dg.AssetExecutionContext, config: PipelineConfig, salesfor
              conn: sqlite3.Connection, refresh_id: str, obj: ObjectConfig) -> dict[str, str]:
     """Extract the run's chunk partitions; log one materialization per finished chunk, then the object's figures
     of the refresh (`_refresh_observation`); return failures."""
-    ranges = {row[0]: (row[1], row[2]) for row in conn.execute(
-        "SELECT chunk_id, id_lo, id_hi FROM chunks WHERE refresh_id = ? AND object = ?", (refresh_id, obj.name))}
+    ranges = {c.key.chunk_id: (c.id_lo, c.id_hi) for c in ChunkTracker(conn).chunks(refresh_id, obj.name)}
     wanted = list(context.partition_keys)
     failures = {k: f"not in the chunk plan of refresh {refresh_id} ({len(ranges)} chunks): materialize chunk_plans "
                    "or the whole graph" for k in wanted if k not in ranges}
@@ -203,7 +203,7 @@ def make_object_asset(obj: ObjectConfig) -> dg.AssetsDefinition:
         config = pipeline.load()
         failures: dict[str, str] = {}
         with state_db(config) as conn, one_line_failures(f"extraction of {obj.name}"):
-            refresh_id = refresh_id_for(context, config, conn)
+            refresh_id = enter_refresh(conn, context.run, refresh_of_step(conn, context.run))
             if key in context.selected_asset_keys:
                 failures = _extract(context, config, salesforce, conn, refresh_id, obj)
             checks = {k.name for k in context.selected_asset_check_keys}

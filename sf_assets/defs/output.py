@@ -7,7 +7,7 @@ import dagster as dg
 from sf_assets.config import PipelineConfig
 from sf_assets.config.models import ObjectConfig
 from sf_assets.defs.asset_specs import POWERBI, STAGING, dataset_kinds
-from sf_assets.defs.context import refresh_id_for, state_db
+from sf_assets.defs.context import enter_refresh, refresh_of_step, state_db
 from sf_assets.defs.errors import one_line_failures
 from sf_assets.defs.extract import row_check_result, object_asset_key
 from sf_assets.defs.resources import PipelineConfigResource, SalesforceResource
@@ -15,6 +15,7 @@ from sf_assets.pipeline.row_check import stored_row_check
 from sf_assets.pipeline.build import build_held, dataset_sources, promote_refresh
 from sf_assets.pipeline.stage import stage
 from sf_assets.pipeline.health import finish_refresh_with_health
+from sf_assets.transform.engines import dataset_engine
 
 GROUP = "output"
 POWERBI_OUTPUT = dg.AssetKey("powerbi_output")
@@ -37,7 +38,7 @@ def make_staging_asset(obj: ObjectConfig) -> dg.AssetsDefinition:
                salesforce: SalesforceResource) -> dg.MaterializeResult:
         config = pipeline.load()
         with state_db(config) as conn, one_line_failures(f"staging of {obj.name}"):
-            refresh_id = refresh_id_for(context, config, conn)
+            refresh_id = enter_refresh(conn, context.run, refresh_of_step(conn, context.run))
             verdict = stored_row_check(conn, refresh_id, obj.name)
             if verdict is None or not verdict["passed"]:  # never checked, or re-check after a failed one
                 result = row_check_result(config, salesforce, conn, refresh_id, obj)
@@ -75,10 +76,10 @@ def _column_schema(columns: list[dict[str, str]]) -> dg.MetadataValue:
 def make_dataset_assets(config: PipelineConfig) -> dg.AssetsDefinition:
     """One asset per YAML dataset, downstream of the staging tables its SQL reads; any subset builds in one step
     with one engine start, and each verified version is held until `powerbi_output` promotes the refresh's set."""
-    engine = "Dask-SQL" if config.dask.engine == "dask_sql" else "SQLite"
+    engine = dataset_engine(config.transform.engine).label
     sources = dataset_sources(config)
     specs = [dg.AssetSpec(
-        dataset_asset_key(d.name), group_name=GROUP, kinds=dataset_kinds(config.dask.engine),
+        dataset_asset_key(d.name), group_name=GROUP, kinds=dataset_kinds(config.transform.engine),
         deps=[staging_asset_key(t) for t in sources[d.name]],
         description=f"The dataset {d.name} ({engine} over {', '.join(sources[d.name]) or 'no staged table'}): rows, "
                     "column schema and build time of its latest build. Materialize it alone to rebuild and inspect "
@@ -89,7 +90,7 @@ def make_dataset_assets(config: PipelineConfig) -> dg.AssetsDefinition:
     def _datasets(context: dg.AssetExecutionContext, pipeline: PipelineConfigResource):
         cfg = pipeline.load()
         with state_db(cfg) as conn:
-            refresh_id = refresh_id_for(context, cfg, conn)
+            refresh_id = enter_refresh(conn, context.run, refresh_of_step(conn, context.run))
         names = [key.path[-1] for key in context.selected_asset_keys]
         with one_line_failures("datasets"):
             report = build_held(cfg, refresh_id, names)
@@ -97,7 +98,7 @@ def make_dataset_assets(config: PipelineConfig) -> dg.AssetsDefinition:
             yield dg.MaterializeResult(asset_key=dataset_asset_key(held.dataset), metadata={
                 "refresh_id": refresh_id, "dagster/row_count": held.rows,
                 "dagster/column_schema": _column_schema(held.manifest["schema"]),
-                "seconds": round(report.seconds[held.dataset], 2), "engine": cfg.dask.engine,
+                "seconds": round(report.seconds[held.dataset], 2), "engine": cfg.transform.engine,
                 "held": dg.MetadataValue.path(str(held.folder)),
             })
         if report.failed:
@@ -121,17 +122,17 @@ def make_powerbi_output_asset(config: PipelineConfig) -> dg.AssetsDefinition:
     def _output(context: dg.AssetExecutionContext, pipeline: PipelineConfigResource) -> dg.MaterializeResult:
         cfg = pipeline.load()
         with state_db(cfg) as conn:
-            refresh_id = refresh_id_for(context, cfg, conn)
+            refresh_id = enter_refresh(conn, context.run, refresh_of_step(conn, context.run))
         with one_line_failures("Power BI output"):
             outputs = promote_refresh(cfg, refresh_id)
         errors = [f"dataset {name}: {why}" for name, why in outputs.failed.items()]
         finish_refresh_with_health(cfg, refresh_id, "failed" if errors else "success", errors=errors)
-        metadata: dict[str, object] = {"refresh_id": refresh_id, "files": len(outputs.published)}
-        for published in outputs.published:
-            metadata[f"{published.dataset} rows"] = published.rows
-            metadata[f"{published.dataset} schema"] = _column_schema(published.manifest["schema"])
-            if published.stable_file is not None:
-                metadata[f"{published.dataset} file"] = dg.MetadataValue.path(str(published.stable_file))
+        metadata: dict[str, object] = {"refresh_id": refresh_id, "files": len(outputs.promoted_datasets)}
+        for promoted in outputs.promoted_datasets:
+            metadata[f"{promoted.dataset} rows"] = promoted.rows
+            metadata[f"{promoted.dataset} schema"] = _column_schema(promoted.manifest["schema"])
+            if promoted.stable_file is not None:
+                metadata[f"{promoted.dataset} file"] = dg.MetadataValue.path(str(promoted.stable_file))
         if errors:
             raise dg.Failure(description=f"{len(errors)} dataset(s) not promoted: " + "; ".join(errors),
                              metadata=metadata, allow_retries=False)

@@ -52,7 +52,7 @@ def set_chunk_keys(instance: dg.DagsterInstance, object_name: str, keys: Sequenc
 
 def runs_in_progress(instance: dg.DagsterInstance) -> int:
     """Runs queued or executing in the instance."""
-    return instance.get_runs_count(dg.RunsFilter(statuses=IN_PROGRESS))
+    return len(instance.get_run_records(dg.RunsFilter(statuses=IN_PROGRESS)))
 
 
 def quiet_reason(instance: dg.DagsterInstance, conn: sqlite3.Connection, lock_file: Path,

@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from sf_assets.defs.asset_specs import SALESFORCE
-from sf_assets.defs.context import lock_path, refresh_id_for, state_db
+from sf_assets.defs.context import enter_refresh, lock_path, refresh_of_step, start_refresh, state_db
 from sf_assets.defs.errors import one_line_failures
 from sf_assets.defs.resources import PipelineConfigResource, SalesforceResource
 from sf_assets.defs.tags import LAUNCHED_BY_TAG
@@ -51,7 +51,8 @@ def preflight(
     config = pipeline.load()
     _refuse_while_cli_refreshes(context, lock_path(config))
     with state_db(config) as conn, one_line_failures("preflight"):
-        refresh_id = refresh_id_for(context, config, conn, create=True)
+        refresh_id = enter_refresh(conn, context.run,
+                                   start_refresh(conn, context.run, config.extraction.resume_window_hours))
         for temp in ("chunks", "datasets"):  # leftovers of crashed or abandoned refreshes, never this one's
             remove_stale_files(config.paths.work_dir / temp, config.output.cleanup_after_hours, keep=(refresh_id,))
         with stops_at_once(conn, refresh_id, config.extraction.resume_window_hours):  # a daily limit, an expired token
@@ -59,7 +60,7 @@ def preflight(
         put_fact(conn, refresh_id, "launched_by", context.run.tags.get(LAUNCHED_BY_TAG, "ui"))
     metadata: dict[str, object] = {
         "refresh_id": refresh_id,
-        **report.api_usage.as_metadata(),
+        **{f"api_usage_{key}": value for key, value in report.api_usage.to_dict().items()},
         "throttled": report.throttled,
         "needed_disk_gb": round(report.needed_bytes / 1024**3, 3),
         **{f"free_disk_gb {d.path}": round(d.free_gb, 1) for d in report.disks},
@@ -78,7 +79,7 @@ def metadata_catalog(
 ) -> dg.MaterializeResult:
     cfg = pipeline.load()
     with state_db(cfg) as conn, one_line_failures("metadata catalog"):
-        refresh_id = refresh_id_for(context, cfg, conn)
+        refresh_id = enter_refresh(conn, context.run, refresh_of_step(conn, context.run))
         with stops_at_once(conn, refresh_id, cfg.extraction.resume_window_hours):
             catalog = build_catalog(
                 sf_describer(salesforce.connection().client()), cfg.objects, conn,
@@ -105,7 +106,7 @@ def _table_schema(plan: FieldPlan) -> dg.TableSchema:
 def field_plans(context: dg.AssetExecutionContext, pipeline: PipelineConfigResource) -> dg.MaterializeResult:
     cfg = pipeline.load()
     with state_db(cfg) as conn, one_line_failures("field plans"):
-        refresh_id = refresh_id_for(context, cfg, conn)
+        refresh_id = enter_refresh(conn, context.run, refresh_of_step(conn, context.run))
         plans = plan_objects(cfg, load_cached_catalog(conn), conn, refresh_id)
     metadata: dict[str, object] = {"schema_dir": dg.MetadataValue.path(str(schema_dir(cfg)))}
     for name, plan in plans.items():

@@ -8,7 +8,7 @@ publishes each new Power BI output exactly once.
 import dagster as dg
 
 from sf_assets.defs.asset_specs import POWERBI
-from sf_assets.defs.context import refresh_id_for, state_db
+from sf_assets.defs.context import enter_refresh, refresh_of_step, state_db
 from sf_assets.defs.errors import one_line_failures
 from sf_assets.defs.resources import PipelineConfigResource
 from sf_assets.defs.tags import STAGE_TAG
@@ -28,7 +28,7 @@ share_copy = dg.AssetSpec(
 def publish_to_share(context: dg.OpExecutionContext, pipeline: PipelineConfigResource) -> None:
     config = pipeline.load()
     with state_db(config) as conn, one_line_failures("publish"):
-        refresh_id = refresh_id_for(context, config, conn)
+        refresh_id = enter_refresh(conn, context.run, refresh_of_step(conn, context.run))
         statuses = publish_outputs(config, refresh_id)
         record_publish(config, refresh_id, statuses)
     copies = [{"source": str(s.source), "ok": s.ok, "path": str(s.path or ""), "error": s.error or ""} for s in statuses]

@@ -9,6 +9,7 @@ from sf_assets.config import PipelineConfig, load_config
 from sf_assets.observability.logs import ensure_logging
 from sf_assets.pipeline.emulator import open_connection
 from sf_assets.salesforce.connection import SalesforceConnection
+from sf_assets.storage.deletion import track_deletes
 
 
 class PipelineConfigResource(dg.ConfigurableResource):
@@ -18,10 +19,12 @@ class PipelineConfigResource(dg.ConfigurableResource):
     _config: PipelineConfig | None = PrivateAttr(default=None)
 
     def load(self) -> PipelineConfig:
-        """The configuration, parsed once per resource; run processes also get the log files set up."""
+        """The configuration, parsed once per resource; run processes also get the log files set up and their
+        deletes tracked (`storage.deletion`)."""
         if self._config is None:
             self._config = load_config(self.config_path)
             ensure_logging(self._config.logging.level, self._config.paths.log_dir, self._config.logging.format)
+            track_deletes(self._config.paths)  # a file another program holds open is deleted by a later refresh
         return self._config
 
 

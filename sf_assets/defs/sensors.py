@@ -34,7 +34,7 @@ def publish_run_request(instance: dg.DagsterInstance, event: dg.EventLogEntry) -
 
 
 @dg.asset_sensor(asset_key=POWERBI_OUTPUT, job=publish_job, default_status=dg.DefaultSensorStatus.RUNNING,
-                 minimum_interval_seconds=15, description="Requests a publish run for every new Power BI output.")
+                 minimum_interval_seconds=5, description="Requests a publish run for every new Power BI output.")
 def publish_on_new_output(context: dg.SensorEvaluationContext, asset_event: dg.EventLogEntry):
     return publish_run_request(context.instance, asset_event)
 
@@ -42,8 +42,8 @@ def publish_on_new_output(context: dg.SensorEvaluationContext, asset_event: dg.E
 def _runs_still_going(instance: dg.DagsterInstance, conn: sqlite3.Connection, refresh_id: str,
                       failed_run_id: str) -> list[str]:
     """The other runs of the refresh that are queued or in progress."""
-    return [run.run_id for run in instance.get_runs(dg.RunsFilter(statuses=IN_PROGRESS))
-            if run.run_id != failed_run_id and tied_refresh_id(conn, run) == refresh_id]
+    runs = [record.dagster_run for record in instance.get_run_records(dg.RunsFilter(statuses=IN_PROGRESS))]
+    return [run.run_id for run in runs if run.run_id != failed_run_id and tied_refresh_id(conn, run) == refresh_id]
 
 
 @dg.run_failure_sensor(default_status=dg.DefaultSensorStatus.RUNNING, minimum_interval_seconds=30,

@@ -10,6 +10,8 @@ from typing import Iterable, Iterator, Mapping
 import numpy as np
 import pyarrow as pa
 
+from sf_assets.schema.address import address_key
+
 from .ids import IdSpace
 from .live import ChangeCounts, ChangeLog, Snapshot
 from .objects import DEFAULT_ROWS, OBJECTS
@@ -17,7 +19,6 @@ from .schema import Field, SObject
 from .values import Flag, Ref, salt_key, splitmix, with_nulls
 
 USER_ROWS = 50
-ADDRESS_KEYS = ("street", "city", "state", "postalCode", "country", "latitude", "longitude")
 BLOCK = 1 << 20
 
 
@@ -129,7 +130,7 @@ class DataGenerator:
             return self.ids(obj, idx)
         if f.type in ("address", "location"):
             parts = [self.column(obj, c, idx) for c in f.components]
-            keys = ADDRESS_KEYS if f.type == "address" else ("latitude", "longitude")
+            keys = [address_key(f.name, c) for c in f.components] if f.type == "address" else ("latitude", "longitude")
             return pa.StructArray.from_arrays(parts, names=list(keys))
         assert f.gen is not None
         sobj = self.sobject(obj)

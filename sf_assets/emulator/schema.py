@@ -9,6 +9,8 @@ from typing import Any, Callable
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sf_assets.schema.address import address_components
+
 from .values import Flag, Gen, Integer, Later, Moment, Number, Text, WideDouble
 
 SOAP_TYPES = {
@@ -106,7 +108,8 @@ def _label(name: str) -> str:
 
 
 def address(prefix: str, null: float = 0.05) -> list[Field]:
-    """Components plus compound field of an address (e.g. Billing → BillingAddress)."""
+    """Components plus compound field of an address (e.g. Billing → BillingAddress), as an org without state and
+    country/territory picklists has them; GeocodeAccuracy is left out (no geocoding here: REST shows it null)."""
     compound = f"{prefix}Address"
     gens = {
         "Street": Text(("1 Main St", "500 Market Street\nSuite 200", "42 Rue de la Paix", "8 Elm Rd"), null, 0.01),
@@ -117,12 +120,14 @@ def address(prefix: str, null: float = 0.05) -> list[Field]:
         "Latitude": Number(-90_000000, 90_000000, 6, as_float=True, null=null),
         "Longitude": Number(-180_000000, 180_000000, 6, as_float=True, null=null),
     }
-    fields = [
-        Field(f"{prefix}{part}", "double" if part in ("Latitude", "Longitude") else "textarea" if part == "Street" else "string",
-              gen, precision=18 if part in ("Latitude", "Longitude") else 0, scale=15 if part in ("Latitude", "Longitude") else 0,
-              compound_field_name=compound)
-        for part, gen in gens.items()
-    ]
+    fields = []
+    for name in address_components(compound, picklists=False):
+        part = name.removeprefix(prefix)
+        if part not in gens:
+            continue
+        geo = part in ("Latitude", "Longitude")
+        fields.append(Field(name, "double" if geo else "textarea" if part == "Street" else "string", gens[part],
+                            precision=18 if geo else 0, scale=15 if geo else 0, compound_field_name=compound))
     return fields + [Field(compound, "address", components=tuple(f.name for f in fields), updateable=False)]
 
 

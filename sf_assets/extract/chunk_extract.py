@@ -18,7 +18,6 @@ never counts back; each new page reached starts a new sequence named after it ("
 from __future__ import annotations
 
 import logging
-import shutil
 import time
 from dataclasses import dataclass
 from functools import partial
@@ -36,6 +35,7 @@ from sf_assets.schema.field_plan import FieldPlan
 from sf_assets.salesforce.errors import RefreshStop
 from sf_assets.salesforce.retry import is_transient, note_progress, observe_retries, one_attempt_sequence
 from sf_assets.salesforce.soql import plan_soql
+from sf_assets.storage.deletion import delete_when_free
 from sf_assets.storage.files import file_digest
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ def extract_chunk(ctx: ExtractContext, plan: FieldPlan, chunk_id: str, *, query_
         ctx.tracker.mark_success(key, str(dest), stats.rows, stats.bytes, stats.checksum, stats.max_last_modified,
                                  info.records_processed)
         job_id = info.id
-        shutil.rmtree(_parts_dir(dest), ignore_errors=True)
+        delete_when_free(_parts_dir(dest))
         duration = time.monotonic() - started
         log.info("Extracted %s chunk %s: %d rows, %d bytes in %.1f s (job %s, %d attempt(s))", plan.object_name,
                  chunk_id, stats.rows, stats.bytes, duration, job_id, attempts)
@@ -160,7 +160,7 @@ def _attempt(ctx: ExtractContext, plan: FieldPlan, key: ChunkKey, dest: Path, la
     resume = _resumable_job(ctx, state, parts_dir, label)
     if resume is None:
         tracker.set_job(key, None, None)
-        shutil.rmtree(parts_dir, ignore_errors=True)
+        delete_when_free(parts_dir)
     parts_dir.mkdir(parents=True, exist_ok=True)
     with client.governor.job_slot(), open_query_job(client, plan_soql(plan, state.id_lo, state.id_hi), query_all=query_all,
                                                     resume=resume, label=label) as job:
@@ -187,7 +187,7 @@ def _fetch_pages(ctx: ExtractContext, job: QueryJob, plan: FieldPlan, key: Chunk
     page, locator = state.pages_done, state.next_locator
     for stale in parts_dir.glob("page-*.parquet"):  # written, but the crash came before it was recorded
         if int(stale.stem.split("-")[1]) > page:
-            stale.unlink()
+            delete_when_free(stale)
     max_records = ctx.client.extraction.max_records_per_page
 
     def fetch(page_no: int, from_locator: str | None) -> tuple[int, str | None]:

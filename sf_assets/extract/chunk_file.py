@@ -19,7 +19,8 @@ import pyarrow.parquet as pq
 
 from sf_assets.extract.page_writer import PARQUET_COMPRESSION, ROW_GROUP_ROWS, ChunkValidationError
 from sf_assets.schema.field_plan import PLAN_FINGERPRINT_KEY, FieldPlan
-from sf_assets.storage.files import file_digest, replace_with_retry
+from sf_assets.storage.deletion import delete_when_free
+from sf_assets.storage.files import file_digest, replace_when_free
 
 LAST_MODIFIED = "LastModifiedDate"
 
@@ -95,9 +96,9 @@ def merge_parts(parts: Sequence[Path], dest: Path, plan: FieldPlan, id_lo: str |
                 writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
         check.finish(rows)
         checksum, size = file_digest(tmp), tmp.stat().st_size
-        replace_with_retry(tmp, dest)
+        replace_when_free(tmp, dest)
     finally:
-        tmp.unlink(missing_ok=True)
+        delete_when_free(tmp)
     return ChunkFileStats(rows, size, checksum, _salesforce_stamp(latest))
 
 
@@ -113,7 +114,7 @@ def _adopt_single_part(part: Path, dest: Path, plan: FieldPlan, id_lo: str | Non
     check.finish(table.num_rows)
     latest = pc.max(table.column(LAST_MODIFIED)).as_py() if LAST_MODIFIED in columns else None
     checksum, size = file_digest(part), part.stat().st_size
-    replace_with_retry(part, dest)
+    replace_when_free(part, dest)
     return ChunkFileStats(table.num_rows, size, checksum, _salesforce_stamp(latest))
 
 

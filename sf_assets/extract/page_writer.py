@@ -21,7 +21,8 @@ import pyarrow.parquet as pq
 from sf_assets.schema.field_plan import FieldPlan
 from sf_assets.salesforce.csv_cast import arrow_convert_options, arrow_parse_options, cast_csv_table
 from sf_assets.salesforce.retry import TransientError
-from sf_assets.storage.files import replace_with_retry
+from sf_assets.storage.deletion import delete_when_free
+from sf_assets.storage.files import replace_when_free
 
 CSV_BLOCK_BYTES = 1 << 20
 NOT_FOUND_TEXT = "Records not found for this query"  # Bulk API 1.0's results body for a query without records
@@ -136,7 +137,7 @@ def write_page(source: Readable, plan: FieldPlan, dest: Path, expected_rows: int
                 writer.write_table(pa.concat_tables(pending), row_group_size=ROW_GROUP_ROWS)
         if rows != expected_rows:
             raise ShortPageError(f"page has {rows} rows but Sforce-NumberOfRecords says {expected_rows}")
-        replace_with_retry(tmp, dest)
+        replace_when_free(tmp, dest)
     finally:
-        tmp.unlink(missing_ok=True)
+        delete_when_free(tmp)
     return rows

@@ -1,5 +1,7 @@
 """Refreshes: ids, resuming an unfinished refresh within the window, finishing one.
 
+The only module that reads or writes the `refreshes` table (`extract/tracker.py` owns `chunks`).
+
 A refresh id is a UTC timestamp plus a short random suffix (`20261122T020000Z-3f9a`): sortable,
 no commas (Dagster partition keys), safe in file names on every OS.
 """
@@ -47,6 +49,7 @@ def current_or_new_refresh(conn: sqlite3.Connection, window_hours: float, force_
     A failed refresh counts as unfinished: resuming retries only its failed chunks.
     """
     now = now or datetime.now(timezone.utc)
+    not_resumed = None
     with transaction(conn):
         row = conn.execute(
             "SELECT refresh_id, started_at, status FROM refreshes WHERE status IN (?, ?) "
@@ -58,12 +61,16 @@ def current_or_new_refresh(conn: sqlite3.Connection, window_hours: float, force_
                 with log_context(refresh_id=row[0]):  # the refresh's first line is in its log folder
                     log.info("Resuming refresh %s (started %s)", row[0], row[1])
                 return Refresh(row[0], started, RUNNING, resumed=True)
+            not_resumed = (f"Refresh {row[0]} (started {row[1]}) is not resumed: older than "
+                           f"extraction.resume_window_hours ({window_hours:g} h); starting a new one")
         conn.execute("UPDATE refreshes SET status = ?, finished_at = ? WHERE status IN (?, ?)",
                      (SUPERSEDED, now.isoformat(timespec="seconds"), RUNNING, FAILED))
         refresh_id = new_refresh_id(now)
         conn.execute("INSERT INTO refreshes (refresh_id, started_at, status) VALUES (?, ?, ?)",
                      (refresh_id, now.isoformat(timespec="seconds"), RUNNING))
     with log_context(refresh_id=refresh_id):
+        if not_resumed:  # why the unfinished refresh (one started before an upgrade, say) starts over
+            log.warning(not_resumed)
         log.info("Started refresh %s", refresh_id)
     return Refresh(refresh_id, now, RUNNING, resumed=False)
 
@@ -102,10 +109,17 @@ def refresh_of_backfill(conn: sqlite3.Connection, backfill_id: str) -> str | Non
     return row[0] if row else None
 
 
+def refresh_times(conn: sqlite3.Connection, refresh_id: str) -> tuple[datetime | None, datetime | None]:
+    """When the refresh started and finished (UTC; None: unknown refresh, or not finished)."""
+    row = conn.execute("SELECT started_at, finished_at FROM refreshes WHERE refresh_id = ?", (refresh_id,)).fetchone()
+    started, finished = row if row else (None, None)
+    return (datetime.fromisoformat(started) if started else None,
+            datetime.fromisoformat(finished) if finished else None)
+
+
 def refresh_started_at(conn: sqlite3.Connection, refresh_id: str) -> datetime | None:
     """When the refresh started (UTC), or None for an unknown refresh."""
-    row = conn.execute("SELECT started_at FROM refreshes WHERE refresh_id = ?", (refresh_id,)).fetchone()
-    return datetime.fromisoformat(row[0]) if row else None
+    return refresh_times(conn, refresh_id)[0]
 
 
 def previous_success(conn: sqlite3.Connection, refresh_id: str) -> str | None:
@@ -115,3 +129,16 @@ def previous_success(conn: sqlite3.Connection, refresh_id: str) -> str | None:
         "COALESCE((SELECT started_at FROM refreshes WHERE refresh_id = ?), started_at) "
         "ORDER BY started_at DESC, rowid DESC LIMIT 1", (SUCCESS, refresh_id, refresh_id)).fetchone()
     return row[0] if row else None
+
+
+def finished_refreshes(conn: sqlite3.Connection) -> list[str]:
+    """The refreshes nothing resumes any more (success or superseded)."""
+    return [r[0] for r in conn.execute("SELECT refresh_id FROM refreshes WHERE status IN (?, ?)",
+                                       (SUCCESS, SUPERSEDED))]
+
+
+def successful_refreshes(conn: sqlite3.Connection, other_than: str) -> list[str]:
+    """The successful refreshes but `other_than`, newest first."""
+    return [r[0] for r in conn.execute(
+        "SELECT refresh_id FROM refreshes WHERE status = ? AND refresh_id <> ? ORDER BY started_at DESC, rowid DESC",
+        (SUCCESS, other_than))]

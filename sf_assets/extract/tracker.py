@@ -1,5 +1,8 @@
 """The job tracker: one `chunks` row per chunk of a refresh (plan, Bulk job, progress, outcome).
 
+The only module that reads or writes the `chunks` table (`extract/refresh.py` owns `refreshes`): the figures
+other stages show of the chunks are the named functions at the end.
+
 Statuses: queued → running → success | failed. While a chunk runs, its Bulk job id, the job's API
 version, the next results locator and the pages done are saved after every page (the pages
 themselves in `chunk_pages`), so a crashed process resumes from the next page of the same job.
@@ -9,9 +12,11 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
+from typing import NamedTuple
 
 from sf_assets.storage.state_db import transaction
 
@@ -160,3 +165,76 @@ class ChunkTracker:
     def mark_failed(self, key: ChunkKey, error: str) -> None:
         """Status failed with the cause (the job id and progress stay, for resume)."""
         self._update(key, "status = 'failed', ended_at = ?, error = ?", utc_now(), error[:2000])
+
+
+class ChunkProgress(NamedTuple):
+    """How far the chunks of a refresh are: planned, done, when the last one ended, the objects planned."""
+
+    planned: int
+    done: int
+    last_ended: str | None
+    objects: frozenset[str]
+
+
+def chunk_progress(conn: sqlite3.Connection, refresh_id: str) -> ChunkProgress:
+    """The chunks of `refresh_id` planned and done (status success), over every object."""
+    planned, done, last = conn.execute(
+        "SELECT COUNT(*), COALESCE(SUM(status = 'success'), 0), MAX(ended_at) FROM chunks WHERE refresh_id = ?",
+        (refresh_id,)).fetchone()
+    objects = frozenset(r[0] for r in conn.execute("SELECT DISTINCT object FROM chunks WHERE refresh_id = ?",
+                                                     (refresh_id,)))
+    return ChunkProgress(planned, done, last, objects)
+
+
+def object_totals(conn: sqlite3.Connection, refresh_id: str, object_name: str) -> tuple[int, int, int, int, int, int]:
+    """(rows, chunks done, chunks planned, chunks failed, Bulk jobs, bytes) of `object_name` in `refresh_id`: rows,
+    jobs and bytes count the chunks done (a job: the one that delivered a chunk)."""
+    return conn.execute(
+        "SELECT COALESCE(SUM(CASE WHEN status = 'success' THEN rows END), 0), COALESCE(SUM(status = 'success'), 0), "
+        "COUNT(*), COALESCE(SUM(status = 'failed'), 0), COUNT(DISTINCT CASE WHEN status = 'success' THEN job_id END), "
+        "COALESCE(SUM(CASE WHEN status = 'success' THEN bytes END), 0) FROM chunks WHERE refresh_id = ? AND object = ?",
+        (refresh_id, object_name)).fetchone()
+
+
+def rows_per_object(conn: sqlite3.Connection, refresh_id: str) -> dict[str, int]:
+    """Rows of the successful chunks of each planned object of `refresh_id` (0 when none succeeded)."""
+    return dict(conn.execute(
+        "SELECT object, COALESCE(SUM(CASE WHEN status = 'success' THEN rows END), 0) FROM chunks "
+        "WHERE refresh_id = ? GROUP BY object ORDER BY object", (refresh_id,)).fetchall())
+
+
+def chunk_outcomes(conn: sqlite3.Connection, refresh_id: str) -> dict[str, tuple[int, ...]]:
+    """Per object of `refresh_id`, its chunks counted as (ok: success at the first attempt with no retry, fixed:
+    success after a retry or a re-run, failed, skipped: queued or running, retried: with a logged retry)."""
+    return {obj: tuple(counts) for obj, *counts in conn.execute(
+        "SELECT object, SUM(status = 'success' AND attempts <= 1 AND retries = 0), "
+        "SUM(status = 'success' AND (attempts > 1 OR retries > 0)), SUM(status = 'failed'), "
+        "SUM(status NOT IN ('success', 'failed')), SUM(retries > 0) FROM chunks WHERE refresh_id = ? "
+        "GROUP BY object ORDER BY object", (refresh_id,))}
+
+
+def chunks_with_retries(conn: sqlite3.Connection, refresh_id: str) -> list[tuple[str, str, int, str, str]]:
+    """(object, chunk id, retries, their causes, status) of each chunk of `refresh_id` with a logged retry."""
+    return conn.execute(
+        "SELECT object, chunk_id, retries, retry_causes, status FROM chunks WHERE refresh_id = ? AND retries > 0 "
+        "ORDER BY object, chunk_id", (refresh_id,)).fetchall()
+
+
+def status_counts(conn: sqlite3.Connection, refresh_id: str) -> list[tuple[str, str, int, int]]:
+    """(object, status, chunks, rows) of `refresh_id`, by object and status."""
+    return conn.execute(
+        "SELECT object, status, COUNT(*), COALESCE(SUM(rows), 0) FROM chunks WHERE refresh_id = ? "
+        "GROUP BY object, status ORDER BY object, status", (refresh_id,)).fetchall()
+
+
+def extracted_sizes(conn: sqlite3.Connection) -> dict[str, tuple[int, int]]:
+    """(bytes, rows) of each object's non-empty successful chunk files over every refresh recorded."""
+    return {obj: (size, rows) for obj, size, rows in conn.execute(
+        "SELECT object, SUM(bytes), SUM(rows) FROM chunks WHERE status = 'success' AND rows > 0 GROUP BY object")}
+
+
+def chunk_files_of(conn: sqlite3.Connection, refresh_ids: Collection[str]) -> list[Path]:
+    """The chunk files recorded for the refreshes `refresh_ids`."""
+    wanted = set(refresh_ids)  # filtered here: a long-lived state DB holds more refreshes than SQL parameters
+    return [Path(path) for refresh_id, path in conn.execute(
+        "SELECT refresh_id, file_path FROM chunks WHERE file_path IS NOT NULL") if refresh_id in wanted]

@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 import requests
 from simple_salesforce.exceptions import SalesforceError
 
+from sf_assets.config import ConfigError
 from sf_assets.observability.redaction import redact
 from sf_assets.publish.retrying import PublishError
 from sf_assets.salesforce.auth import SalesforceAuthError
@@ -150,6 +151,8 @@ def _known(exc: BaseException) -> Cause | None:
     if isinstance(exc, RefreshStop):  # a daily limit, an expired access token: its line already says it all
         return Cause(_first_line(str(exc)), fix_first=any(isinstance(e, AccessTokenExpired) for e in _chain(exc)))
     text = _first_line(str(exc))
+    if isinstance(exc, ConfigError):  # its line names the file or key and the problem
+        return Cause(text, fix_first=True)
     if isinstance(exc, FieldPlanError):
         return Cause(text, fix_first=True)  # it names the field and the fix (did you mean ..., type_overrides)
     if isinstance(exc, SalesforceAuthError):

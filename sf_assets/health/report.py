@@ -157,8 +157,8 @@ class HealthReport:
         return _clean(data)
 
 
-def _usage(usage: ApiUsage | None) -> dict[str, float] | None:
-    return None if usage is None else {"used": usage.used, "max": usage.max, "pct": round(usage.pct, 2)}
+def _usage(usage: ApiUsage | None) -> dict[str, Any] | None:
+    return None if usage is None else usage.to_dict()
 
 
 def _clean(value: Any) -> Any:

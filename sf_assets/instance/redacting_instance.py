@@ -1,5 +1,6 @@
 """The laptop's Dagster instance (`instance_class` in dagster_home/dagster.yaml): every event is redacted
-before it is stored.
+before it is stored, and the daemon's backfill and sensor loops run at `daemon_cadence` (docs/ARCHITECTURE.md,
+"A refresh from the UI").
 
 Log records are redacted when they are created (`sf_assets.observability.redaction`), but Dagster also stores
 structured events: a step's failure is kept with the exception's message, traceback and causes as
@@ -16,8 +17,11 @@ from typing import Any
 
 import dagster as dg
 
-from sf_assets.defs.dagster_internals import default_instance_storages
+from sf_assets.defs.dagster_internals import EventRewritingInstance, default_instance_storages, set_daemon_cadence
 from sf_assets.observability.redaction import redact, redact_json
+
+
+DAEMON_CADENCE_DEFAULTS = {"backfill_seconds": 3, "sensor_loop_seconds": 1}  # Dagster's own: 30 and 5
 
 
 def redact_event(event: dg.EventLogEntry) -> dg.EventLogEntry:
@@ -28,23 +32,29 @@ def redact_event(event: dg.EventLogEntry) -> dg.EventLogEntry:
     return dg.deserialize_value(json.dumps(redact_json(json.loads(text))), dg.EventLogEntry)
 
 
-class RedactingInstance(dg.DagsterInstance):
-    """A `DagsterInstance` that redacts each event before storing it (and before telling subscribers)."""
+class RedactingInstance(EventRewritingInstance):
+    """A `DagsterInstance` that redacts each event before storing it (and before telling subscribers), and sets
+    the daemon's loop cadence of the process that creates it (only the daemon's process runs those loops)."""
+
+    def __init__(self, *args: Any, daemon_cadence: Mapping[str, int] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cadence = {**DAEMON_CADENCE_DEFAULTS, **(daemon_cadence or {})}
+        set_daemon_cadence(cadence["backfill_seconds"], cadence["sensor_loop_seconds"])
 
     @classmethod
     def config_schema(cls) -> dict:
-        """No settings of its own (Dagster asks every custom instance class for its extra keys)."""
-        return {}
+        """Its one extra key in dagster.yaml: `daemon_cadence` (Dagster asks every custom instance class)."""
+        return {"daemon_cadence": dg.Field(
+            {name: dg.Field(dg.IntSource, is_required=False, default_value=seconds)
+             for name, seconds in DAEMON_CADENCE_DEFAULTS.items()},
+            is_required=False,
+            description="How often the daemon's backfill loop and sensor loop run, in seconds.")}
 
     @staticmethod
     def config_defaults(base_dir: str) -> Mapping[str, object]:
         """Dagster's default storages, under `base_dir` (the DAGSTER_HOME folder)."""
         return default_instance_storages(base_dir)
 
-    def store_event(self, event: dg.EventLogEntry) -> None:
-        """Store `event`, redacted."""
-        super().store_event(redact_event(event))
-
-    def handle_new_event(self, event: dg.EventLogEntry, *, batch_metadata: Any = None) -> None:
-        """Store `event`, redacted, and notify subscribers."""
-        super().handle_new_event(redact_event(event), batch_metadata=batch_metadata)
+    def rewrite_event(self, event: dg.EventLogEntry) -> dg.EventLogEntry:
+        """`event` redacted: what is stored and what subscribers hear."""
+        return redact_event(event)

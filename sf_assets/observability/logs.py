@@ -20,6 +20,7 @@ import json
 import logging
 import logging.handlers
 import os
+import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -194,6 +195,20 @@ def _remove_old_logs(log_dir: Path) -> None:
                 folder.rmdir()
 
 
+class ConsoleHandler(logging.StreamHandler):
+    """Writes to `sys.stderr` as it is at each line: a stderr replaced later (a test's capture, an embedding
+    program) is followed, and a closed one never written to."""
+
+    @property  # type: ignore[override]
+    def stream(self):
+        """This moment's stderr."""
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:  # StreamHandler.__init__ assigns it
+        pass
+
+
 def setup_logging(level: str = "INFO", log_dir: Path | None = None, fmt: str = "json", console: bool = True,
                   console_level: str = "WARNING") -> None:
     """Configure the `sf_assets` logger: this process's rotating file under `log_dir` and stderr (from `console_level`)."""
@@ -212,7 +227,7 @@ def setup_logging(level: str = "INFO", log_dir: Path | None = None, fmt: str = "
         _remove_old_logs(log_dir)
         handlers.append(RefreshLogHandler(log_dir, formatter))
     if console:
-        stream = logging.StreamHandler()
+        stream = ConsoleHandler()
         threshold = logging.getLevelName(console_level)
         stream.addFilter(lambda r: r.levelno >= threshold or getattr(r, "progress", False))
         stream.setFormatter(ConsoleFormatter())

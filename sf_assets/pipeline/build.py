@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import shutil
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -21,17 +20,18 @@ from pathlib import Path
 from sf_assets.config import PipelineConfig
 from sf_assets.config.models import DatasetConfig
 from sf_assets.observability.logs import log_context
+from sf_assets.storage.deletion import delete_when_free
 from sf_assets.storage.manifest import read_manifest
-from sf_assets.storage.output import CURRENT, BuiltVersion, PublishedDataset, build_version, consolidated_name
-from sf_assets.storage.output_cleanup import prune_versions, remove_dead_output_temps
-from sf_assets.storage.output_held import HeldVersion, drop, drop_up_to, held_folder, hold, output_temp, read_held
+from sf_assets.storage.output import CURRENT, BuiltVersion, PromotedDataset, build_version, consolidated_name
+from sf_assets.storage.output_cleanup import remove_dead_output_temps
+from sf_assets.storage.output_held import HeldVersion, drop, held_folder, hold, output_temp, read_held
 from sf_assets.storage.output_promote import PromotionError, promote_all, recover_promotion
 from sf_assets.storage.refresh_facts import put_fact
 from sf_assets.storage.staging import staging_stats
 from sf_assets.storage.state_db import state_session
 from sf_assets.storage.temp_owner import owner_tag, remove_dead_temps
-from sf_assets.transform.cluster import dask_client
 from sf_assets.transform.datasets import DatasetsReport, build_datasets
+from sf_assets.transform.engines import dataset_engine
 from sf_assets.transform.staged import referenced_tables
 
 log = logging.getLogger(__name__)
@@ -53,17 +53,17 @@ class HeldReport:
 class OutputsReport:
     """The promotion of one refresh's set; `failed` maps dataset name to why it blocks the promotion.
 
-    All or nothing: when any dataset failed, `published` is empty and the datasets that did build
+    All or nothing: when any dataset failed, `promoted_datasets` is empty and the datasets that did build
     are listed in `held_back` (built and verified, not promoted); the previous files stay current.
     """
 
-    published: list[PublishedDataset] = field(default_factory=list)
+    promoted_datasets: list[PromotedDataset] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     held_back: list[str] = field(default_factory=list)
 
     @property
     def promoted(self) -> bool:
-        return bool(self.published) and not self.failed
+        return bool(self.promoted_datasets) and not self.failed
 
     def to_health(self) -> dict[str, object]:
         """The `outputs` section of the health JSON: promoted or not, and which dataset failed and why."""
@@ -72,9 +72,9 @@ class OutputsReport:
             "policy": "all-or-nothing: a refresh's files become current only when every dataset built and verified",
             "failed": dict(self.failed),
             "held_back": list(self.held_back),
-            "published": {p.dataset: {"refresh_id": p.refresh_id, "rows": p.rows, "folder": str(p.folder),
-                                      "stable_file": str(p.stable_file) if p.stable_file else None}
-                          for p in self.published},
+            "promoted_datasets": {p.dataset: {"refresh_id": p.refresh_id, "rows": p.rows, "folder": str(p.folder),
+                                              "stable_file": str(p.stable_file) if p.stable_file else None}
+                                  for p in self.promoted_datasets},
         }
 
 
@@ -126,7 +126,7 @@ def build_held(config: PipelineConfig, refresh_id: str, names: Iterable[str] | N
                     continue
                 report.seconds[result.name] = result.seconds + time.perf_counter() - started
         finally:
-            shutil.rmtree(parts_root, ignore_errors=True)
+            delete_when_free(parts_root)
         if report.failed and len(selected) == len(config.datasets):
             held_back = [h.dataset for h in report.held]
             log.error("Not promoting refresh %s: %s failed; the previous Power BI files stay current (%s built "
@@ -144,14 +144,14 @@ def promote_refresh(config: PipelineConfig, refresh_id: str) -> OutputsReport:
         remove_dead_output_temps(paths.output_dir, [d.name for d in config.datasets])
         staged_at = {name: t["staged_at"] for name, t in staging_stats(paths.staging_db)["tables"].items()}
         ready: list[HeldVersion] = []
-        current: list[PublishedDataset] = []
+        current: list[PromotedDataset] = []
         for dataset in config.datasets:
             held = read_held(root, dataset.name, refresh_id)
             why_not = _stale(held, dataset, staged_at) if held is not None else None
             if held is not None and why_not is None:
                 ready.append(held)
-            elif (published := _current(paths.output_dir, dataset.name, refresh_id)) is not None and held is None:
-                current.append(published)
+            elif (promoted := _current(paths.output_dir, dataset.name, refresh_id)) is not None and held is None:
+                current.append(promoted)
             else:
                 outputs.failed[dataset.name] = why_not or (
                     f"no verified version of refresh {refresh_id}: materialize dataset/{dataset.name} (or output_job)")
@@ -163,7 +163,7 @@ def promote_refresh(config: PipelineConfig, refresh_id: str) -> OutputsReport:
         else:
             _promote(config, ready, outputs)
             if not outputs.failed:
-                outputs.published += current
+                outputs.promoted_datasets += current
         record_outputs(config, refresh_id, outputs)
     return outputs
 
@@ -178,7 +178,7 @@ def _stale(held: HeldVersion, dataset: DatasetConfig, staged_at: dict[str, str])
     return None
 
 
-def _current(output_dir: Path, dataset: str, refresh_id: str) -> PublishedDataset | None:
+def _current(output_dir: Path, dataset: str, refresh_id: str) -> PromotedDataset | None:
     """The dataset's current output when it is already the version of `refresh_id`."""
     root = output_dir / dataset
     try:
@@ -189,7 +189,7 @@ def _current(output_dir: Path, dataset: str, refresh_id: str) -> PublishedDatase
     if pointer.get("refresh_id") != refresh_id:
         return None
     stable = root / consolidated_name(dataset) if pointer.get("stable_file") else None
-    return PublishedDataset(dataset, refresh_id, root / pointer["folder"], stable, int(pointer["rows"]), manifest)
+    return PromotedDataset(dataset, refresh_id, root / pointer["folder"], stable, int(pointer["rows"]), manifest)
 
 
 def record_outputs(config: PipelineConfig, refresh_id: str, outputs: OutputsReport) -> None:
@@ -199,19 +199,17 @@ def record_outputs(config: PipelineConfig, refresh_id: str, outputs: OutputsRepo
 
 
 def _run_datasets(config: PipelineConfig, datasets: Sequence[DatasetConfig], parts_root: Path) -> DatasetsReport:
-    if config.dask.engine == "dask_sql" and datasets:
-        with dask_client(config.dask, config.paths.work_dir) as client:
-            return build_datasets(datasets, config.paths.staging_db, parts_root, engine="dask_sql",
-                                  client=client, decimals_as_float=config.output.decimals_as_float)
-    return build_datasets(datasets, config.paths.staging_db, parts_root, engine="sqlite",
-                          decimals_as_float=config.output.decimals_as_float)
+    if not datasets:
+        return DatasetsReport(())
+    with dataset_engine(config.transform.engine).start(config, config.paths.work_dir) as runner:
+        return build_datasets(datasets, config.paths.staging_db, parts_root, runner)
 
 
 def _promote(config: PipelineConfig, ready: list[HeldVersion], outputs: OutputsReport) -> None:
     built: list[BuiltVersion] = []
     try:
         built = [output_temp(h, config.paths.output_dir) for h in ready]
-        outputs.published = promote_all(built, config.paths.output_dir, config.output.in_use_wait_s)
+        outputs.promoted_datasets = promote_all(built, config.paths.output_dir, config.output.in_use_wait_s)
     except PromotionError as exc:
         log.error("Promoting dataset %s failed: %s; every dataset keeps its previous files", exc.dataset, exc)
         outputs.failed[exc.dataset] = str(exc)
@@ -219,9 +217,4 @@ def _promote(config: PipelineConfig, ready: list[HeldVersion], outputs: OutputsR
         return
     finally:
         for b in built:
-            shutil.rmtree(b.tmp, ignore_errors=True)
-    for held in ready:
-        drop_up_to(held_root(config), held.dataset, held.refresh_id)
-    for published in outputs.published:
-        for old in prune_versions(published.folder.parent, config.output.keep_versions):
-            log.info("Removed old output version %s of %s", old.name, published.dataset)
+            delete_when_free(b.tmp)

@@ -1,7 +1,7 @@
 """`sf-assets config check`: everything that can be checked before a refresh, without the network.
 
 Checked: the schedule (cron and timezone, on load), that every secret environment variable is
-set, every SOQL's syntax, the longest output/share path (Windows MAX_PATH), and every dataset's
+set, every SOQL's syntax, the longest path the product writes (Windows MAX_PATH), and every dataset's
 SQL run on **empty staged tables with the planned schema**, on both engines (SQLite and
 Dask-SQL). The planned schema comes from the metadata catalog cached in the state DB; without
 one, each object's columns are taken from its SOQL field list as text (names are checked, types
@@ -19,9 +19,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sf_assets.config.models import (
-    AccessTokenAuth, ClientCredentialsAuth, DaskConfig, JwtAuth, ObjectConfig, PasswordAuth, PipelineConfig,
-)
+from sf_assets.config import ConfigError
+from sf_assets.config.login_secrets import login_secrets
+from sf_assets.config.models import JwtAuth, ObjectConfig, PipelineConfig
+from sf_assets.schema.address import address_components, is_standard_address
+from sf_assets.transform.engines import ENGINES, dataset_engine
 
 log = logging.getLogger(__name__)
 
@@ -40,46 +42,33 @@ class CheckReport:
         return not self.errors
 
 
-def secret_variables(config: PipelineConfig) -> list[tuple[str, str]]:
-    """(environment variable, config key) of every secret the configured login reads."""
-    auth = config.salesforce.auth
-    key = "salesforce.auth."
-    if isinstance(auth, AccessTokenAuth):
-        return [(auth.access_token_env, key + "access_token_env")]
-    if isinstance(auth, PasswordAuth):
-        found = [(auth.password_env, key + "password_env")]
-        if auth.security_token_env:
-            found.append((auth.security_token_env, key + "security_token_env"))
-        if auth.consumer_key and auth.consumer_secret_env:
-            found.append((auth.consumer_secret_env, key + "consumer_secret_env"))
-        return found
-    if isinstance(auth, ClientCredentialsAuth):
-        return [(auth.consumer_secret_env, key + "consumer_secret_env")]
-    return []
-
-
 def check_secrets(config: PipelineConfig, env: Mapping[str, str], report: CheckReport) -> None:
     """An unset secret variable is a configuration error."""
-    for var, key in secret_variables(config):
-        if not env.get(var):
-            report.errors.append(f"environment variable {var} ({key}) is not set")
+    secrets = login_secrets(config.salesforce.auth)
+    report.errors += [secret.unset for secret in secrets if not env.get(secret.env_var)]
     auth = config.salesforce.auth
     if isinstance(auth, JwtAuth) and not auth.private_key_file.is_file():
         report.errors.append(f"salesforce.auth.private_key_file {auth.private_key_file} does not exist")
-    report.checked.append(f"secrets: {len(secret_variables(config))} environment variable(s) set")
+    report.checked.append(f"secrets: {len(secrets)} environment variable(s) set")
 
 
 def check_offline(config: PipelineConfig, env: Mapping[str, str] | None = None,
-                  engines: tuple[str, ...] = ("sqlite", "dask_sql"), *, plans: bool = True) -> CheckReport:
+                  engines: tuple[str, ...] = tuple(ENGINES), *, plans: bool = True) -> CheckReport:
     """Run every offline check of `config` (reads the cached catalog; never writes, never the network).
 
+    The dataset SQL runs on every engine of `engines` (all registered ones), so either can be chosen.
     `plans=False` leaves the fields and the dataset SQL to the online check, which has fresh describes.
     """
     from sf_assets.salesforce.soql import SoqlError, parse_soql
-    from sf_assets.storage.path_budget import PATH_LIMIT, longest_output_path
+    from sf_assets.storage.path_budget import PATH_LIMIT, longest_path
 
-    report = CheckReport()
+    report = CheckReport(warnings=list(config.deprecations))
     report.checked.append(f"schedule: cron '{config.schedule.cron}' in {config.schedule.timezone}")
+    try:
+        engine = dataset_engine(config.transform.engine)
+        report.checked.append(f"dataset engine: {engine.name} ({engine.label})")
+    except ConfigError as exc:
+        report.errors.append(str(exc))
     check_secrets(config, os.environ if env is None else env, report)
     queries = {}
     for obj in config.objects:
@@ -88,12 +77,11 @@ def check_offline(config: PipelineConfig, env: Mapping[str, str] | None = None,
         except SoqlError as exc:
             report.errors.append(f"objects.{obj.name}.soql: {exc}")
     report.checked.append(f"SOQL syntax of {len(config.objects)} object(s)")
-    longest = longest_output_path(config)
-    if longest is not None:
-        if not longest.ok:
-            report.errors.append(f"output path of {longest.length} characters (limit {PATH_LIMIT}, Windows MAX_PATH): "
-                                 f"{longest.path}; shorten paths.output_dir/share_dir or dataset names")
-        report.checked.append(f"longest output path: {longest.length} characters (limit {PATH_LIMIT})")
+    longest = longest_path(config)
+    if not longest.ok:
+        report.errors.append(f"a path of {longest.length} characters (limit {PATH_LIMIT}, Windows MAX_PATH): "
+                             f"{longest.path}; shorten the folders under paths: or the object or dataset names")
+    report.checked.append(f"longest path: {longest.length} characters (limit {PATH_LIMIT})")
     if plans and len(queries) == len(config.objects):
         planned = _plans(config, queries, report)
         if planned is not None and config.datasets:
@@ -141,10 +129,6 @@ def _plans(config: PipelineConfig, queries: dict, report: CheckReport) -> dict |
     return {o.name: _text_plan(o, queries[o.name].fields) for o in config.objects if o.name not in star}
 
 
-_ADDRESS_PARTS = ("Street", "City", "State", "PostalCode", "Country", "StateCode", "CountryCode", "Latitude",
-                  "Longitude", "GeocodeAccuracy")
-
-
 def plan_with_history(config: PipelineConfig, obj: ObjectConfig, catalog, conn: sqlite3.Connection | None):
     """The object's field plan under a refresh's drift rules (a field no refresh ever delivered is a typo: did you
     mean ...?), with the history in `conn`; a state DB of an older version (read-only: not migrated) has none."""
@@ -167,13 +151,7 @@ def _text_plan(obj: ObjectConfig, fields: tuple[str, ...]):
     """Text columns named like the SOQL's fields; standard compound addresses expanded as Salesforce does."""
     from sf_assets.schema.field_plan import FieldPlan, PlannedColumn
 
-    names: list[str] = []
-    for name in fields:
-        if "." not in name and name.endswith("Address") and not name.endswith("__c"):
-            prefix = name[: -len("Address")]
-            names += [prefix + part for part in _ADDRESS_PARTS]
-        else:
-            names.append(name)
+    names = [part for name in fields for part in (address_components(name) if is_standard_address(name) else [name])]
     columns = [PlannedColumn(name=n, sf_type="string", kind="string", nullable=n.lower() != "id") for n in names]
     return FieldPlan(object_name=obj.name, columns=tuple(columns))
 
@@ -208,15 +186,8 @@ def _run_on_empty_tables(config: PipelineConfig, plans: dict, datasets: list, en
             if obj.name in plans:
                 stage_object(db, plans[obj.name], [], obj, config.staging)
         for engine in engines:
-            if engine == "dask_sql":
-                from sf_assets.transform.cluster import dask_client
-
-                with dask_client(DaskConfig(n_workers=1, threads_per_worker=1), root, processes=False) as client:
-                    result = build_datasets(datasets, db, root / engine, engine="dask_sql", client=client,
-                                            decimals_as_float=config.output.decimals_as_float, retry_wait_s=0)
-            else:
-                result = build_datasets(datasets, db, root / engine, engine="sqlite",
-                                        decimals_as_float=config.output.decimals_as_float, retry_wait_s=0)
+            with dataset_engine(engine).start(config, root, trial=True) as runner:
+                result = build_datasets(datasets, db, root / engine, runner, retry_wait_s=0)
             for failed in result.results:
                 if not failed.ok:
                     text = failed.error or "failed"

@@ -15,11 +15,12 @@ from pathlib import Path
 
 from sf_assets.pipeline.check_offline import CheckReport, check_dataset_sql, note_dropped, plan_with_history
 from sf_assets.config.models import PipelineConfig
+from sf_assets.transform.engines import ENGINES
 
 log = logging.getLogger(__name__)
 
 
-def check_online(config: PipelineConfig, report: CheckReport, engines: tuple[str, ...] = ("sqlite", "dask_sql")) -> None:
+def check_online(config: PipelineConfig, report: CheckReport, engines: tuple[str, ...] = tuple(ENGINES)) -> None:
     """Add the online checks to `report` (errors are one line each, naming the object or field)."""
     from sf_assets.health.causes import describe_error
     from sf_assets.salesforce.api_usage import usage_from_limits

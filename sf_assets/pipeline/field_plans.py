@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sf_assets.config.models import ObjectConfig, PipelineConfig
+from sf_assets.extract.refresh import successful_refreshes
 from sf_assets.salesforce.field_drift import DriftRules, schema_changes
 from sf_assets.salesforce.field_planning import build_field_plan
 from sf_assets.salesforce.metadata import ObjectMeta
@@ -22,10 +23,15 @@ from sf_assets.storage.refresh_facts import add_health_warning, put_health
 log = logging.getLogger(__name__)
 
 
+def _history(conn: sqlite3.Connection, object_name: str, refresh_id: str) -> list[tuple[str, FieldPlan]]:
+    """(refresh id, plan) of the object in the successful refreshes other than `refresh_id`, newest first."""
+    return successful_plans(conn, object_name, successful_refreshes(conn, other_than=refresh_id))
+
+
 def drift_rules(conn: sqlite3.Connection | None, refresh_id: str, config: PipelineConfig,
                 obj: ObjectConfig) -> DriftRules:
     """What earlier successful refreshes (and this refresh's own plan) planned for `obj`, with its configured rules."""
-    history = successful_plans(conn, obj.name, refresh_id) if conn is not None else []
+    history = _history(conn, obj.name, refresh_id) if conn is not None else []
     current = refresh_plan(conn, refresh_id, obj.name) if conn is not None else None
     known: dict[str, PlannedColumn] = {}
     for plan in [p for _, p in reversed(history)] + ([current] if current else []):
@@ -56,7 +62,7 @@ def record_plan(conn: sqlite3.Connection, refresh_id: str, plan: FieldPlan, sche
                 replanned: Mapping[str, Any] | None = None) -> None:
     """Store `plan` as the refresh's plan of its object, warn about fields kept all null or dropped, and report the
     object's `schema_changes` (since the last successful refresh) in the health JSON."""
-    history = successful_plans(conn, plan.object_name, refresh_id)
+    history = _history(conn, plan.object_name, refresh_id)
     previous_id, previous = history[0] if history else (None, None)
     save_plan(conn, plan, schema_dir)
     record_refresh_plan(conn, refresh_id, plan)

@@ -10,36 +10,23 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import shutil
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sf_assets.config import PipelineConfig
-from sf_assets.extract.refresh import refresh_status
-from sf_assets.health import (
-    DiskFree,
-    FileInfo,
-    HealthReport,
-    Messages,
-    ObjectRows,
-    PublishStatus,
-    chunk_counts,
-    disk_free,
-    file_info,
-    retried_chunks,
-    rows_per_object,
-    write_health,
-)
+from sf_assets.extract.refresh import refresh_status, refresh_times
+from sf_assets.extract.tracker import rows_per_object
+from sf_assets.health import (DiskFree, FileInfo, HealthReport, Messages, ObjectRows, PublishStatus, disk_free,
+                              file_info, upgrade_health, write_health)
 from sf_assets.observability.logs import ROOT, log_context
 from sf_assets.observability.redaction import redact
+from sf_assets.pipeline.object_figures import chunk_counts, retried_chunks
 from sf_assets.pipeline.plan import estimate
 from sf_assets.pipeline.refresh_stop import stopped_since
 from sf_assets.salesforce.api_usage import ApiUsage, usage_from_limits
-from sf_assets.storage.output_cleanup import delete_finished_chunk_files
 from sf_assets.storage.refresh_facts import (add_health_error, add_health_warning, all_facts, health_errors,
                                              health_sections, last_api_usage, put_fact)
 from sf_assets.storage.run_processes import runs_of_refresh
@@ -71,13 +58,7 @@ class MessageCollector(logging.Handler):
 
 
 def _usage(value: dict[str, Any] | None) -> ApiUsage | None:
-    return ApiUsage(int(value["api_used"]), int(value["api_max"])) if value else None
-
-
-def _refresh_times(conn, refresh_id: str) -> tuple[datetime | None, datetime | None]:
-    row = conn.execute("SELECT started_at, finished_at FROM refreshes WHERE refresh_id = ?", (refresh_id,)).fetchone()
-    started, finished = row if row else (None, None)
-    return (datetime.fromisoformat(started) if started else None, datetime.fromisoformat(finished) if finished else None)
+    return ApiUsage.from_dict(value) if value else None
 
 
 @dataclass(frozen=True)
@@ -109,13 +90,13 @@ def _render(config: PipelineConfig, refresh_id: str, run_ids: Sequence[str], end
         rows, chunks = rows_per_object(conn, refresh_id), chunk_counts(conn, refresh_id)
         retried = retried_chunks(conn, refresh_id)  # each a warning with its causes
         expected = {obj.name: estimate(conn, refresh_id, obj.name) for obj in config.objects}
-        started_at, ended_at = _refresh_times(conn, refresh_id)
+        started_at, ended_at = refresh_times(conn, refresh_id)
         run_ids = [*runs_of_refresh(conn, refresh_id), *run_ids]
     sections, keyed_warnings = health_sections(facts)
     last = last_api_usage(facts)  # what Salesforce last reported: the end usage of a refresh that did not read it
-    usage_end = (end.api_usage or (ApiUsage(int(last["used"]), int(last["max"])) if last else None)) if end else None
+    usage_end = (end.api_usage or _usage(last)) if end else None
     end = end or EndOfRefresh()
-    return HealthReport(
+    report = HealthReport(
         refresh_id=refresh_id, status=status, started_at=started_at, ended_at=ended_at,
         run_ids=list(dict.fromkeys(run_ids)), rows_per_object=rows, chunks=chunks,
         objects={name: ObjectRows(expected.get(name), rows.get(name, 0)) for name in dict.fromkeys([*expected, *rows])},
@@ -123,9 +104,11 @@ def _render(config: PipelineConfig, refresh_id: str, run_ids: Sequence[str], end
         warnings=Messages.of(list(dict.fromkeys([*keyed_warnings.values(), *retried]))),
         api_usage_start=_usage(facts.get("api_usage_start")), api_usage_end=usage_end,
         disk_free_start=_disk_start(facts.get("disk_free_start")), disk_free_end=end.disk_free,
-        dask=config.dask.model_dump(mode="json"), sqlite=end.sqlite, final_files=end.final_files,
+        dask={"engine": config.transform.engine, **config.dask.model_dump(mode="json")},  # the JSON's shape of before
+        sqlite=end.sqlite, final_files=end.final_files,
         published=_published(facts), outputs=facts.get("outputs") or {}, sections=sections,
-    ).to_dict()
+    )
+    return upgrade_health(report.to_dict(), f"refresh {refresh_id} (recorded by an earlier release)")
 
 
 def _key(text: str) -> str:
@@ -201,6 +184,7 @@ def finish_refresh_with_health(config: PipelineConfig, refresh_id: str, status: 
     last one the refresh recorded (`refresh_facts.record_api_usage`).
     """
     from sf_assets.extract.refresh import finish_refresh
+    from sf_assets.pipeline.cleanup import clean_up_after_success  # the dataset build's imports: only when needed
 
     with state_session(config.paths.state_db) as conn:
         current = refresh_status(conn, refresh_id)
@@ -212,9 +196,8 @@ def finish_refresh_with_health(config: PipelineConfig, refresh_id: str, status: 
     with log_context(refresh_id=refresh_id):  # a sensor ending it logs into the refresh's folder too
         end = _end_of_refresh(config, refresh_id, read_usage=read_usage and not stopped)
         path = write_refresh_health(config, refresh_id, run_ids=run_ids, messages=messages, errors=errors, end=end)
-        if status == "success":
-            delete_finished_chunk_files(config.paths.state_db)
-            shutil.rmtree(config.paths.work_dir / "chunks" / refresh_id, ignore_errors=True)
+        if status == "success":  # after the health JSON, and never raising: cleanup cannot fail a refresh
+            clean_up_after_success(config, refresh_id)
     return path
 
 

@@ -1,19 +1,13 @@
-"""What one refresh extracted of one object so far, from the state DB: rows, chunks, Bulk jobs, bytes, COUNT()."""
+"""What a refresh extracted of its objects so far, from the job tracker: rows, chunks, Bulk jobs, bytes, COUNT()."""
 
 from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
 
+from sf_assets.extract.tracker import chunk_outcomes, chunks_with_retries, object_totals
+from sf_assets.health.report import ChunkCounts
 from sf_assets.pipeline.plan import estimate
-
-_SQL = """
-SELECT COALESCE(SUM(CASE WHEN status = 'success' THEN rows END), 0),
-       COALESCE(SUM(status = 'success'), 0), COUNT(*), COALESCE(SUM(status = 'failed'), 0),
-       COUNT(DISTINCT CASE WHEN status = 'success' THEN job_id END),
-       COALESCE(SUM(CASE WHEN status = 'success' THEN bytes END), 0)
-FROM chunks WHERE refresh_id = ? AND object = ?
-"""
 
 
 @dataclass(frozen=True)
@@ -38,5 +32,16 @@ class ObjectFigures:
 
 def object_figures(conn: sqlite3.Connection, refresh_id: str, object_name: str) -> ObjectFigures:
     """The figures of `object_name` in `refresh_id` (Bulk jobs: the job that delivered each finished chunk)."""
-    rows, done, planned, failed, jobs, size = conn.execute(_SQL, (refresh_id, object_name)).fetchone()
-    return ObjectFigures(rows, done, planned, failed, jobs, size, estimate(conn, refresh_id, object_name))
+    return ObjectFigures(*object_totals(conn, refresh_id, object_name), estimate(conn, refresh_id, object_name))
+
+
+def chunk_counts(conn: sqlite3.Connection, refresh_id: str) -> dict[str, ChunkCounts]:
+    """Per object: ok (success, nothing retried), fixed (success after a retried call or a re-run), failed,
+    skipped (queued/running), and retried (chunks with at least one logged retry, whatever their outcome)."""
+    return {obj: ChunkCounts(*counts) for obj, counts in chunk_outcomes(conn, refresh_id).items()}
+
+
+def retried_chunks(conn: sqlite3.Connection, refresh_id: str) -> list[str]:
+    """One line per chunk with a logged retry: which chunk, how many retries, their causes and how it ended."""
+    return [f"{obj} chunk {chunk} retried {n} time(s) ({causes}); {status}"
+            for obj, chunk, n, causes, status in chunks_with_retries(conn, refresh_id)]

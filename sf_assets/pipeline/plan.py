@@ -30,13 +30,12 @@ log = logging.getLogger(__name__)
 
 
 def _record_last_usage(conn: sqlite3.Connection, refresh_id: str, governor: ApiGovernor) -> None:
-    seen = governor.last_usage
-    if seen is None:
+    usage = governor.usage
+    if usage is None:
         return
     try:
         with transaction(conn):
-            usage, seen_at = seen
-            record_api_usage(conn, refresh_id, usage.used, usage.max, seen_at)
+            record_api_usage(conn, refresh_id, usage.to_dict())
     except sqlite3.Error as exc:  # never hides the step's own outcome
         log.warning("Could not record the last API usage of refresh %s: %s", refresh_id, exc)
 

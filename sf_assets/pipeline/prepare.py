@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sf_assets.config.models import ApiUsageConfig, ObjectConfig, PathsConfig, PipelineConfig, RetryConfig
+from sf_assets.extract.tracker import extracted_sizes
 from sf_assets.observability.logs import log_context
 from sf_assets.salesforce.api_usage import ApiUsage, usage_from_limits
 from sf_assets.schema.field_plan import FieldPlan
@@ -22,6 +23,7 @@ from sf_assets.pipeline.field_plans import plan_object_fields, record_plan
 from sf_assets.salesforce.retry import call_with_retry
 from sf_assets.salesforce.counts import count_rows
 from sf_assets.salesforce.soql import parse_soql
+from sf_assets.storage.deletion import delete_when_free, retry_pending_deletes
 from sf_assets.storage.refresh_facts import add_health_warning, put_fact, record_api_usage
 from sf_assets.storage.state_db import transaction
 
@@ -68,7 +70,7 @@ def prepare_dirs(paths: PathsConfig) -> None:
             folder.mkdir(parents=True, exist_ok=True)
             probe = folder / f".write-probe-{uuid.uuid4().hex}"
             probe.write_bytes(b"ok")
-            probe.unlink()
+            delete_when_free(probe)
         except OSError as exc:
             raise PreflightError(f"directory {folder} is not writable: {exc.strerror or exc}") from None
 
@@ -143,16 +145,14 @@ def needed_bytes(estimates: Mapping[str, int], bytes_per_row: Mapping[str, float
 
 def measured_bytes_per_row(conn: sqlite3.Connection) -> dict[str, float]:
     """Bytes per row of each object's chunk files in earlier refreshes (x3: chunks, staging, output)."""
-    rows = conn.execute(
-        "SELECT object, SUM(bytes), SUM(rows) FROM chunks WHERE status = 'success' AND rows > 0 GROUP BY object"
-    ).fetchall()
-    return {obj: 3.0 * total_bytes / total_rows for obj, total_bytes, total_rows in rows if total_rows}
+    return {obj: 3.0 * size / rows for obj, (size, rows) in extracted_sizes(conn).items() if rows}
 
 
 def run_preflight(sf: Any, config: PipelineConfig, conn: sqlite3.Connection, refresh_id: str,
                   sleep: Callable[[float], None] = time.sleep) -> PreflightReport:
     """Every preflight check, in order; raises PreflightError before any Bulk job is created."""
     prepare_dirs(config.paths)
+    retry_pending_deletes(config.paths)  # what earlier refreshes could not delete (open in another program)
     if config.paths.create_share_dir and config.paths.share_dir is not None:
         config.paths.share_dir.mkdir(parents=True, exist_ok=True)
     warnings = [w for w in [share_warning(config.paths.share_dir)] if w]
@@ -173,8 +173,8 @@ def run_preflight(sf: Any, config: PipelineConfig, conn: sqlite3.Connection, ref
             [(refresh_id, name, rows, now) for name, rows in estimates.items()],
         )
         put_fact(conn, refresh_id, "throttled", throttled)
-        put_fact(conn, refresh_id, "api_usage_start", usage.as_metadata())
-        record_api_usage(conn, refresh_id, usage.used, usage.max, datetime.fromisoformat(now))
+        put_fact(conn, refresh_id, "api_usage_start", usage.to_dict())
+        record_api_usage(conn, refresh_id, usage.to_dict())
         put_fact(conn, refresh_id, "disk_free_start",
                  {str(d.path): {"free_bytes": d.free_bytes, "total_bytes": d.total_bytes} for d in disks})
     return PreflightReport(usage, throttled, disks, estimates, needed, warnings)

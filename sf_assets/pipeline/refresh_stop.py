@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
+from sf_assets.extract.refresh import refresh_started_at
 from sf_assets.salesforce.errors import RESETS, AccessTokenExpired, DailyLimitExceeded, RefreshStop
 from sf_assets.storage.refresh_facts import get_fact, put_fact, put_health
 
@@ -24,8 +25,8 @@ def next_run(conn: sqlite3.Connection, refresh_id: str, window_hours: float,
     """What the next `sf-assets run` does ("resumes refresh … until …") and until when it resumes this refresh
     (None: it starts a new one)."""
     now = now or datetime.now(timezone.utc)
-    row = conn.execute("SELECT started_at FROM refreshes WHERE refresh_id = ?", (refresh_id,)).fetchone()
-    until = datetime.fromisoformat(row[0]) + timedelta(hours=window_hours) if row else now
+    started = refresh_started_at(conn, refresh_id)
+    until = started + timedelta(hours=window_hours) if started else now
     if now < until:
         return (f"resumes refresh {refresh_id} until {until:%Y-%m-%d %H:%M} UTC "
                 "(extraction.resume_window_hours after its start), later it starts a new refresh"), until

@@ -24,17 +24,14 @@ class IncompleteExtraction(RuntimeError):
 
 def chunk_files(conn: sqlite3.Connection, refresh_id: str, object_name: str) -> list[Path]:
     """The chunk files of the object in this refresh; raises IncompleteExtraction unless every chunk succeeded."""
-    rows = conn.execute(
-        "SELECT chunk_id, status, file_path FROM chunks WHERE refresh_id = ? AND object = ? ORDER BY chunk_id",
-        (refresh_id, object_name),
-    ).fetchall()
-    pending = [chunk_id for chunk_id, status, _ in rows if status != "success"]
-    if not rows or pending:
+    chunks = ChunkTracker(conn).chunks(refresh_id, object_name)
+    pending = [c.key.chunk_id for c in chunks if c.status != "success" or not c.file_path]
+    if not chunks or pending:
         raise IncompleteExtraction(
-            f"{len(pending) if rows else 'all'} chunk(s) of {object_name} in refresh {refresh_id} are not extracted"
+            f"{len(pending) if chunks else 'all'} chunk(s) of {object_name} in refresh {refresh_id} are not extracted"
             f"{': ' + ', '.join(pending[:10]) if pending else ''}; materialize them first (or run `sf-assets run`)"
         )
-    return [Path(path) for _, _, path in rows]
+    return [Path(c.file_path) for c in chunks if c.file_path]  # every one of them (none pending)
 
 
 def stage(config: PipelineConfig, conn: sqlite3.Connection, refresh_id: str, obj: ObjectConfig) -> StagingResult:

@@ -14,10 +14,11 @@ from pathlib import Path
 from sf_assets.config.models import PublishConfig, RetryConfig
 from sf_assets.publish.copy import ALGORITHM, Progress, ProgressLog, copy_verified
 from sf_assets.publish.naming import published_name, ready_path, tmp_path
-from sf_assets.publish.retention import discard, prune_published
+from sf_assets.publish.retention import prune_published
 from sf_assets.publish.retrying import PublishError, with_retries
 from sf_assets.publish.units import human_bytes, human_rate, human_seconds, mb_per_s
-from sf_assets.storage.files import atomic_write_text, replace_with_retry
+from sf_assets.storage.deletion import delete_when_free
+from sf_assets.storage.files import atomic_write_text, replace_when_free
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +77,7 @@ def publish_folder(src_dir: Path, share_dir: Path, refresh_id: str, policy: Publ
 def _copy_tree(src_dir: Path, dst_dir: Path, progress: Progress) -> tuple[int, str]:
     files = sorted(p for p in src_dir.rglob("*") if p.is_file())
     grand_total = sum(p.stat().st_size for p in files)
-    discard(dst_dir)  # a leftover of an attempt whose cleanup failed
+    delete_when_free(dst_dir)  # a leftover of an attempt whose cleanup failed
     dst_dir.mkdir()
     manifest = hashlib.new(ALGORITHM)
     done = 0
@@ -96,10 +97,10 @@ def _publish(src: Path, final: Path, refresh_id: str, copy: Callable[[], tuple[i
         tmp = tmp_path(final)
         try:
             size, checksum = copy()
-            replace_with_retry(tmp, final)
+            replace_when_free(tmp, final)
             _write_ready(final, src, refresh_id, size, checksum)
         except BaseException:
-            discard(tmp)
+            delete_when_free(tmp)
             raise
         return size, checksum, time.monotonic() - started
 
@@ -123,5 +124,5 @@ def _write_ready(final: Path, src: Path, refresh_id: str, size: int, checksum: s
     try:
         atomic_write_text(ready_path(final), json.dumps(marker, indent=2))
     except BaseException:
-        discard(final)
+        delete_when_free(final)
         raise

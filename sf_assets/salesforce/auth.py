@@ -10,12 +10,8 @@ import requests
 from simple_salesforce import SalesforceLogin
 from simple_salesforce.exceptions import SalesforceAuthenticationFailed
 
-from sf_assets.config.models import (
-    AccessTokenAuth,
-    ClientCredentialsAuth,
-    JwtAuth,
-    PasswordAuth,
-)
+from sf_assets.config.login_secrets import login_secrets
+from sf_assets.config.models import AccessTokenAuth, AuthConfig, ClientCredentialsAuth, JwtAuth, PasswordAuth
 from sf_assets.observability.redaction import redact, register_secret
 
 
@@ -34,15 +30,16 @@ class SalesforceSession:
         return f"SalesforceSession(instance_url={self.instance_url!r}, session_id=***)"
 
 
-def read_secret(env: Mapping[str, str], var: str | None, key: str) -> str | None:
-    """The value of env var `var` (None if `var` is None); a clear error when it is unset."""
-    if var is None:
-        return None
-    value = env.get(var)
-    if not value:
-        raise SalesforceAuthError(f"environment variable {var} ({key}) is not set")
-    register_secret(value)
-    return value
+def read_secrets(auth: AuthConfig, env: Mapping[str, str]) -> dict[str, str]:
+    """The value of each secret the login reads (`config.login_secrets`), by name; a clear error when one is unset."""
+    values = {}
+    for secret in login_secrets(auth):
+        value = env.get(secret.env_var)
+        if not value:
+            raise SalesforceAuthError(secret.unset)
+        register_secret(value)
+        values[secret.name] = value
+    return values
 
 
 def login(
@@ -52,30 +49,19 @@ def login(
     env: Mapping[str, str] | None = None,
 ) -> SalesforceSession:
     """Authenticate with `auth` through `http`; returns the session or raises SalesforceAuthError."""
-    env = os.environ if env is None else env
+    secrets = read_secrets(auth, os.environ if env is None else env)
     if isinstance(auth, AccessTokenAuth):
-        token = read_secret(env, auth.access_token_env, "salesforce.auth.access_token_env")
-        return SalesforceSession(auth.instance_url.rstrip("/"), token or "")
+        return SalesforceSession(auth.instance_url.rstrip("/"), secrets["access_token"])
     kwargs: dict[str, object]
     if isinstance(auth, PasswordAuth):
-        kwargs = {
-            "username": auth.username,
-            "password": read_secret(env, auth.password_env, "salesforce.auth.password_env"),
-            "security_token": read_secret(env, auth.security_token_env, "salesforce.auth.security_token_env") or "",
-            "domain": auth.domain,
-        }
+        kwargs = {"username": auth.username, "password": secrets["password"],
+                  "security_token": secrets.get("security_token", ""), "domain": auth.domain}
         if auth.consumer_key:
-            kwargs["consumer_key"] = auth.consumer_key
-            kwargs["consumer_secret"] = read_secret(
-                env, auth.consumer_secret_env, "salesforce.auth.consumer_secret_env"
-            )
+            kwargs.update(consumer_key=auth.consumer_key, consumer_secret=secrets.get("consumer_secret"))
         flow = f"password login of {auth.username}"
     elif isinstance(auth, ClientCredentialsAuth):
-        kwargs = {
-            "consumer_key": auth.consumer_key,
-            "consumer_secret": read_secret(env, auth.consumer_secret_env, "salesforce.auth.consumer_secret_env"),
-            "domain": auth.domain,
-        }
+        kwargs = {"consumer_key": auth.consumer_key, "consumer_secret": secrets["consumer_secret"],
+                  "domain": auth.domain}
         flow = "client-credentials login"
     else:
         kwargs = {

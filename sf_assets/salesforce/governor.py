@@ -12,6 +12,7 @@ every wait of the Bulk client (`pause`) is cut short by both.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import threading
 from collections.abc import Iterator
@@ -45,7 +46,6 @@ class ApiGovernor:
         self.max_concurrent_jobs = max_concurrent_jobs
         self._forced_throttle = throttled
         self._usage: ApiUsage | None = None
-        self._usage_at: datetime | None = None
         self._halted_by: ApiUsage | None = None
         self._stopped_by: RefreshStop | None = None
         self._cancelled: str | None = None
@@ -54,15 +54,9 @@ class ApiGovernor:
 
     @property
     def usage(self) -> ApiUsage | None:
-        """The latest usage seen (None before the first response)."""
+        """The latest usage seen, with when it was seen (None before the first response)."""
         with self._cond:
             return self._usage
-
-    @property
-    def last_usage(self) -> tuple[ApiUsage, datetime] | None:
-        """The latest usage seen and when (UTC) it was seen; None before the first response."""
-        with self._cond:
-            return (self._usage, self._usage_at) if self._usage is not None and self._usage_at else None
 
     @property
     def state(self) -> GovernorState:
@@ -87,7 +81,7 @@ class ApiGovernor:
         """Record the latest usage and move between states (logged once per change)."""
         with self._cond:
             before = self._state()
-            self._usage, self._usage_at = usage, datetime.now(timezone.utc)
+            self._usage = usage if usage.at else dataclasses.replace(usage, at=datetime.now(timezone.utc))
             if usage.pct >= self.policy.halt_pct and self._halted_by is None:
                 self._halted_by = usage
             after = self._state()

@@ -26,7 +26,7 @@ Why text for wide decimals: a double (SQLite REAL, pandas Float64) keeps 15 sign
 so a decimal of at most 15 digits round-trips exactly and stays a number for SQL, while a
 currency(18, 2) value such as ``1234567890123456.78`` needs the exact text. The output stage
 turns every staged column back into its Arrow type (``storage.output_types``). dask-sql 2024.5
-maps only python-backed strings to VARCHAR; ``transform.engine_dask`` registers the
+maps only python-backed strings to VARCHAR; ``transform.dask_sql_internals`` registers the
 Arrow-backed ones too.
 """
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -54,22 +55,18 @@ def refresh_plan(conn: sqlite3.Connection, refresh_id: str, object_name: str) ->
     return FieldPlan.from_json(row[0]) if row else None
 
 
-def successful_plans(conn: sqlite3.Connection, object_name: str, before: str) -> list[tuple[str, FieldPlan]]:
-    """(refresh id, plan) of the object in successful refreshes other than `before`, newest first.
+def successful_plans(conn: sqlite3.Connection, object_name: str,
+                     successful: Sequence[str]) -> list[tuple[str, FieldPlan]]:
+    """(refresh id, plan) of the object in the `successful` refreshes (newest first) that recorded one, in order.
 
-    A state DB from before plans were recorded per refresh gives the stored plan once a refresh succeeded.
+    A state DB from before plans were recorded per refresh gives the stored plan under the newest of them.
     """
-    rows = conn.execute(
-        "SELECT p.refresh_id, p.plan_json FROM refresh_field_plans p JOIN refreshes r USING (refresh_id) "
-        "WHERE r.status = 'success' AND p.object = ? AND p.refresh_id != ? ORDER BY r.started_at DESC",
-        (object_name, before)).fetchall()
-    if rows:
-        return [(rid, FieldPlan.from_json(text)) for rid, text in rows]
-    succeeded = conn.execute("SELECT refresh_id FROM refreshes WHERE status = 'success' AND refresh_id != ? "
-                             "ORDER BY started_at DESC LIMIT 1", (before,)).fetchone()
-    if succeeded is None:
-        return []
+    recorded = dict(conn.execute("SELECT refresh_id, plan_json FROM refresh_field_plans WHERE object = ?",
+                                 (object_name,)).fetchall())
+    plans = [(rid, FieldPlan.from_json(recorded[rid])) for rid in successful if rid in recorded]
+    if plans or not successful:
+        return plans
     try:
-        return [(succeeded[0], load_plan(conn, object_name))]
+        return [(successful[0], load_plan(conn, object_name))]
     except KeyError:
         return []

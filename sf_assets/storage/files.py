@@ -7,21 +7,15 @@ import logging
 import os
 import re
 import shutil
-import time
 import uuid
 from pathlib import Path
 
-from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_incrementing
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_delay, wait_incrementing
 
+from sf_assets.storage.deletion import delete_when_free
 from sf_assets.storage.temp_owner import owner_tag
 
 log = logging.getLogger(__name__)
-
-
-def replace_with_retry(src: Path, dst: Path, attempts: int = 5, wait_s: float = 0.2) -> None:
-    """os.replace(src, dst), retried briefly on PermissionError (Windows file locks), waits growing by `wait_s`."""
-    Retrying(stop=stop_after_attempt(attempts), wait=wait_incrementing(wait_s, wait_s), reraise=True,
-             retry=retry_if_exception_type(PermissionError))(os.replace, src, dst)
 
 
 TEMP_FILE = re.compile(r"\.p\d+s\d+-[0-9a-f]{8}\.tmp$")
@@ -31,27 +25,28 @@ class FileInUse(PermissionError):
     """Another program (Power BI Desktop, an antivirus) kept a file open for the whole wait."""
 
 
-def replace_when_free(src: Path, dst: Path, wait_s: float, poll_s: float = 1.0) -> None:
-    """os.replace(src, dst), waiting up to `wait_s` while another program holds `dst` open (Windows).
+BRIEF_WAIT_S = 2.0  # an antivirus or an indexer lets go of a file it is reading within this
 
-    Logs one clear warning when the wait starts; raises FileInUse when the file stays in use.
+
+def replace_when_free(src: Path, dst: Path, wait_s: float = BRIEF_WAIT_S, *, held_by: str | None = None,
+                      wait_key: str | None = None) -> None:
+    """os.replace(src, dst), retried while another program holds one of them open (Windows: PermissionError) for up
+    to `wait_s` seconds (waits 0.2, 0.4, … up to 1 s); FileInUse (a PermissionError) when it stays in use.
+
+    `held_by` names the program a user may close (Power BI Desktop for the output's files): the wait is then
+    announced with one warning and the error asks to close it; `wait_key` is the setting `wait_s` came from.
     """
-    deadline = time.monotonic() + wait_s
-    warned = False
-    while True:
-        try:
-            os.replace(src, dst)
-            return
-        except PermissionError as exc:
-            if time.monotonic() >= deadline:
-                raise FileInUse(
-                    f"{dst} is in use by another program (close it in Power BI Desktop); still in use after "
-                    f"{wait_s:.0f} s (output.in_use_wait_s)") from exc
-            if not warned:
-                log.warning("%s is in use by another program (Power BI Desktop?): waiting up to %.0f s for it "
-                            "to be closed", dst, wait_s)
-                warned = True
-            time.sleep(min(poll_s, max(0.0, deadline - time.monotonic())))
+    def announce(state: RetryCallState) -> None:
+        if held_by and state.attempt_number == 1:
+            log.warning("%s is in use by another program (%s?): waiting up to %.0f s for it to be closed",
+                        dst, held_by, wait_s)
+
+    try:
+        Retrying(stop=stop_after_delay(wait_s), wait=wait_incrementing(0.2, 0.2, max=1.0), before_sleep=announce,
+                 retry=retry_if_exception_type(PermissionError), reraise=True)(os.replace, src, dst)
+    except PermissionError as exc:
+        close, key = (f" (close it in {held_by})" if held_by else ""), (f" ({wait_key})" if wait_key else "")
+        raise FileInUse(f"{dst} is in use by another program{close}; still in use after {wait_s:.0f} s{key}") from exc
 
 
 def link_or_copy(source: Path, dest: Path) -> None:
@@ -77,9 +72,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        replace_with_retry(tmp, path)
+        replace_when_free(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        delete_when_free(tmp)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -1,4 +1,4 @@
-"""The ``_metadata.json`` manifest and ``_SUCCESS`` marker of one published dataset version."""
+"""The ``_metadata.json`` manifest and ``_SUCCESS`` marker of one promoted dataset version."""
 
 from __future__ import annotations
 
@@ -81,5 +81,5 @@ def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
-    """The manifest of a published version folder."""
+    """The manifest of a promoted version folder."""
     return json.loads((folder / MANIFEST).read_text(encoding="utf-8"))

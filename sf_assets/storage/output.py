@@ -4,7 +4,7 @@ Layout under ``output_dir/<dataset>/``::
 
     <dataset>.parquet                  stable path to point Power BI at (the current version)
     current.json                       which version is current (refresh id, folder, rows)
-    v<refresh_id>/                     one immutable folder per published refresh
+    v<refresh_id>/                     one immutable folder per promoted refresh
         <dataset>.parquet                  consolidated snappy file (consolidate_for_powerbi)
         dataset/<col>=<value>/part-<i>.parquet   Hive-partitioned dataset (Power BI Folder connector)
         _metadata.json                     manifest: rows, schema, files with sizes and MD5s,
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
 import time
 import uuid
 from collections.abc import Sequence
@@ -34,6 +33,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sf_assets.config.models import DatasetConfig, OutputConfig
+from sf_assets.storage.deletion import delete_when_free
 from sf_assets.storage.manifest import build_manifest, file_entry, write_manifest
 from sf_assets.storage.files import link_or_copy
 from sf_assets.storage.output_consolidate import consolidate, has_room
@@ -50,8 +50,8 @@ class OutputVerificationError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class PublishedDataset:
-    """Where one dataset version was published."""
+class PromotedDataset:
+    """Where one dataset version was promoted (made current in the output folder)."""
 
     dataset: str
     refresh_id: str
@@ -128,7 +128,7 @@ def build_version(
         )
         write_manifest(tmp, manifest)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        delete_when_free(tmp)
         raise
     log.info("Built %s of %s: %d rows, verified", version, dataset.name, rows)
     return BuiltVersion(dataset.name, refresh_id, root, tmp, rows, manifest)

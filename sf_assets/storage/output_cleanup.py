@@ -5,37 +5,22 @@ from __future__ import annotations
 import json
 import logging
 import re
-import shutil
 import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from sf_assets.storage.deletion import delete_when_free
 from sf_assets.storage.files import TEMP_FILE
 from sf_assets.storage.manifest import SUCCESS
 from sf_assets.storage.output import CURRENT, TEMP_VERSION
 from sf_assets.storage.temp_owner import remove_dead_temps
-from sf_assets.storage.sqlite_util import connect_readonly
 
 log = logging.getLogger(__name__)
 
-FINISHED = ("success", "superseded")
 
-
-def delete_finished_chunk_files(state_db: Path) -> int:
-    """Delete the chunk files of refreshes that finished (success or superseded); returns how many."""
-    conn = connect_readonly(state_db)
-    try:
-        paths = [Path(p) for (p,) in conn.execute(
-            "SELECT c.file_path FROM chunks c JOIN refreshes r ON r.refresh_id = c.refresh_id "
-            f"WHERE c.file_path IS NOT NULL AND r.status IN ({', '.join('?' * len(FINISHED))})", FINISHED,
-        )]
-    finally:
-        conn.close()
-    deleted = 0
-    for path in paths:
-        if path.exists():
-            path.unlink()
-            deleted += 1
+def delete_finished_chunk_files(paths: Iterable[Path]) -> int:
+    """Delete the chunk files of finished refreshes (`extract.refresh.finished_refreshes`); returns how many."""
+    deleted = sum(delete_when_free(path) for path in paths if path.exists())
     log.info("Deleted %d chunk files of finished refreshes", deleted)
     return deleted
 
@@ -49,33 +34,26 @@ def remove_stale_files(temp_dir: Path, older_than_hours: float, keep: tuple[str,
     for entry in temp_dir.iterdir():
         if entry.name in keep or entry.stat().st_mtime >= cutoff:
             continue
-        if entry.is_dir():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
-        removed += 1
+        removed += delete_when_free(entry)
     log.info("Removed %d entries older than %.0f h from %s", removed, older_than_hours, temp_dir)
     return removed
 
 
 def prune_versions(dataset_dir: Path, keep: int = 2) -> list[Path]:
-    """Delete all but the newest ``keep`` published version folders of one dataset.
+    """Delete all but the newest ``keep`` promoted version folders of one dataset; returns those deleted.
 
-    The version ``current.json`` points at is never deleted, whatever its age.
+    The version ``current.json`` points at is never deleted, whatever its age. A version folder without its
+    ``_SUCCESS`` is one an earlier prune half deleted (a file in it was open in another program): it goes too.
     """
     try:
         current = json.loads((dataset_dir / CURRENT).read_text(encoding="utf-8")).get("folder")
     except (OSError, ValueError):
         current = None
-    versions = sorted(
-        (p for p in dataset_dir.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / SUCCESS).exists()),
-        key=lambda p: (p.name == current, p.stat().st_mtime),
-        reverse=True,
-    )
-    doomed = versions[keep:]
-    for folder in doomed:
-        shutil.rmtree(folder, ignore_errors=True)
-    return doomed
+    folders = [p for p in dataset_dir.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    complete = sorted((p for p in folders if (p / SUCCESS).exists()),
+                      key=lambda p: (p.name == current, p.stat().st_mtime), reverse=True)
+    half_deleted = [p for p in folders if p.name.startswith("v") and p.name != current and not (p / SUCCESS).exists()]
+    return [folder for folder in [*complete[keep:], *half_deleted] if delete_when_free(folder)]
 
 
 # Temp version folders of versions before owner tags (``.<dataset>__<refresh>.tmp-<hex>``): removed once
@@ -91,8 +69,7 @@ def remove_dead_output_temps(output_dir: Path, dataset_names: Iterable[str]) -> 
         removed += remove_dead_temps(folder, TEMP_FILE)
         removed += remove_dead_temps(folder, TEMP_VERSION)
         for legacy in (p for p in folder.glob(".*") if _LEGACY_TEMP_VERSION.match(p.name)):
-            if legacy.is_dir() and time.time() - legacy.stat().st_mtime > 3600:
-                shutil.rmtree(legacy, ignore_errors=True)
+            if legacy.is_dir() and time.time() - legacy.stat().st_mtime > 3600 and delete_when_free(legacy):
                 log.info("Removed the left-over temp %s of an older version", legacy)
                 removed.append(legacy)
     return removed

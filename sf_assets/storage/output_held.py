@@ -10,13 +10,13 @@ staged), so a version built from an older staging or an older SQL is never promo
 from __future__ import annotations
 
 import json
-import shutil
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sf_assets.storage.files import atomic_write_text, link_or_copy, replace_with_retry
+from sf_assets.storage.deletion import delete_when_free
+from sf_assets.storage.files import atomic_write_text, link_or_copy, replace_when_free
 from sf_assets.storage.manifest import SUCCESS, read_manifest
 from sf_assets.storage.output import BuiltVersion, version_name
 from sf_assets.storage.temp_owner import owner_tag
@@ -50,7 +50,7 @@ def hold(built: BuiltVersion, held_root: Path, sql: str, sources_staged_at: dict
     atomic_write_text(built.tmp / HELD_INFO, json.dumps({"sql": sql, "sources_staged_at": sources_staged_at}))
     final = held_folder(held_root, built.dataset, built.refresh_id)
     drop(final)
-    replace_with_retry(built.tmp, final)
+    replace_when_free(built.tmp, final)
     return HeldVersion(built.dataset, built.refresh_id, final, sql, dict(sources_staged_at), built.manifest)
 
 
@@ -68,12 +68,20 @@ def read_held(held_root: Path, dataset: str, refresh_id: str) -> HeldVersion | N
 
 
 def drop(folder: Path) -> None:
-    """Remove a held version folder (renamed aside first, so a half-removed folder never looks complete)."""
+    """Remove a held version folder (renamed aside first, so a half-removed folder never looks complete).
+
+    When a file in it is open in another program (Windows refuses the rename), what is free is deleted in
+    place, its ``_SUCCESS`` first, and the rest by a later refresh (``storage.deletion``).
+    """
     if not folder.exists():
         return
     aside = folder.with_name(f".old-{owner_tag()}-{uuid.uuid4().hex[:8]}")
-    replace_with_retry(folder, aside)
-    shutil.rmtree(aside, ignore_errors=True)
+    try:
+        replace_when_free(folder, aside)
+    except OSError:
+        aside = folder
+        delete_when_free(folder / SUCCESS)
+    delete_when_free(aside)
 
 
 def drop_up_to(held_root: Path, dataset: str, refresh_id: str) -> None:
@@ -98,6 +106,6 @@ def output_temp(held: HeldVersion, output_dir: Path) -> BuiltVersion:
             dest.parent.mkdir(parents=True, exist_ok=True)
             link_or_copy(source, dest)
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        delete_when_free(tmp)
         raise
     return BuiltVersion(held.dataset, held.refresh_id, root, tmp, held.rows, held.manifest)

@@ -19,17 +19,16 @@ import filecmp
 import json
 import logging
 import os
-import shutil
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sf_assets.storage.files import (atomic_write_text, link_or_copy, replace_when_free, replace_with_retry,
-                                     temp_path_for)
+from sf_assets.storage.deletion import delete_when_free
+from sf_assets.storage.files import atomic_write_text, link_or_copy, replace_when_free, temp_path_for
 from sf_assets.storage.manifest import SUCCESS
-from sf_assets.storage.output import CURRENT, BuiltVersion, PublishedDataset, consolidated_name
+from sf_assets.storage.output import CURRENT, BuiltVersion, PromotedDataset, consolidated_name
 from sf_assets.storage.temp_owner import owner_tag
 
 log = logging.getLogger(__name__)
@@ -45,7 +44,7 @@ class PromotionError(RuntimeError):
         self.dataset = dataset
 
 
-def promote_all(built: Sequence[BuiltVersion], output_dir: Path, in_use_wait_s: float) -> list[PublishedDataset]:
+def promote_all(built: Sequence[BuiltVersion], output_dir: Path, in_use_wait_s: float) -> list[PromotedDataset]:
     """Make every built version current; on any failure none is (the previous files are restored)."""
     entries = [_entry(b) for b in built]
     journal = output_dir / JOURNAL
@@ -59,14 +58,14 @@ def promote_all(built: Sequence[BuiltVersion], output_dir: Path, in_use_wait_s: 
         log.error("Promoting the refresh's outputs failed at %s (%s): restoring the previous files of %s",
                   started[-1]["dataset"], exc, ", ".join(e["dataset"] for e in started))
         if _roll_back(started, in_use_wait_s):
-            journal.unlink(missing_ok=True)
+            delete_when_free(journal)
         if isinstance(exc, Exception):
             raise PromotionError(started[-1]["dataset"], exc) from exc
         raise
-    journal.unlink(missing_ok=True)
+    delete_when_free(journal)
     for b in built:
-        log.info("Published %s: %d rows in %s", b.dataset, b.rows, b.final)
-    return [PublishedDataset(b.dataset, b.refresh_id, b.final, _stable(e), b.rows, b.manifest)
+        log.info("Promoted %s: %d rows in %s", b.dataset, b.rows, b.final)
+    return [PromotedDataset(b.dataset, b.refresh_id, b.final, _stable(e), b.rows, b.manifest)
             for b, e in zip(built, entries)]
 
 
@@ -83,11 +82,11 @@ def recover_promotion(output_dir: Path, in_use_wait_s: float) -> list[str]:
     if len(ready) < len(entries):  # cannot happen unless someone deleted a version: put the previous files back
         log.error("Interrupted promotion %s lacks versions; restoring the previous files", journal)
         if _roll_back(entries, in_use_wait_s):
-            journal.unlink(missing_ok=True)
+            delete_when_free(journal)
         return []
     for entry in entries:
         _promote_one(entry, in_use_wait_s)
-    journal.unlink(missing_ok=True)
+    delete_when_free(journal)
     names = [e["dataset"] for e in entries]
     log.warning("Completed the promotion of refresh %s that a killed run left half done: %s",
                 entries[0]["refresh_id"] if entries else "?", ", ".join(names))
@@ -118,7 +117,7 @@ def _promote_one(entry: dict[str, Any], in_use_wait_s: float) -> None:
     pointer = {
         "dataset": entry["dataset"], "refresh_id": entry["refresh_id"], "version": final.name, "folder": final.name,
         "stable_file": stable.name if stable else None, "consolidated": entry["consolidated"], "rows": entry["rows"],
-        "published_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "promoted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     atomic_write_text(root / CURRENT, json.dumps(pointer, indent=2))
 
@@ -128,19 +127,19 @@ def _move_into_place(tmp: Path, final: Path) -> None:
     old = None
     if final.exists():
         old = final.with_name(f".old-{owner_tag()}-{uuid.uuid4().hex[:8]}")
-        replace_with_retry(final, old)
-    replace_with_retry(tmp, final)
+        replace_when_free(final, old)
+    replace_when_free(tmp, final)
     if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+        delete_when_free(old)
 
 
 def _replace_stable(source: Path, stable: Path, in_use_wait_s: float) -> None:
     staged = temp_path_for(stable)
     try:
         link_or_copy(source, staged)
-        replace_when_free(staged, stable, in_use_wait_s)
+        replace_when_free(staged, stable, in_use_wait_s, held_by="Power BI Desktop", wait_key="output.in_use_wait_s")
     finally:
-        staged.unlink(missing_ok=True)
+        delete_when_free(staged)
 
 
 def _same_content(a: Path, b: Path) -> bool:
@@ -160,8 +159,8 @@ def _roll_back(entries: Sequence[dict[str, Any]], in_use_wait_s: float) -> bool:
             previous = json.loads(entry["previous"]) if entry["previous"] else None
             stable = root / consolidated_name(entry["dataset"])
             if previous is None:
-                stable.unlink(missing_ok=True)
-                (root / CURRENT).unlink(missing_ok=True)
+                if not (delete_when_free(stable) and delete_when_free(root / CURRENT)):
+                    raise OSError(f"{stable} or {CURRENT} beside it is open in another program")
             else:
                 if previous.get("stable_file"):
                     source = root / previous["folder"] / (previous.get("consolidated") or previous["folder"] + ".parquet")
@@ -169,8 +168,8 @@ def _roll_back(entries: Sequence[dict[str, Any]], in_use_wait_s: float) -> bool:
                         _replace_stable(source, root / previous["stable_file"], in_use_wait_s)
                 atomic_write_text(root / CURRENT, entry["previous"])
             if final.is_dir() and (previous is None or previous.get("folder") != final.name):
-                shutil.rmtree(final, ignore_errors=True)
-            shutil.rmtree(entry["tmp"], ignore_errors=True)
+                delete_when_free(final)
+            delete_when_free(Path(entry["tmp"]))
         except Exception as exc:  # noqa: BLE001 - keep restoring the others; the journal stays for the next run
             log.error("Could not restore the previous output of %s: %s", entry["dataset"], exc)
             ok = False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Any
 
 
@@ -44,19 +44,18 @@ def put_health(conn: sqlite3.Connection, refresh_id: str, section: str, value: A
 API_USAGE_LAST = "api_usage_last"
 
 
-def record_api_usage(conn: sqlite3.Connection, refresh_id: str, used: int, maximum: int, seen_at: datetime) -> None:
-    """Record the API usage Salesforce last reported to the refresh and when (UTC); an older reading never
-    replaces a newer one. The health JSON shows it as `api_usage_last`, the failure sensor's end usage."""
+def record_api_usage(conn: sqlite3.Connection, refresh_id: str, usage: Mapping[str, Any]) -> None:
+    """Record the API usage Salesforce last reported to the refresh (`ApiUsage.to_dict()`: used, max, pct and
+    `at`, when in UTC); an older reading never replaces a newer one. The health JSON shows it as
+    `api_usage_last`, the failure sensor's end usage."""
     name = f"{HEALTH_PREFIX}{API_USAGE_LAST}"
-    at = seen_at.isoformat(timespec="seconds")
-    if (get_fact(conn, refresh_id, name) or {}).get("at", "") > at:
+    if ((get_fact(conn, refresh_id, name) or {}).get("at") or "") > (usage.get("at") or ""):
         return
-    pct = round(100.0 * used / maximum, 2) if maximum else 0.0
-    put_fact(conn, refresh_id, name, {"used": used, "max": maximum, "pct": pct, "at": at})
+    put_fact(conn, refresh_id, name, dict(usage))
 
 
 def last_api_usage(facts: dict[str, Any]) -> dict[str, Any] | None:
-    """The usage `record_api_usage` recorded among a refresh's facts (`used`, `max`, `pct`, `at`), if any."""
+    """The usage `record_api_usage` recorded among a refresh's facts (`ApiUsage.to_dict()`'s shape), if any."""
     return facts.get(f"{HEALTH_PREFIX}{API_USAGE_LAST}")
 
 

@@ -28,6 +28,7 @@ from types import TracebackType
 
 from sf_assets.schema.field_plan import FieldPlan
 from sf_assets.storage.chunk_schema import ChunkCheck, check_chunk, read_conformed
+from sf_assets.storage.deletion import delete_when_free
 from sf_assets.storage.sqlite_util import connect_readonly
 from sf_assets.storage.staging_types import create_table_sql, quote, register_decimal_collation, to_sqlite_arrow
 
@@ -57,8 +58,7 @@ def append_chunk(db: Path, plan: FieldPlan, chunk: ChunkCheck, batch_rows: int) 
     if recorded is not None and identity in recorded:
         return
     if recorded is None or any(_supersedes(identity, r) for r in recorded):
-        remove_loading_file(db)
-        _create(db, plan)
+        _start_over(db, plan)
     _ingest(db, plan, chunk, identity, batch_rows)
 
 
@@ -72,9 +72,8 @@ def load_chunks(db: Path, plan: FieldPlan, chunks: Sequence[ChunkCheck], batch_r
         wanted = {_identity(c, plan) for c in chunks}
         recorded = _recorded(db) if attempt == 1 else None
         if recorded is None or not set(recorded) <= wanted:  # missing, unreadable, another chunk (version), a retry
-            remove_loading_file(db)
             db.parent.mkdir(parents=True, exist_ok=True)
-            _create(db, plan)  # an object without chunks still gets its (empty) table
+            _start_over(db, plan)  # an object without chunks still gets its (empty) table
         for chunk in chunks:
             append_chunk(db, plan, chunk, batch_rows)
         loaded = _row_count(db, plan.object_name)
@@ -94,10 +93,23 @@ def _row_count(db: Path, table: str) -> int:
         conn.close()
 
 
-def remove_loading_file(db: Path) -> None:
-    """Delete a loading file and its journal."""
-    for path in (db, db.with_name(db.name + "-journal")):
-        path.unlink(missing_ok=True)
+def remove_loading_file(db: Path) -> bool:
+    """Delete a loading file and its journal; False when another program holds one open (deleted later)."""
+    return all([delete_when_free(path) for path in (db, db.with_name(db.name + "-journal"))])
+
+
+def _start_over(db: Path, plan: FieldPlan) -> None:
+    """A new, empty loading file; one that another program holds open (Windows) is emptied in place instead."""
+    if not remove_loading_file(db):
+        conn = sqlite3.connect(db)
+        try:
+            tables = [name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+            for name in tables:
+                conn.execute(f"DROP TABLE {quote(name)}")
+            conn.commit()
+        finally:
+            conn.close()
+    _create(db, plan)
 
 
 def _supersedes(new: Identity, old: Identity) -> bool:

@@ -1,4 +1,4 @@
-"""Build the given datasets with one engine (one Dask client for all); one failure does not stop the others.
+"""Build the given datasets on one started engine (one Dask client for all); one failure does not stop the others.
 
 Each dataset's result goes to ``<parts_root>/<dataset>/part-*.parquet`` with its final Power BI
 schema; ``storage.output.build_version`` turns those parts into a verified version of the output. SQL
@@ -9,28 +9,23 @@ locks, ``database is locked``, lost workers or connections) are retried up to 3 
 from __future__ import annotations
 
 import logging
-import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Literal
 
-from distributed import Client
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_incrementing
 
 from sf_assets.config.models import DatasetConfig
-from sf_assets.transform.dask_input import Source
-from sf_assets.transform.engine_dask import run_dask_sql
+from sf_assets.storage.deletion import delete_when_free
 from sf_assets.transform.engine_result import EngineResult
-from sf_assets.transform.engine_sqlite import run_sqlite
+from sf_assets.transform.engines import SqlRunner
 from sf_assets.transform.staged import referenced_tables, staged_tables
 
 log = logging.getLogger(__name__)
 
-Engine = Literal["dask_sql", "sqlite"]
 ATTEMPTS = 3
 
 
@@ -39,7 +34,7 @@ class DatasetResult:
     """Outcome of one dataset build; ``result`` is None when it failed."""
 
     name: str
-    engine: Engine
+    engine: str
     seconds: float
     attempts: int
     parts_dir: Path
@@ -79,28 +74,19 @@ def build_datasets(
     datasets: Sequence[DatasetConfig],
     staging_db: Path,
     parts_root: Path,
+    runner: SqlRunner,
     *,
-    engine: Engine = "dask_sql",
-    client: Client | None = None,
-    source: Source = "auto",
-    decimals_as_float: bool = False,
     retry_wait_s: float = 1.0,
 ) -> DatasetsReport:
-    """Build each dataset's Parquet parts; ``client`` is required for the dask_sql engine."""
-    if engine == "dask_sql" and client is None:
-        raise ValueError("the dask_sql engine needs a Dask client (see transform.cluster.dask_client)")
+    """Build each dataset's Parquet parts under ``parts_root/<name>`` with a started engine
+    (``transform.engines``: ``dataset_engine(name).start(...)``)."""
     tables = staged_tables(staging_db)
     results = []
     for ds in datasets:
         out_dir = parts_root / ds.name
-        run: Callable[[], EngineResult]
-        if engine == "dask_sql":
-            run = partial(run_dask_sql, client, staging_db, tables, ds.sql, out_dir,
-                          source=source, decimals_as_float=decimals_as_float)
-        else:
-            run = partial(run_sqlite, staging_db, ds.sql, out_dir, decimals_as_float=decimals_as_float)
+        run = partial(runner, staging_db, tables, ds.sql, out_dir)
         source_rows = {t: tables[t].rows for t in referenced_tables(ds.sql, tables)}
-        results.append(_build_one(ds.name, engine, run, out_dir, source_rows, retry_wait_s))
+        results.append(_build_one(ds.name, runner.engine, run, out_dir, source_rows, retry_wait_s))
     report = DatasetsReport(tuple(results))
     log.info(
         "Built %d of %d datasets%s", len(results) - len(report.failed), len(results),
@@ -110,7 +96,7 @@ def build_datasets(
 
 
 def _build_one(
-    name: str, engine: Engine, run: Callable[[], EngineResult], out_dir: Path,
+    name: str, engine: str, run: Callable[[], EngineResult], out_dir: Path,
     source_rows: dict[str, int], retry_wait_s: float,
 ) -> DatasetResult:
     started = time.perf_counter()
@@ -122,7 +108,7 @@ def _build_one(
     except Exception as exc:  # reported per dataset; the others still run
         message = _failure(name, engine, exc)
         log.error(message)
-        shutil.rmtree(out_dir, ignore_errors=True)
+        delete_when_free(out_dir)
         return DatasetResult(name, engine, time.perf_counter() - started, retrying.statistics["attempt_number"],
                              out_dir, error=message, source_rows=source_rows)
     seconds = time.perf_counter() - started
@@ -133,18 +119,19 @@ def _build_one(
 
 def _fresh_run(run: Callable[[], EngineResult], out_dir: Path) -> EngineResult:
     """One attempt, into an empty parts folder (a failed attempt's parts never mix in)."""
-    shutil.rmtree(out_dir, ignore_errors=True)
+    if not delete_when_free(out_dir):
+        raise RuntimeError(f"the parts of an earlier attempt in {out_dir} are open in another program")
     return run()
 
 
-def _log_retry(name: str, engine: Engine, state: RetryCallState) -> None:
+def _log_retry(name: str, engine: str, state: RetryCallState) -> None:
     assert state.outcome is not None  # tenacity calls before_sleep after a failed attempt
     exc = state.outcome.exception()
     assert exc is not None
     log.warning("%s; retrying (%d/%d)", _failure(name, engine, exc), state.attempt_number, ATTEMPTS)
 
 
-def _failure(name: str, engine: Engine, exc: BaseException) -> str:
+def _failure(name: str, engine: str, exc: BaseException) -> str:
     return f"Dataset {name!r} failed on {engine}: {type(exc).__name__}: {_first_line(exc)}{_text_hint(exc)}"
 
 

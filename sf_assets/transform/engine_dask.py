@@ -9,36 +9,70 @@ partition runs; nothing collects the result into one process.
 
 Staged columns are Arrow-backed strings where SQLite holds text (``dask_input``); dask-sql
 2024.5 maps only python-backed strings to VARCHAR, so ``string[pyarrow]`` is registered as
-VARCHAR too (its operators are pandas string operations, which work on both storages).
+VARCHAR too (its operators are pandas string operations, which work on both storages), through
+``dask_sql_internals``, the one module that touches dask-sql's private names.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import dask
 import dask.dataframe as dd
 import pandas as pd
 import pyarrow as pa
-from dask_sql import Context, mappings
-from dask_sql._datafusion_lib import SqlTypeName
+from dask_sql import Context
 from distributed import Client
 
+from sf_assets.config import PipelineConfig
+from sf_assets.config.models import DaskConfig
+from sf_assets.transform.cluster import dask_client
 from sf_assets.transform.dask_input import Source, dask_table
+from sf_assets.transform.dask_sql_internals import register_arrow_strings_as_varchar
 from sf_assets.transform.engine_result import EngineResult, part_path, write_part
 from sf_assets.transform.result_schema import declared_types, natural_names, output_schema
 from sf_assets.transform.staged import StagedTable, referenced_tables
 
 SQL_CONFIG = {"sql.identifier.case_sensitive": False}
-mappings._PYTHON_TO_SQL.setdefault(pd.StringDtype("pyarrow"), SqlTypeName.VARCHAR)
+TRIAL_DASK = DaskConfig(n_workers=1, threads_per_worker=1)  # `config check`: SQL on empty tables, in this process
+register_arrow_strings_as_varchar()
 
 
-def engine_types(meta: pd.DataFrame) -> list[pa.DataType]:
-    """Arrow types of the result meta's columns (object columns of unknown content: string)."""
+@dataclass(frozen=True)
+class DaskSqlRunner:
+    """The Dask-SQL engine on a started client: one dataset's SQL per call."""
+
+    client: Client
+    decimals_as_float: bool = False
+    source: Source = "auto"
+    engine: ClassVar[str] = "dask_sql"
+
+    def __call__(self, staging_db: Path, tables: dict[str, StagedTable], sql: str, out_dir: Path) -> EngineResult:
+        """Run `sql` with Dask-SQL into one Parquet part per result partition under `out_dir`."""
+        return run_dask_sql(self.client, staging_db, tables, sql, out_dir, source=self.source,
+                            decimals_as_float=self.decimals_as_float)
+
+
+@contextmanager
+def start(config: PipelineConfig, work_dir: Path, *, trial: bool = False) -> Iterator[DaskSqlRunner]:
+    """The engine of `transform.engine: dask_sql` (`transform.engines`): a client of `config.dask`'s scheduler or
+    LocalCluster, closed on exit; `trial`: one worker thread in this process."""
+    client_of = dask_client(TRIAL_DASK, work_dir, processes=False) if trial else dask_client(config.dask, work_dir)
+    with client_of as client:
+        yield DaskSqlRunner(client, config.output.decimals_as_float)
+
+
+def engine_types(dtypes: pd.Series) -> list[pa.DataType]:
+    """Arrow types of a result's column dtypes (object columns of unknown content: string)."""
     types = []
-    for name in meta.columns:
+    for dtype in dtypes:
         try:
-            types.append(pa.Schema.from_pandas(meta[[name]], preserve_index=False).field(0).type)
+            empty = pd.DataFrame({"column": pd.Series([], dtype=dtype)})
+            types.append(pa.Schema.from_pandas(empty, preserve_index=False).field(0).type)
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             types.append(pa.string())
     return types
@@ -61,7 +95,7 @@ def run_dask_sql(
     result: dd.DataFrame = context.sql(sql, config_options=SQL_CONFIG)
     names = natural_names(list(result.columns), sql, tables)
     result = result.rename(columns=dict(zip(result.columns, names)))
-    schema = output_schema(names, engine_types(result._meta), declared_types(staging_db, sql), decimals_as_float)
+    schema = output_schema(names, engine_types(result.dtypes), declared_types(staging_db, sql), decimals_as_float)
     out_dir.mkdir(parents=True, exist_ok=True)
     parts = [part_path(out_dir, i) for i in range(result.npartitions)]
     writes = [

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import os
 import socket
 import subprocess
@@ -14,18 +13,10 @@ from typing import Any, TypeVar
 
 import psutil
 import requests
-import yaml
 
 import dagster as dg
 
 REPO = Path(__file__).resolve().parents[2]
-# Test-only cadence of the daemon's loops, set in the daemon by daemon_cadence/sitecustomize.py: backfills are
-# evaluated every 3 s (Dagster: a fixed 30 s, the bulk of each backfill's time), the sensor loop runs every 1 s
-# (Dagster: 5 s; every sensor keeps its own minimum interval); the run queue is checked every 1 s (Dagster: 5 s).
-DAEMON_CADENCE = {"dagster._daemon.controller.DEFAULT_DAEMON_INTERVAL_SECONDS": 3,
-                  "dagster._daemon.sensor.MIN_INTERVAL_LOOP_TIME": 1}
-DAEMON_SITE = Path(__file__).resolve().parents[1] / "daemon_cadence"
-DEQUEUE_INTERVAL_S = 1
 T = TypeVar("T")
 
 LAUNCH_BACKFILL = """
@@ -65,29 +56,15 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float, every: fl
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-def daemon_env() -> dict[str, str]:
-    """What puts DAEMON_CADENCE into the daemon; fails loudly if Dagster renamed one of its names."""
-    for path in DAEMON_CADENCE:
-        module, name = path.rsplit(".", 1)
-        assert hasattr(importlib.import_module(module), name), f"Dagster has no {path} any more: see DAEMON_CADENCE"
-    python_path = os.pathsep.join(p for p in (str(DAEMON_SITE), os.environ.get("PYTHONPATH", "")) if p)
-    cadence = ",".join(f"{path}={seconds}" for path, seconds in DAEMON_CADENCE.items())
-    return {"PYTHONPATH": python_path, "SF_TEST_DAEMON_CADENCE": cadence}
-
-
 def write_test_instance(home: Path) -> None:
-    """The repository's dagster.yaml in `home`, its run queue checked every DEQUEUE_INTERVAL_S (test-only)."""
-    config = yaml.safe_load((REPO / "dagster_home" / "dagster.yaml").read_text(encoding="utf-8"))
-    config["run_coordinator"].setdefault("config", {})["dequeue_interval_seconds"] = DEQUEUE_INTERVAL_S
+    """The repository's dagster.yaml in `home`, as shipped (its daemon cadence and run queue check included)."""
     home.mkdir(parents=True, exist_ok=True)
-    (home / "dagster.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    (home / "dagster.yaml").write_text((REPO / "dagster_home" / "dagster.yaml").read_text(encoding="utf-8"),
+                                       encoding="utf-8")
 
 
 class DagsterDev:
-    """`dagster dev -w workspace.yaml` with its own DAGSTER_HOME (the repository's dagster.yaml) and config.
-
-    Test-only speed-ups, none in what runs: the daemon's loops and the run queue's check are faster (DAEMON_CADENCE).
-    """
+    """`dagster dev -w workspace.yaml` with its own DAGSTER_HOME (the repository's dagster.yaml) and config."""
 
     def __init__(self, home: Path, config_path: Path, log_file: Path) -> None:
         self.home, self.config_path, self.log_file = home, config_path, log_file
@@ -98,7 +75,7 @@ class DagsterDev:
     def __enter__(self) -> DagsterDev:
         write_test_instance(self.home)
         env = {**os.environ, "DAGSTER_HOME": str(self.home), "SF_ASSETS_CONFIG": str(self.config_path),
-               "PYTHONUTF8": "1", **daemon_env()}
+               "PYTHONUTF8": "1"}
         self._log = open(self.log_file, "wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "dagster", "dev", "-w", str(REPO / "workspace.yaml"), "-h", "127.0.0.1",

@@ -1,6 +1,6 @@
 """The product as UI users drive it: a real `dagster dev` (webserver + daemon) and its GraphQL API.
 
-Scenario, in one server (each step waits on the real daemon; its loops run faster, see DAEMON_CADENCE):
+Scenario, in one server (each step waits on the real daemon, at the shipped dagster.yaml's cadence):
 1. "Materialize all" on a fresh instance: a complete refresh, published exactly once;
 2. "Materialize all" again: a new refresh with the chunk keys grown to the last plan;
 3. a refresh in which Salesforce fails one chunk's job: the failed partition re-materialized alone
@@ -56,7 +56,8 @@ def _publish_runs_for(instance: dg.DagsterInstance, refresh_id: str) -> list[dg.
 def ui(tmp_path_factory, _session_org):  # one server per test: two at once would share 2 cores
     root = tmp_path_factory.mktemp("ui")
     path = write_config(_session_org, root, objects=OBJECTS, datasets=[{"name": "opportunities", "sql": JOIN}],
-                        dask={"engine": "dask_sql", "n_workers": 1, "threads_per_worker": 2, "memory_limit": "2GB"},
+                        transform={"engine": "dask_sql"},
+                        dask={"n_workers": 1, "threads_per_worker": 2, "memory_limit": "2GB"},
                         extraction={"chunk_size": 700}, retry={"attempts": 1}, paths={"create_share_dir": True})
     with DagsterDev(root / "dagster_home", path, root / "dagster_dev.log") as server:
         yield server, root

@@ -1,22 +1,62 @@
 """Every non-public Dagster name sf_assets uses still exists and still behaves as we rely on.
 
 If this file fails after a Dagster upgrade, read docs/ARCHITECTURE.md ("Dagster internals") and
-adapt sf_assets/defs/dagster_internals.py: nothing else in the package imports `dagster._core`.
+adapt sf_assets/defs/dagster_internals.py: nothing else in the package reaches them
+(`sf_assets_tests/test_private_apis.py`).
 """
 
 from pathlib import Path
 
 import dagster as dg
+import yaml
+from dagster._core.test_utils import create_run_for_test
 
 from sf_assets.defs import dagster_internals as internals
 
-PACKAGE = Path(__file__).resolve().parents[2] / "sf_assets"
+MARK = " [rewritten]"
 
 
-def test_only_the_internals_module_touches_dagster_private_names():
-    offenders = [p.relative_to(PACKAGE).as_posix() for p in PACKAGE.rglob("*.py")
-                 if "dagster._" in p.read_text(encoding="utf-8") and p.name != "dagster_internals.py"]
-    assert offenders == []
+class MarkingInstance(internals.EventRewritingInstance):
+    """An instance whose hook marks every event's message, so the stored events show they went through it."""
+
+    @classmethod
+    def config_schema(cls) -> dict:
+        return {}
+
+    @staticmethod
+    def config_defaults(base_dir: str):
+        return internals.default_instance_storages(base_dir)
+
+    def rewrite_event(self, event: dg.EventLogEntry) -> dg.EventLogEntry:
+        return event._replace(user_message=event.user_message + MARK)
+
+
+def test_every_stored_event_goes_through_the_rewriting_hook(tmp_path: Path):
+    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump({"instance_class": {
+        "module": __name__, "class": MarkingInstance.__name__}}), encoding="utf-8")
+
+    @dg.asset
+    def fails():
+        raise ValueError("boom")
+
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert isinstance(instance, MarkingInstance)
+        run = dg.materialize([fails], instance=instance, raise_on_error=False)
+        stored = instance.all_logs(run.run_id)
+        assert len(stored) > 5 and all(entry.user_message.endswith(MARK) for entry in stored)
+        failure = next(e for e in stored if e.dagster_event and e.dagster_event.is_step_failure)
+        instance.store_event(failure._replace(run_id="imported"))  # how `dagster debug import` stores an event
+        (imported,) = instance.all_logs("imported")
+        assert imported.user_message.endswith(MARK + MARK)
+
+
+def test_fail_run_marks_a_started_run_failed_with_its_reason():
+    with dg.instance_for_test() as instance:
+        run = create_run_for_test(instance, job_name="extract_Account", status=dg.DagsterRunStatus.STARTED)
+        internals.fail_run(instance, run, "its process is gone")
+        assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+        failure = instance.all_logs(run.run_id, of_type=dg.DagsterEventType.RUN_FAILURE)
+        assert [entry.dagster_event.message for entry in failure] == ["its process is gone"]
 
 
 def test_backfill_request_targets_every_current_partition():

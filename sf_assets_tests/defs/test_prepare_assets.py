@@ -34,7 +34,7 @@ def test_prepare_assets_materialize_with_metadata(org, tmp_path):
         result = run(path, instance)
     assert result.success
     pre = metadata(result, "preflight")
-    assert pre["api_used_pct"].value >= 42.0 and pre["throttled"].value is False
+    assert pre["api_usage_pct"].value >= 42.0 and pre["throttled"].value is False
     assert pre["rows_estimate Opportunity"].value > 0
     plans = metadata(result, "field_plans")
     schema = plans["Opportunity columns"].value

@@ -25,7 +25,7 @@ def test_refresh_id_is_a_safe_sortable_key():
     assert len({new_refresh_id(T0) for _ in range(20)}) > 1  # the random suffix tells same-second refreshes apart
 
 
-def test_unfinished_refresh_is_resumed_within_the_window(tmp_path):
+def test_unfinished_refresh_is_resumed_within_the_window(tmp_path, caplog):
     conn = open_state_db(tmp_path / "state.db")
     first = current_or_new_refresh(conn, window_hours=20, now=T0)
     assert not first.resumed and first.refresh_id.startswith("20261122T020000Z-")
@@ -38,6 +38,9 @@ def test_unfinished_refresh_is_resumed_within_the_window(tmp_path):
 
     late = current_or_new_refresh(conn, window_hours=20, now=T0 + timedelta(hours=21))
     assert not late.resumed and late.refresh_id != first.refresh_id
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [  # one line saying why
+        f"Refresh {first.refresh_id} (started 2026-11-22T02:00:00+00:00) is not resumed: older than "
+        "extraction.resume_window_hours (20 h); starting a new one"]
     statuses = dict(conn.execute("SELECT refresh_id, status FROM refreshes"))
     assert statuses == {first.refresh_id: "superseded", late.refresh_id: "running"}
 

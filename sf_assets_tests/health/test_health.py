@@ -15,9 +15,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sf_assets.health import (ChunkCounts, FileInfo, HealthReport, Messages, PublishStatus, chunk_counts, disk_free,
-                              file_info, health_report_path, rows_per_object, write_health)
+from sf_assets.extract.tracker import rows_per_object
+from sf_assets.health import (ChunkCounts, FileInfo, HealthReport, Messages, PublishStatus, disk_free, file_info,
+                              health_report_path, write_health)
 from sf_assets.observability.redaction import register_secret
+from sf_assets.pipeline.object_figures import chunk_counts
 from sf_assets.salesforce.api_usage import ApiUsage
 from sf_assets.storage.state_db import open_state_db
 
@@ -51,7 +53,7 @@ def test_failed_refresh_report_is_written_with_totals(tmp_path: Path) -> None:
     assert data["status"] == "failed" and data["duration_s"] == 95.0 and data["run_ids"] == ["run-1", "run-2"]
     assert data["rows_total"] == 6000 and data["chunks_total"] == {"ok": 5, "fixed": 1, "failed": 1, "skipped": 0, "retried": 0}
     assert data["warnings"] == {"count": 30, "last": ["w25", "w26", "w27", "w28", "w29"]}
-    assert data["api_usage_end"] == {"used": 1100, "max": 20000, "pct": 5.5}
+    assert data["api_usage_end"] == {"used": 1100, "max": 20000, "pct": 5.5, "at": None}
     assert data["sqlite"] == {"tables": {"Account": {"rows": 2000}}, "file_bytes": 123, "ratio": None}
     assert data["published"][0]["ok"] is False and "unreachable" in data["published"][0]["error"]
     assert data["empty_objects"] == {"Widget__c": {"rows": 0}} and "sections" not in data

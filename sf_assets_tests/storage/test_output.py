@@ -15,6 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from sf_assets.config.models import DatasetConfig, OutputConfig
+from sf_assets.extract.refresh import finished_refreshes
+from sf_assets.extract.tracker import chunk_files_of
 from sf_assets.storage import output as output_module
 from sf_assets.storage.output import build_version
 from sf_assets.storage.output_promote import promote_all
@@ -151,6 +153,6 @@ def test_cleanup_helpers(tmp_path):
     conn.executemany("INSERT INTO chunks (refresh_id, object, chunk_id, file_path, status) VALUES (?, 'Opportunity', 'c', ?, 'success')",
                      [("r1", str(done)), ("r2", str(running))])
     conn.commit()
+    assert delete_finished_chunk_files(chunk_files_of(conn, finished_refreshes(conn))) == 1
     conn.close()
-    assert delete_finished_chunk_files(db) == 1
     assert not done.exists() and running.exists()

@@ -103,3 +103,30 @@ def test_a_probe_of_the_lock_never_refuses_a_refresh_starting_meanwhile(tmp_path
         stop.set()
         prober.join()
     assert lock_is_free(lock)
+
+
+def test_the_lock_file_is_kept_and_a_file_system_without_os_locks_is_refused(tmp_path, monkeypatch):
+    """filelock's Windows release deletes the lock file unless `preserve_lock_file` is set, and the same setting
+    refuses its fall-back to a lock file that outlives a killed holder where `flock` is missing (ENOSYS).
+    Windows' release cannot run on Linux; a file system without flock is simulated as filelock's own tests do."""
+    import errno
+
+    import filelock._unix
+
+    from sf_assets.storage.refresh_lock import lock_is_free
+
+    lock = tmp_path / "refresh.lock"
+    with refresh_lock(lock):
+        pass
+    assert lock.exists()
+
+    def no_flock(fd, operation):
+        raise OSError(errno.ENOSYS, "Function not implemented")
+
+    monkeypatch.setattr(filelock._unix.fcntl, "flock", no_flock)
+    with pytest.raises(RuntimeError, match=r"has no OS file locks \(flock\); keep paths.state_db on a local disk"):
+        with refresh_lock(lock):
+            pass
+    with pytest.raises(RuntimeError, match="has no OS file locks"):
+        lock_is_free(lock)
+    assert lock.exists()

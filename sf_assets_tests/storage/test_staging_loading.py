@@ -115,3 +115,19 @@ def test_a_loading_file_left_by_another_refresh_is_started_over_by_the_first_app
     opened = len(adbc_opens)
     assert load_chunks(db, PLAN, [check_chunk(c, PLAN) for c in newer], 500) == 1500
     assert len(adbc_opens) == opened + 1, "only the chunk not yet appended was loaded"
+
+
+def test_a_stale_loading_file_another_program_holds_open_never_fails_staging(tmp_path, chunks, monkeypatch):
+    """Windows (simulated by `held_files`): a virus scanner holding the loading file; it cannot be deleted."""
+    from sf_assets_tests.held_files import HeldFiles
+
+    db = tmp_path / "staging.db"
+    load_chunks(loading_file(db, "Opportunity"), PLAN, [check_chunk(chunks[1], PLAN)], 500)  # another set: stale
+    HeldFiles(monkeypatch).hold(loading_file(db, "Opportunity"))
+    assert stage_object(db, PLAN, chunks, OBJ, CFG).rows == 2500  # emptied in place, loaded, swapped in
+    conn = sqlite3.connect(db)
+    try:
+        assert conn.execute('SELECT count(*), count(DISTINCT "Id") FROM "Opportunity"').fetchone() == (2500, 2500)
+    finally:
+        conn.close()
+    assert loading_file(db, "Opportunity").exists()  # left for a later refresh to delete

@@ -5,8 +5,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from sf_assets.config.models import DatasetConfig
-from sf_assets.transform import datasets as datasets_module
+from sf_assets.transform import engine_sqlite
 from sf_assets.transform.datasets import build_datasets
+from sf_assets.transform.engine_dask import DaskSqlRunner
+from sf_assets.transform.engine_sqlite import SqliteRunner
 
 JOIN = DatasetConfig(
     name="opportunity_account",
@@ -24,13 +26,13 @@ def read(result) -> pa.Table:
 
 @pytest.fixture(scope="module")
 def sqlite_report(staging_db, tmp_path_factory):
-    return build_datasets([JOIN, BAD, WIDGET], staging_db, tmp_path_factory.mktemp("sqlite"), engine="sqlite")
+    return build_datasets([JOIN, BAD, WIDGET], staging_db, tmp_path_factory.mktemp("sqlite"), SqliteRunner())
 
 
 @pytest.fixture(scope="module")
 def dask_report(staging_db, dask_session_client, tmp_path_factory):
     return build_datasets([JOIN, BAD, WIDGET], staging_db, tmp_path_factory.mktemp("dask"),
-                          engine="dask_sql", client=dask_session_client)
+                          DaskSqlRunner(dask_session_client))
 
 
 @pytest.mark.parametrize("name", ["opportunity_account", "widget"])
@@ -60,12 +62,12 @@ def test_failing_dataset_is_reported_and_does_not_stop_the_others(sqlite_report,
 
 
 def test_sqlite_input_path_gives_the_same_result(staging_db, dask_session_client, dask_report, tmp_path):
-    report = build_datasets([JOIN], staging_db, tmp_path, engine="dask_sql", client=dask_session_client, source="sqlite")
+    report = build_datasets([JOIN], staging_db, tmp_path, DaskSqlRunner(dask_session_client, source="sqlite"))
     assert read(report["opportunity_account"]).equals(read(dask_report["opportunity_account"]))
 
 
 def test_transient_errors_are_retried(staging_db, tmp_path, monkeypatch):
-    real, calls = datasets_module.run_sqlite, []
+    real, calls = engine_sqlite.run_sqlite, []
 
     def flaky(*args, **kwargs):
         calls.append(1)
@@ -73,6 +75,6 @@ def test_transient_errors_are_retried(staging_db, tmp_path, monkeypatch):
             raise OSError("file is locked by antivirus")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(datasets_module, "run_sqlite", flaky)
-    report = build_datasets([WIDGET], staging_db, tmp_path, engine="sqlite", retry_wait_s=0)
+    monkeypatch.setattr(engine_sqlite, "run_sqlite", flaky)
+    report = build_datasets([WIDGET], staging_db, tmp_path, SqliteRunner(), retry_wait_s=0)
     assert report["widget"].ok and report["widget"].attempts == 3

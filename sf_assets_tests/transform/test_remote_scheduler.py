@@ -12,6 +12,7 @@ import pytest
 from sf_assets.config.models import DaskConfig
 from sf_assets.transform.cluster import dask_client
 from sf_assets.transform.datasets import build_datasets
+from sf_assets.transform.engine_dask import DaskSqlRunner
 from sf_assets_tests.transform.test_datasets import JOIN
 
 DASK = str(Path(sys.executable).with_name("dask"))
@@ -52,7 +53,7 @@ def _read(result) -> pa.Table:
 def test_remote_scheduler_output_matches_local_cluster(staging_db, dask_session_client, remote_scheduler, tmp_path):
     with dask_client(DaskConfig(scheduler_address=remote_scheduler), tmp_path, timeout_s=30) as client:
         client.wait_for_workers(2, timeout=60)
-        remote = build_datasets([JOIN], staging_db, tmp_path / "remote", client=client)
-    local = build_datasets([JOIN], staging_db, tmp_path / "local", client=dask_session_client)
+        remote = build_datasets([JOIN], staging_db, tmp_path / "remote", DaskSqlRunner(client))
+    local = build_datasets([JOIN], staging_db, tmp_path / "local", DaskSqlRunner(dask_session_client))
     assert remote.failed == [] and local.failed == []
     assert _read(remote["opportunity_account"]).equals(_read(local["opportunity_account"]))

@@ -13,6 +13,8 @@ from sf_assets.emulator.datagen import DataGenerator
 from sf_assets.storage.sqlite_util import connect
 from sf_assets.storage.staging import stage_object
 from sf_assets.transform.datasets import build_datasets
+from sf_assets.transform.engine_dask import DaskSqlRunner
+from sf_assets.transform.engine_sqlite import SqliteRunner
 from sf_assets_tests.storage.emulated_chunks import emulator_plan, write_chunks
 from sf_assets_tests.transform.conftest import ROWS
 
@@ -24,7 +26,8 @@ def opportunities() -> list[dict]:
 
 
 def run(sql: str, staging_db, tmp_path, engine: str, client=None) -> list[dict]:
-    report = build_datasets([DatasetConfig(name="q", sql=sql)], staging_db, tmp_path, engine=engine, client=client)
+    runner = DaskSqlRunner(client) if engine == "dask_sql" else SqliteRunner()
+    report = build_datasets([DatasetConfig(name="q", sql=sql)], staging_db, tmp_path, runner)
     assert report["q"].ok, report["q"].error
     return [row for part in report["q"].result.parts for row in pq.read_table(part).to_pylist()]
 
@@ -73,6 +76,6 @@ def test_index_on_a_wide_decimal_orders_by_value(tmp_path):
 
 def test_numeric_comparison_on_exact_text_fails_with_a_hint_on_dask(staging_db, dask_session_client, tmp_path):
     report = build_datasets([DatasetConfig(name="q", sql="SELECT Id FROM Opportunity WHERE Amount > 1000")],
-                            staging_db, tmp_path, engine="dask_sql", client=dask_session_client)
+                            staging_db, tmp_path, DaskSqlRunner(dask_session_client))
     assert not report["q"].ok
     assert "CAST(column AS DOUBLE)" in report["q"].error and "docs/VALUES.md" in report["q"].error
