@@ -20,9 +20,11 @@ ACCOUNT_SOQL = ("SELECT Id, Name, Type, Industry, AnnualRevenue, NumberOfEmploye
 OPPORTUNITY_SOQL = ("SELECT Id, AccountId, Account.Name, Name, StageName, Amount, Probability, CloseDate, Type, "
                     "LeadSource, IsClosed, IsWon, ForecastCategory, ExpectedRevenue, CreatedDate, LastModifiedDate "
                     "FROM Opportunity")
-JOIN_SQL = ("COPY (SELECT o.*, a.Name AS AccountName, a.Industry AS AccountIndustry, a.BillingCountry AS AccountCountry "
-            "FROM read_parquet('{opp}') o LEFT JOIN read_parquet('{acc}') a ON o.AccountId = a.Id) "
-            "TO '{out}' (FORMAT parquet)")
+JOIN_SQL = (
+    "COPY (SELECT o.*, a.Name AS AccountName, a.Industry AS AccountIndustry, a.BillingCountry AS AccountCountry "
+    "FROM read_parquet('{opp}') o LEFT JOIN read_parquet('{acc}') a ON o.AccountId = a.Id) "
+    "TO '{out}' (FORMAT parquet)"
+)
 PAGE_RECORDS = 100_000  # the same maxRecords as sf_assets' default max_records_per_page
 
 
@@ -37,7 +39,9 @@ def _download_and_parse(sf, name: str, soql: str, out: Path) -> dict:
     pages = getattr(sf.bulk2, name).download(soql, str(folder), max_records=PAGE_RECORDS, wait=1)
     downloaded = time.perf_counter()
     parse = pacsv.ParseOptions(newlines_in_values=True)  # Description and street values hold line breaks
-    table = pa.concat_tables([pacsv.read_csv(p["file"], parse_options=parse) for p in pages], promote_options="permissive")
+    table = pa.concat_tables(
+        [pacsv.read_csv(p["file"], parse_options=parse) for p in pages], promote_options="permissive"
+    )
     pq.write_table(table, out / f"{name}.parquet")
     return {"object": name, "rows": table.num_rows, "pages": len(pages), "download_s": round(downloaded - started, 2),
             "parse_write_s": round(time.perf_counter() - downloaded, 2)}
@@ -61,7 +65,9 @@ def main(state_file: Path, out: Path) -> None:
         results = list(pool.map(lambda job: _download_and_parse(sf, *job, out),
                                 [("Account", ACCOUNT_SOQL), ("Opportunity", OPPORTUNITY_SOQL)]))
     extracted = time.perf_counter()
-    duckdb.connect().execute(JOIN_SQL.format(opp=out / "Opportunity.parquet", acc=out / "Account.parquet", out=out / "joined.parquet"))
+    duckdb.connect().execute(
+        JOIN_SQL.format(opp=out / "Opportunity.parquet", acc=out / "Account.parquet", out=out / "joined.parquet")
+    )
     joined = time.perf_counter()
     rows = pq.read_metadata(out / "joined.parquet").num_rows
     print(json.dumps({"start_up_s": round(imported - started, 2), "extract_s": round(extracted - imported, 2),

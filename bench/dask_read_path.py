@@ -39,7 +39,9 @@ def main() -> None:
     plan = emulator_plan("Opportunity")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        files = write_chunks(DataGenerator({"Account": 20_000, "Opportunity": args.rows}), plan, folder / "chunks", args.chunk_rows)
+        files = write_chunks(
+            DataGenerator({"Account": 20_000, "Opportunity": args.rows}), plan, folder / "chunks", args.chunk_rows
+        )
         db = folder / "staging.db"
         stage_object(db, plan, files, ObjectConfig(name="Opportunity", soql="x"), StagingConfig())
         table = staged_tables(db)["Opportunity"]

@@ -34,7 +34,9 @@ class CASession(requests.Session):
         return settings
 
 
-def download(org: EmulatorOrg, s: requests.Session, job_url: str, max_records: int, gzip: bool) -> tuple[int, int, float, bytes]:
+def download(
+    org: EmulatorOrg, s: requests.Session, job_url: str, max_records: int, gzip: bool
+) -> tuple[int, int, float, bytes]:
     """(rows, bytes on the wire, seconds, first page) for one full download of the job's results."""
     headers = {"Accept-Encoding": "gzip" if gzip else "identity"}
     locator, rows, wire, first = None, 0, 0, b""

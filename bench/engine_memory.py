@@ -106,8 +106,25 @@ def _runner(engine: str, client=None) -> tuple:
 def run_version(code: Path, rows: int, engine: str) -> dict:
     env = {**os.environ, "PYTHONPATH": str(code)}
     with tempfile.TemporaryDirectory() as work:
-        out = subprocess.run([sys.executable, __file__, "--child", "--code", str(code), "--rows", str(rows),
-                              "--engines", engine, "--work", work], env=env, capture_output=True, text=True, check=False)
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--child",
+                "--code",
+                str(code),
+                "--rows",
+                str(rows),
+                "--engines",
+                engine,
+                "--work",
+                work,
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
     lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
     if out.returncode or not lines:
         return {"engine": engine, "ok": False, "error": (out.stderr.strip().splitlines() or ["?"])[-1]}
@@ -139,9 +156,12 @@ def main() -> None:
             print(f"{engine}: {args.baseline} {before}")
             print(f"{engine}: this checkout {after}")
             if before.get("ok") and after.get("ok"):
-                print(f"{engine}: ratios this / {args.baseline}: peak RSS {after['peak_rss_mb'] / before['peak_rss_mb']:.2f}, "
-                      f"growth during the build {after['build_rss_mb'] / max(before['build_rss_mb'], 1):.2f}, "
-                      f"time {after['seconds'] / before['seconds']:.2f}")
+                print(
+                    f"{engine}: ratios this / {args.baseline}: peak RSS "
+                    f"{after['peak_rss_mb'] / before['peak_rss_mb']:.2f}, "
+                    f"growth during the build {after['build_rss_mb'] / max(before['build_rss_mb'], 1):.2f}, "
+                    f"time {after['seconds'] / before['seconds']:.2f}"
+                )
 
 
 if __name__ == "__main__":

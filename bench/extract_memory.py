@@ -45,8 +45,8 @@ def child(state_file: Path, folder: Path, chunk_size: int, page_records: int) ->
     from sf_assets.extract.chunk_planner import plan_chunks
     from sf_assets.extract.object_extract import extract_object
     from sf_assets.extract.tracker import ChunkTracker
-    from sf_assets.salesforce.bulk2 import BulkClient
     from sf_assets.pipeline.emulator import open_connection
+    from sf_assets.salesforce.bulk2 import BulkClient
     from sf_assets.salesforce.field_planning import build_field_plan
     from sf_assets.salesforce.governor import ApiGovernor
     from sf_assets.salesforce.metadata import ObjectMeta

@@ -41,6 +41,7 @@ def make_parts(source: Path, rows: int, part_rows: int, folder: Path) -> list[Pa
 def child(step: str, folder: Path, partition_cols: list[str]) -> None:
     """Run one step over the parts in `folder`; print its figures as JSON."""
     from process_tree_rss import own_peak_mb
+
     from sf_assets.config.models import DatasetConfig, OutputConfig
     from sf_assets.storage import output
     from sf_assets.storage.output_consolidate import consolidate

@@ -53,7 +53,7 @@ class TreeSampler:
         self._started = time.perf_counter()
         self._labels: dict[int, str] = {}
 
-    def __enter__(self) -> "TreeSampler":
+    def __enter__(self) -> TreeSampler:
         self._thread.start()
         return self
 
@@ -94,7 +94,9 @@ class TreeSampler:
 
     def processes(self) -> list[dict]:
         """Every process seen, with its label and peak (MB)."""
-        return [{"pid": pid, "label": label, "peak_rss_mb": round(peak, 1)} for pid, (label, peak) in self.peaks.items()]
+        return [
+            {"pid": pid, "label": label, "peak_rss_mb": round(peak, 1)} for pid, (label, peak) in self.peaks.items()
+        ]
 
 
 def own_peak_mb() -> float:

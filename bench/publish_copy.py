@@ -59,7 +59,9 @@ def main() -> None:
         results = {
             "shutil.copyfile": timed(lambda: shutil.copyfile(src, root / "copyfile" / src.name)),
             "shutil.copyfile + fsync": timed(lambda: copy_and_fsync(src, root / "copyfile_fsync" / src.name)),
-            "publish_file": timed(lambda: publish_file(src, root / "share", "bench", PublishConfig(retries=0), RetryConfig())),
+            "publish_file": timed(
+                lambda: publish_file(src, root / "share", "bench", PublishConfig(retries=0), RetryConfig())
+            ),
         }
         print(f"{size / 1e6:,.0f} MB, {os.cpu_count()} CPUs")
         for label, seconds in results.items():

@@ -6,7 +6,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402 - after selecting the headless backend
+import matplotlib.pyplot as plt  # after selecting the headless backend
 
 BASELINE_STAGES = ("start_up_s", "extract_s", "join_s")
 
@@ -34,7 +34,9 @@ def draw(summary: dict, path: Path) -> None:
     bars.set_yticks(range(len(names)), names)
     bars.invert_yaxis()
     bars.set_xlabel("wall seconds")
-    bars.set_title(f"{summary['profile']} ({summary['engine']}): median ratio {summary.get('median_ratio', 'n/a (no script)')}x")
+    bars.set_title(
+        f"{summary['profile']} ({summary['engine']}): median ratio {summary.get('median_ratio', 'n/a (no script)')}x"
+    )
     bars.legend(fontsize=7, loc="upper right", bbox_to_anchor=(1.0, 1.0), framealpha=0.6)
     for i, r in enumerate(rounds, 1):
         for kind, style in (("baseline", ":"), ("sf_assets", "-")):

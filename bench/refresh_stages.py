@@ -87,10 +87,13 @@ def stage_seconds(home: Path, refresh_id: str, log_dir: Path, launched_at: float
                "health": (published, output_step.end_time)}
     manifests = sorted(home.parent.glob(f"output/*/v{refresh_id}/_metadata.json"))
     output_timings = {m.parent.parent.name: json.loads(m.read_text()).get("timings_s") for m in manifests}
-    return {"stages": {k: round(v, 2) for k, v in stages.items()}, "output_timings": output_timings,
-            "windows": {k: (round(s - launched_at, 2), round(e - launched_at, 2)) for k, (s, e) in windows.items()},
-            "runs": [{"job": job, "start": round(s - launched_at, 2), "seconds": round(e - s, 2)} for job, s, e in spans],
-            "last_run_end": max(e for _, _, e in spans)}
+    return {
+        "stages": {k: round(v, 2) for k, v in stages.items()},
+        "output_timings": output_timings,
+        "windows": {k: (round(s - launched_at, 2), round(e - launched_at, 2)) for k, (s, e) in windows.items()},
+        "runs": [{"job": job, "start": round(s - launched_at, 2), "seconds": round(e - s, 2)} for job, s, e in spans],
+        "last_run_end": max(e for _, _, e in spans),
+    }
 
 
 if __name__ == "__main__":

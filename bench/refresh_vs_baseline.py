@@ -31,14 +31,17 @@ import time
 from pathlib import Path
 
 import yaml
-
 from process_tree_rss import TreeSampler, own_peak_mb
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
 ROWS_LINE = re.compile(r"^\s+\w+\s+([\d,]+) rows")  # `sf-assets run`'s summary: "  Account   196,000 rows (...)"
-PROFILES = {"small": {"Account": 5_000, "Opportunity": 50_000}, "large": {"Account": 200_000, "Opportunity": 2_000_000},
-            "1m": {"Account": 200_000, "Opportunity": 1_000_000}, "10m": {"Account": 200_000, "Opportunity": 10_000_000}}
+PROFILES = {
+    "small": {"Account": 5_000, "Opportunity": 50_000},
+    "large": {"Account": 200_000, "Opportunity": 2_000_000},
+    "1m": {"Account": 200_000, "Opportunity": 1_000_000},
+    "10m": {"Account": 200_000, "Opportunity": 10_000_000},
+}
 
 
 def _apply(config: dict, assignments: list[str]) -> None:
@@ -72,7 +75,9 @@ def write_config(folder: Path, state_file: Path, engine: str, overrides: list[st
     return path
 
 
-def _run_sampled(command: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProcess, float, float, TreeSampler]:
+def _run_sampled(
+    command: list[str], env: dict[str, str]
+) -> tuple[subprocess.CompletedProcess, float, float, TreeSampler]:
     launched_at = time.time()
     started = time.perf_counter()
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
@@ -92,8 +97,9 @@ def run_baseline(org, state_file: Path, folder: Path) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir(parents=True)
     requests_before = org.counters()["requests"]
-    done, seconds, _, sampler = _run_sampled([sys.executable, str(HERE / "baseline_script.py"), str(state_file), str(out)],
-                                             dict(os.environ))
+    done, seconds, _, sampler = _run_sampled(
+        [sys.executable, str(HERE / "baseline_script.py"), str(state_file), str(out)], dict(os.environ)
+    )
     result = json.loads(done.stdout.strip().splitlines()[-1])
     return {"kind": "baseline", "wall_s": round(seconds, 2), **result,
             "api_requests": org.counters()["requests"] - requests_before, "peak_rss_mb": sampler.peak_by_label(),
@@ -174,8 +180,11 @@ def print_round(i: int, r: dict) -> None:
           f"{s['api_requests']} requests; peak RSS {s['peak_rss_mb']}")
     print(f"         API calls: {s['api_breakdown']}")
     print("         stages: " + ", ".join(f"{k} {v:.1f}" for k, v in s["stages"].items()))
-    print("         main RSS peak by stage (MB): " + ", ".join(f"{k} {v}" for k, v in s["main_peak_rss_mb_by_stage"].items()),
-          flush=True)
+    print(
+        "         main RSS peak by stage (MB): "
+        + ", ".join(f"{k} {v}" for k, v in s["main_peak_rss_mb_by_stage"].items()),
+        flush=True,
+    )
 
 
 def main() -> None:
@@ -199,8 +208,10 @@ def main() -> None:
     stem = args.out / f"refresh_vs_baseline_{args.profile}_{args.engine}{'_' + args.tag if args.tag else ''}"
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
-    with (contextlib.nullcontext(str(args.keep)) if args.keep else tempfile.TemporaryDirectory(prefix="sf_bench_")) as tmp, \
-            EmulatorOrg(OrgSettings(rows=counts, state_dir=Path(tmp) / "org")) as org:
+    with (
+        contextlib.nullcontext(str(args.keep)) if args.keep else tempfile.TemporaryDirectory(prefix="sf_bench_") as tmp,
+        EmulatorOrg(OrgSettings(rows=counts, state_dir=Path(tmp) / "org")) as org,
+    ):
         folder = Path(tmp)
         state_file = org.write_state_file(folder / "org.json")
         config = write_config(folder, state_file, args.engine, args.set)

@@ -22,8 +22,7 @@ from sf_assets.emulator.datagen import DataGenerator
 from sf_assets.storage.chunk_schema import read_conformed
 from sf_assets.storage.sqlite_util import connect
 from sf_assets.storage.staging import stage_object
-from sf_assets.storage.staging_types import create_table_sql
-from sf_assets.storage.staging_types import to_sqlite_arrow
+from sf_assets.storage.staging_types import create_table_sql, to_sqlite_arrow
 from sf_assets_tests.storage.emulated_chunks import emulator_plan, write_chunks
 
 
@@ -56,7 +55,9 @@ def main() -> None:
         folder = Path(tmp)
         files = write_chunks(gen, plan, folder / "chunks", args.chunk_rows)
         cfg = StagingConfig(batch_rows=args.batch_rows)
-        result = stage_object(folder / "staging.db", plan, files, ObjectConfig(name="Opportunity", soql="x", join_keys=["AccountId"]), cfg)
+        result = stage_object(
+            folder / "staging.db", plan, files, ObjectConfig(name="Opportunity", soql="x", join_keys=["AccountId"]), cfg
+        )
         base_s = baseline(folder / "baseline.db", plan, files, args.batch_rows)
         base_rate = args.rows / base_s
         print(f"columns={len(plan.columns)} rows={result.rows}")

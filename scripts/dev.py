@@ -1,7 +1,7 @@
 """Set-up and run on a fresh clone, on Windows and Linux alike (stdlib only).
 
     python scripts/dev.py demo   # install into .venv, run a full refresh against the local org emulator
-    python scripts/dev.py test   # install into .venv (with test extras), run the test suite
+    python scripts/dev.py test   # install into .venv (with test extras), run ruff, mypy, then the test suite
 """
 
 from __future__ import annotations
@@ -48,6 +48,11 @@ def main(argv: list[str]) -> int:
         install()
         return subprocess.run([str(_bin("sf-assets")), "run", *argv[1:]], cwd=ROOT, env=env).returncode
     install("test")
+    for check in (["ruff", "check"], ["mypy"]):  # configured in pyproject.toml; a finding fails the command
+        print("+", " ".join(check), flush=True)
+        code = subprocess.run([str(_bin("python")), "-m", *check], cwd=ROOT, env=env).returncode
+        if code:
+            return code
     return subprocess.run([str(_bin("python")), "-m", "pytest", *argv[1:]], cwd=ROOT, env=env).returncode
 
 

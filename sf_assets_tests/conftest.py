@@ -1,8 +1,9 @@
 """Shared fixtures: a running local Salesforce org emulator (see sf_assets.emulator)."""
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 

@@ -9,9 +9,17 @@ from sf_assets.config import PipelineConfig, load_config
 from sf_assets.emulator import EmulatorOrg
 
 OBJECTS = [
-    {"name": "Account", "soql": "SELECT Id, Name, Industry, AnnualRevenue, BillingAddress, LastModifiedDate FROM Account"},
-    {"name": "Opportunity", "join_keys": ["AccountId"], "critical_fields": ["Amount"],
-     "soql": "SELECT Id, AccountId, Account.Name, Name, StageName, Amount, CloseDate, IsWon, LastModifiedDate FROM Opportunity"},
+    {
+        "name": "Account",
+        "soql": "SELECT Id, Name, Industry, AnnualRevenue, BillingAddress, LastModifiedDate FROM Account",
+    },
+    {
+        "name": "Opportunity",
+        "join_keys": ["AccountId"],
+        "critical_fields": ["Amount"],
+        "soql": "SELECT Id, AccountId, Account.Name, Name, StageName, Amount, CloseDate, IsWon, LastModifiedDate FROM "
+        "Opportunity",
+    },
 ]
 
 
@@ -27,10 +35,20 @@ def write_config(org: EmulatorOrg, tmp_path: Path, objects: list[dict] | None = 
         "retry": {"attempts": 3, "backoff_base_s": 0.01, "backoff_max_s": 0.05, "jitter_s": 0.01},
         "api_usage": {"wait_initial_s": 0.01, "wait_attempts": 2},
         "preflight": {"min_free_disk_gb": 0.01},
-        "paths": {"work_dir": "../work", "output_dir": "../output", "log_dir": "../logs",
-                  "state_db": "../state/state.db", "staging_db": "../state/staging.db", "share_dir": "../share"},
-        "datasets": [{"name": "opportunity_account", "sql":
-                      "SELECT o.*, a.Name AS AccountName FROM Opportunity o LEFT JOIN Account a ON o.AccountId = a.Id"}],
+        "paths": {
+            "work_dir": "../work",
+            "output_dir": "../output",
+            "log_dir": "../logs",
+            "state_db": "../state/state.db",
+            "staging_db": "../state/staging.db",
+            "share_dir": "../share",
+        },
+        "datasets": [
+            {
+                "name": "opportunity_account",
+                "sql": "SELECT o.*, a.Name AS AccountName FROM Opportunity o LEFT JOIN Account a ON o.AccountId = a.Id",
+            }
+        ],
         "transform": {"engine": "sqlite"},
     }
     for key, value in sections.items():

@@ -2,6 +2,7 @@
 independently from the emulator's own data; health JSON, share copy, reruns and failures."""
 
 import json
+
 import dagster as dg
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -10,15 +11,19 @@ import pytest
 
 from sf_assets.config import load_config
 from sf_assets.defs.build import build_definitions
-from sf_assets.emulator import FaultPlan
 from sf_assets.defs.driver import execute_refresh
+from sf_assets.emulator import FaultPlan
 from sf_assets.storage.sqlite_util import connect
 from sf_assets_tests.pipeline_helpers import write_config
 
 OBJECTS = [
     {"name": "Account", "soql": "SELECT Id, Name, Industry, LastModifiedDate FROM Account"},
-    {"name": "Opportunity", "join_keys": ["AccountId"],
-     "soql": "SELECT Id, AccountId, Name, StageName, Amount, CloseDate, IsWon, Description, LastModifiedDate FROM Opportunity"},
+    {
+        "name": "Opportunity",
+        "join_keys": ["AccountId"],
+        "soql": "SELECT Id, AccountId, Name, StageName, Amount, CloseDate, IsWon, Description, LastModifiedDate FROM "
+        "Opportunity",
+    },
 ]
 JOIN = ("SELECT o.Id, o.AccountId, o.Name, o.Amount, o.CloseDate, o.IsWon, o.Description, o.LastModifiedDate, "
         "a.Name AS AccountName FROM Opportunity o LEFT JOIN Account a ON o.AccountId = a.Id")
@@ -33,7 +38,9 @@ def expected_join(org) -> pa.Table:
         return table.filter(pc.invert(table.column("IsDeleted"))).drop(["IsDeleted"])
 
     accounts = live("Account", ["Id", "Name"]).rename_columns(["AccountId", "AccountName"])
-    opps = live("Opportunity", ["Id", "AccountId", "Name", "Amount", "CloseDate", "IsWon", "Description", "LastModifiedDate"])
+    opps = live(
+        "Opportunity", ["Id", "AccountId", "Name", "Amount", "CloseDate", "IsWon", "Description", "LastModifiedDate"]
+    )
     return opps.join(accounts, "AccountId", join_type="left outer").sort_by("Id")
 
 
@@ -66,14 +73,17 @@ def test_full_refresh_output_equals_independent_join(org, pipeline, tmp_path):
     assert schema.field("IsWon").type == pa.bool_()
     for column in ("Id", "AccountId", "Name", "CloseDate", "IsWon", "Description", "LastModifiedDate", "AccountName"):
         assert table.column(column).to_pylist() == expected.column(column).to_pylist(), column
-    # currency(18, 2) has 16 integer digits, more than Power BI's Decimal(19, 4) holds: written exactly as decimal(18, 2).
+    # currency(18, 2) has 16 integer digits, more than Power BI's Decimal(19, 4) holds: written exactly as
+    # decimal(18, 2).
     assert schema.field("Amount").type == pa.decimal128(18, 2)
     assert table.column("Amount").to_pylist() == expected.column("Amount").to_pylist()
     assert any("\n" in (d or "") for d in table.column("Description").to_pylist())  # CR/LF survived
 
     assert not (tmp_path / "work" / "chunks" / outcome.refresh_id).exists()  # temporary chunk files removed
     health = json.loads(outcome.health_path.read_text(encoding="utf-8"))
-    assert health["status"] == "success" and health["rows_per_object"]["Opportunity"] == org.data.row_count("Opportunity")
+    assert health["status"] == "success" and health["rows_per_object"]["Opportunity"] == org.data.row_count(
+        "Opportunity"
+    )
     assert org.access_token not in outcome.health_path.read_text(encoding="utf-8")
     copies = health["published"]
     assert len(copies) == 1 and copies[0]["ok"]
@@ -110,7 +120,8 @@ def test_failed_dataset_keeps_previous_output_and_writes_failed_health(org, pipe
 
 
 def refresh_with_failed_account_chunk(org, tmp_path, instance):
-    """A refresh whose only Account chunk fails (its first Bulk job ends Failed; one attempt allowed); faults off after."""
+    """A refresh whose only Account chunk fails (its first Bulk job ends Failed; one attempt allowed); faults off
+    after."""
     path = write_config(org, tmp_path, objects=OBJECTS, datasets=[{"name": "opportunities", "sql": JOIN}],
                         extraction={"chunk_size": 500}, retry={"attempts": 1}, paths={"share_dir": None})
     org.set_faults(FaultPlan.parse("job_fail_once:Account"))

@@ -21,21 +21,38 @@ from sf_assets.defs.driver import execute_refresh
 from sf_assets_tests.pipeline_helpers import write_config
 
 OBJECTS = [
-    {"name": "Account", "soql": "SELECT Id, Name, Type, Industry, AnnualRevenue, NumberOfEmployees, Phone, Description, "
-     "BillingAddress, SLAExpirationDate__c, LastReviewed__c, CreditScore__c, CreatedDate, LastModifiedDate FROM Account"},
-    {"name": "Contact", "join_keys": ["AccountId"], "soql": "SELECT Id, AccountId, Name, FirstName, LastName, Email, "
-     "Birthdate, LastCURequestDate, Weight__c, MailingAddress FROM Contact"},
-    {"name": "Opportunity", "join_keys": ["AccountId"], "soql": "SELECT Id, AccountId, Account.Name, Name, StageName, "
-     "Amount, Probability, CloseDate, TotalOpportunityQuantity, IsWon, ExpectedRevenue, Description, LastModifiedDate "
-     "FROM Opportunity"},
+    {
+        "name": "Account",
+        "soql": "SELECT Id, Name, Type, Industry, AnnualRevenue, NumberOfEmployees, Phone, Description, "
+        "BillingAddress, SLAExpirationDate__c, LastReviewed__c, CreditScore__c, CreatedDate, LastModifiedDate FROM "
+        "Account",
+    },
+    {
+        "name": "Contact",
+        "join_keys": ["AccountId"],
+        "soql": "SELECT Id, AccountId, Name, FirstName, LastName, Email, "
+        "Birthdate, LastCURequestDate, Weight__c, MailingAddress FROM Contact",
+    },
+    {
+        "name": "Opportunity",
+        "join_keys": ["AccountId"],
+        "soql": "SELECT Id, AccountId, Account.Name, Name, StageName, "
+        "Amount, Probability, CloseDate, TotalOpportunityQuantity, IsWon, ExpectedRevenue, Description, "
+        "LastModifiedDate "
+        "FROM Opportunity",
+    },
     {"name": "Widget__c", "soql": "SELECT * FROM Widget__c", "query_all": True, "join_keys": ["Account__c"]},
 ]
 OWN = {"account": "Account", "contact": "Contact", "opportunity": "Opportunity", "widget": "Widget__c"}
 JOINS = {
-    "opportunity_account": ("SELECT o.*, a.Name AS AccountName, a.BillingCountry AS AccountCountry, "
-                            "a.SLAExpirationDate__c AS AccountSLA FROM Opportunity o LEFT JOIN Account a ON o.AccountId = a.Id"),
-    "contact_account": ("SELECT c.Id, c.Name, c.Birthdate, c.LastCURequestDate, a.LastReviewed__c AS AccountReviewed, "
-                        "a.AnnualRevenue AS AccountRevenue FROM Contact c LEFT JOIN Account a ON c.AccountId = a.Id"),
+    "opportunity_account": (
+        "SELECT o.*, a.Name AS AccountName, a.BillingCountry AS AccountCountry, "
+        "a.SLAExpirationDate__c AS AccountSLA FROM Opportunity o LEFT JOIN Account a ON o.AccountId = a.Id"
+    ),
+    "contact_account": (
+        "SELECT c.Id, c.Name, c.Birthdate, c.LastCURequestDate, a.LastReviewed__c AS AccountReviewed, "
+        "a.AnnualRevenue AS AccountRevenue FROM Contact c LEFT JOIN Account a ON c.AccountId = a.Id"
+    ),
 }
 STRINGISH = {"id", "reference", "string", "textarea", "picklist", "multipicklist", "email", "phone", "url"}
 SCALARS = {"boolean": pa.bool_(), "int": pa.int64(), "double": pa.float64(), "date": pa.date32(),
@@ -57,7 +74,9 @@ def selected_fields(org, obj: dict) -> list[str]:
     sobject = org.data.sobject(obj["name"])
     listed = obj["soql"].split("SELECT ", 1)[1].split(" FROM ")[0].split(", ")
     if listed == ["*"]:
-        listed = [f.name for f in sobject.fields if f.type not in ("address", "location", "base64") and not f.deprecated]
+        listed = [
+            f.name for f in sobject.fields if f.type not in ("address", "location", "base64") and not f.deprecated
+        ]
     out = []
     for path in listed:
         field = sobject.get(path)

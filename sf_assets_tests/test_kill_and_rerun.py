@@ -34,8 +34,11 @@ OBJECTS = [
 ]
 DATASETS = [
     {"name": "accounts", "sql": "SELECT Id, Name, Industry FROM Account"},
-    {"name": "opportunity_account",
-     "sql": "SELECT o.Id, o.Amount, a.Name AS AccountName FROM Opportunity o LEFT JOIN Account a ON o.AccountId = a.Id"},
+    {
+        "name": "opportunity_account",
+        "sql": "SELECT o.Id, o.Amount, a.Name AS AccountName FROM Opportunity o LEFT JOIN Account a ON o.AccountId = "
+        "a.Id",
+    },
 ]
 
 
@@ -48,8 +51,14 @@ def _run(root: Path, *extra: str, slow_output_replace: bool = False) -> subproce
     if slow_output_replace:  # sf_assets_tests/slow_replace/sitecustomize.py: promotion takes long enough to be hit
         env.update(PYTHONPATH=os.pathsep.join([str(Path(__file__).parent / "slow_replace"), env.get("PYTHONPATH", "")]),
                    SF_TEST_SLOW_REPLACE_UNDER=str(root / "output"))
-    return subprocess.Popen([sys.executable, "-m", "sf_assets.cli", "run", "--config", str(root / "config" / "pipeline.yaml"),
-                             *extra], env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "sf_assets.cli", "run", "--config", str(root / "config" / "pipeline.yaml"), *extra],
+        env=env,
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +111,7 @@ class FinalPathWatcher(threading.Thread):
         self.reads += 1
         try:
             pq.read_table(pa.BufferReader(data)) if parquet else json.loads(data)
-        except Exception as exc:  # noqa: BLE001 - anything unreadable at a final path is a defect
+        except Exception as exc:  # anything unreadable at a final path is a defect
             self.problems.append(f"{path}: {type(exc).__name__}: {exc}")
 
 
@@ -110,7 +119,9 @@ def _kill_when(proc: subprocess.Popen, seen, timeout_s: float = 120) -> None:
     deadline = time.monotonic() + timeout_s
     while not seen():
         if proc.poll() is not None:
-            raise AssertionError(f"the run ended (rc {proc.returncode}) before the kill point: {proc.stderr.read()[-3000:]}")
+            raise AssertionError(
+                f"the run ended (rc {proc.returncode}) before the kill point: {proc.stderr.read()[-3000:]}"
+            )
         assert time.monotonic() < deadline, "kill point never reached"
         time.sleep(0.001)
     proc.kill()
@@ -249,7 +260,9 @@ def test_a_refresh_with_one_failing_dataset_changes_no_file_the_user_or_the_shar
     config = root / "config" / "pipeline.yaml"
     text = config.read_text()
     assert " sql: SELECT Id, Name, Industry FROM Account" in text
-    config.write_text(text.replace(" sql: SELECT Id, Name, Industry FROM Account", " sql: SELECT Id, NoSuchColumn FROM Account"))
+    config.write_text(
+        text.replace(" sql: SELECT Id, Name, Industry FROM Account", " sql: SELECT Id, NoSuchColumn FROM Account")
+    )
     before_output, before_share = _tree(root / "output"), _tree(root / "share")
     proc = _run(root, "--new-refresh")
     out, err = proc.communicate(timeout=300)

@@ -63,7 +63,9 @@ def test_access_token_refresh_with_failures_leaves_no_secret(org, tmp_path):
         result = run_cli(config, tmp_path, {"SF_ACCESS_TOKEN": token, "SECRET_PROBE_FAIL": fail_at})
         outputs.append(result.stdout + result.stderr)
     assert result.returncode == 0, outputs[-1][-3000:]
-    assert all("Failure:" in out and "malformed reply" in out for out in outputs[:2]), outputs  # the failure carrying the token was reported
+    assert all("Failure:" in out and "malformed reply" in out for out in outputs[:2]), (
+        outputs
+    )  # the failure carrying the token was reported
     secrets = [token, SESSION_PREFIX]
     assert scan(tmp_path, secrets, skip=tmp_path / "org") == []
     assert not [s for s in secrets if any(s in out for out in outputs)]

@@ -16,7 +16,10 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 def _add_config_arg(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--config", type=Path, default=None, help=f"pipeline YAML (default: $SF_ASSETS_CONFIG or {default_config_path()})"
+        "--config",
+        type=Path,
+        default=None,
+        help=f"pipeline YAML (default: $SF_ASSETS_CONFIG or {default_config_path()})",
     )
 
 
@@ -70,10 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
     """The argparse tree of every sub-command."""
     from sf_assets.emulator.cli import add_serve_parser
 
-    parser = argparse.ArgumentParser(prog="sf-assets", description="Salesforce -> SQLite -> Dask-SQL -> Power BI Parquet.")
+    parser = argparse.ArgumentParser(
+        prog="sf-assets", description="Salesforce -> SQLite -> Dask-SQL -> Power BI Parquet."
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="run a full refresh (resumes an unfinished one) in the local Dagster instance")
+    run = commands.add_parser(
+        "run", help="run a full refresh (resumes an unfinished one) in the local Dagster instance"
+    )
     _add_config_arg(run)
     run.add_argument("--new-refresh", action="store_true", help="start a new refresh even if one can be resumed")
     run.add_argument("--refresh-catalog", action="store_true", help="re-describe every object (ignore the catalog TTL)")
@@ -90,7 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     config = commands.add_parser("config", help="check the configuration or print its reference")
     config_commands = config.add_subparsers(dest="config_command", required=True, metavar="CONFIG_COMMAND")
-    check = config_commands.add_parser("check", help="validate a pipeline YAML (offline; --online also asks Salesforce)")
+    check = config_commands.add_parser(
+        "check", help="validate a pipeline YAML (offline; --online also asks Salesforce)"
+    )
     _add_config_arg(check)
     check.add_argument("--online", action="store_true",
                        help="also log in, describe the objects, validate every SOQL and read /limits (no Bulk job)")

@@ -26,7 +26,9 @@ def run_refresh(config_path: Path, new_refresh: bool = False, refresh_catalog: b
 
     config = load_config(config_path)
     dataset_engine(config.transform.engine)  # an unknown engine: a configuration error before any refresh starts
-    setup_logging(log_level or config.logging.level, config.paths.log_dir, config.logging.format, console_level="WARNING")
+    setup_logging(
+        log_level or config.logging.level, config.paths.log_dir, config.logging.format, console_level="WARNING"
+    )
     logging.getLogger("alembic").setLevel(logging.WARNING)  # Dagster's storage migrations are not news
     ensure_dagster_home(config)
     print(f"Refreshing {', '.join(o.name for o in config.objects)} (logs: {config.paths.log_dir}/<refresh id>/)")
@@ -78,8 +80,9 @@ def _print_rows(state_db: Path, refresh_id: str) -> None:
         print(f"  {name:<20} {count:>12,} rows{detail}")
         if name in checks:
             print(f"      row check {checks[name]}")
-        if fields[name] is not None and not fields[name].passed:
-            print(f"      fields not delivered: {'; '.join(fields[name].problems())}")
+        delivery = fields[name]
+        if delivery is not None and not delivery.passed:
+            print(f"      fields not delivered: {'; '.join(delivery.problems())}")
 
 
 def _someone_refreshes(config: PipelineConfig) -> bool:

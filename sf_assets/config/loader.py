@@ -37,7 +37,9 @@ def load_config(path: str | os.PathLike[str] | None = None) -> PipelineConfig:
     file = Path(path) if path is not None else default_config_path()
     if not file.is_file():
         default = not os.environ.get(CONFIG_ENV_VAR) and file.absolute() == default_config_path()
-        hint = f" (the default under the working directory: pass --config FILE or set {CONFIG_ENV_VAR})" if default else ""
+        hint = (
+            f" (the default under the working directory: pass --config FILE or set {CONFIG_ENV_VAR})" if default else ""
+        )
         raise ConfigError(f"{file}: configuration file not found{hint}")
     try:
         raw = yaml.safe_load(file.read_text(encoding="utf-8"))
@@ -117,7 +119,9 @@ def resolve_paths(config: PipelineConfig, base: Path) -> PipelineConfig:
     sf = config.salesforce
     auth = sf.auth
     auth_updates = {k: _resolve(getattr(auth, k), base) for k in ("state_file", "private_key_file") if hasattr(auth, k)}
-    new_sf = sf.model_copy(update={"auth": auth.model_copy(update=auth_updates), "ca_bundle": _resolve(sf.ca_bundle, base)})
+    new_sf = sf.model_copy(
+        update={"auth": auth.model_copy(update=auth_updates), "ca_bundle": _resolve(sf.ca_bundle, base)}
+    )
     new_dask = config.dask.model_copy(update={"spill_dir": _resolve(config.dask.spill_dir, base)})
     return config.model_copy(update={"paths": new_paths, "salesforce": new_sf, "dask": new_dask})
 

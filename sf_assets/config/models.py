@@ -37,8 +37,7 @@ class EmulatorAuth(_Model):
     autostart: bool = Field(True, description="Start an in-process emulator when none answers at the state file's URL.")
     rows: dict[str, int] = Field(
         default_factory=lambda: {"Account": 2000, "Contact": 5000, "Opportunity": 10000, "Widget__c": 1000},
-        description="Rows per object of an autostarted emulator.",
-    )
+        description="Rows per object of an autostarted emulator.")
     seed: int = Field(7, description="Data seed of an autostarted emulator.")
 
 
@@ -69,8 +68,7 @@ class PasswordAuth(_Model):
     username: str = Field(description="Salesforce username.")
     password_env: EnvVarName = Field("SF_PASSWORD", description="Env var holding the password.")
     security_token_env: EnvVarName | None = Field(
-        "SF_SECURITY_TOKEN", description="Env var holding the security token (None for IP-allowlisted users)."
-    )
+        "SF_SECURITY_TOKEN", description="Env var holding the security token (None for IP-allowlisted users).")
     domain: str = Field("login", description="'login', 'test' or your My Domain (e.g. 'acme.my').")
     consumer_key: str | None = Field(None, description="Connected app consumer key (OAuth password flow).")
     consumer_secret_env: EnvVarName | None = Field(None, description="Env var holding the consumer secret.")
@@ -105,13 +103,11 @@ class SalesforceConfig(_Model):
 
     auth: AuthConfig = Field(default_factory=lambda: EmulatorAuth(kind="emulator"))
     api_version: str = Field("62.0", pattern=r"^\d{2,3}\.0$", description="REST/Bulk API version, e.g. '62.0'.")
-    login_url: str | None = Field(
-        None, description="Send logins here instead of https://<domain>.salesforce.com (proxies, the emulator); https:// required."
-    )
+    login_url: str | None = Field(None, description="Send logins here instead of https://<domain>.salesforce.com "
+                                  "(proxies, the emulator); https:// required.")
     ca_bundle: Path | None = Field(None, description="PEM file of CAs to trust (corporate TLS proxy, the emulator).")
-    verify: bool = Field(
-        True, description="Verify TLS certificates. Only `auth.kind: emulator` may turn it off; `ca_bundle` is the way to add trust."
-    )
+    verify: bool = Field(True, description="Verify TLS certificates. Only `auth.kind: emulator` may turn it off; "
+                         "`ca_bundle` is the way to add trust.")
     connect_timeout_s: float = Field(15.0, gt=0, description="Seconds to wait for a TCP/TLS connection.")
     read_timeout_s: float = Field(300.0, gt=0, description="Seconds to wait for response bytes.")
 
@@ -123,7 +119,8 @@ class SalesforceConfig(_Model):
     @model_validator(mode="after")
     def _verify_outside_emulator(self) -> SalesforceConfig:
         if not self.verify and self.auth.kind != "emulator":
-            raise ValueError("verify: false is only allowed with auth.kind: emulator; to trust a corporate proxy set ca_bundle")
+            raise ValueError("verify: false is only allowed with auth.kind: emulator; to trust a corporate proxy "
+                             "set ca_bundle")
         return self
 
 
@@ -134,11 +131,11 @@ class ObjectConfig(_Model):
     soql: str = Field(description="SELECT ... FROM <name> [WHERE ...]; `SELECT *` takes every queryable field.")
     query_all: bool = Field(False, description="Use queryAll (include deleted/archived rows, with IsDeleted).")
     critical_fields: list[str] = Field(default_factory=list, description="Fields whose absence fails the refresh.")
-    join_keys: list[str] = Field(default_factory=list, description="Reference fields used by datasets; critical and indexed.")
+    join_keys: list[str] = Field(default_factory=list,
+                                 description="Reference fields used by datasets; critical and indexed.")
     index_fields: list[str] = Field(default_factory=list, description="Extra fields indexed in SQLite staging.")
     type_overrides: dict[str, str] = Field(
-        default_factory=dict, description="Field -> string|int64|float64|bool|date|timestamp|time|decimal(p,s)."
-    )
+        default_factory=dict, description="Field -> string|int64|float64|bool|date|timestamp|time|decimal(p,s).")
     chunk_size: int | None = Field(None, gt=0, description="Overrides extraction.chunk_size for this object.")
     on_missing_field: MissingFieldRule | None = Field(None, description="Overrides drift.on_missing_field here.")
 
@@ -220,8 +217,10 @@ class StagingConfig(_Model):
     batch_rows: int = Field(10_000, gt=0, description="Rows per batch read from the chunk files and ingested.")
     cache_size_mb: int = Field(
         64, gt=0, description="SQLite page cache of a load (PRAGMA cache_size; the index sort uses as much again).")
-    max_invalid_chunk_pct: float = Field(30.0, ge=0, le=100, description="Stop the refresh when more chunks are invalid.")
-    lock_timeout_s: float = Field(60.0, gt=0, description="How long to wait for another program to release the staging DB.")
+    max_invalid_chunk_pct: float = Field(30.0, ge=0, le=100,
+                                         description="Stop the refresh when more chunks are invalid.")
+    lock_timeout_s: float = Field(60.0, gt=0,
+                                  description="How long to wait for another program to release the staging DB.")
 
 
 class TransformConfig(_Model):
@@ -263,12 +262,14 @@ class OutputConfig(_Model):
     """Power BI Parquet output."""
 
     consolidate_for_powerbi: bool = Field(True, description="Also write one consolidated snappy Parquet file.")
-    compression: Literal["snappy", "zstd", "gzip", "none"] = Field("snappy", description="Parquet codec; snappy is safest for Power BI.")
+    compression: Literal["snappy", "zstd", "gzip", "none"] = Field("snappy", description="Parquet codec; snappy "
+                                                                  "is safest for Power BI.")
     row_group_rows: int = Field(1_000_000, gt=0, description="Rows per Parquet row group.")
     max_rows_per_file: int = Field(5_000_000, gt=0, description="Rows per file of the partitioned dataset.")
     max_file_size_mb: int = Field(256, gt=0, description="Approximate size cap per dataset file.")
     decimals_as_float: bool = Field(False, description="Write currency/percent as float64 instead of decimal.")
-    cleanup_after_hours: float = Field(72.0, ge=0, description="Temp files older than this are removed at refresh start.")
+    cleanup_after_hours: float = Field(72.0, ge=0,
+                                       description="Temp files older than this are removed at refresh start.")
     keep_versions: int = Field(2, ge=1, description="Output versions kept per dataset (the current one included).")
     in_use_wait_s: float = Field(
         300.0, ge=0, description="How long to wait for a Power BI file another program (Power BI Desktop) holds open "
@@ -281,8 +282,7 @@ class PublishConfig(_Model):
     retries: int = Field(3, ge=0, description="Retries of a failed copy to the share.")
     keep_last: int | None = Field(None, ge=1, description="Keep the last N published files; None keeps all.")
     include_dataset_folder: bool = Field(
-        False, description="Also copy each dataset's Hive-partitioned folder (for Power BI's Folder connector)."
-    )
+        False, description="Also copy each dataset's Hive-partitioned folder (for Power BI's Folder connector).")
 
 
 class LoggingConfig(_Model):
@@ -328,8 +328,8 @@ class PipelineConfig(_Model):
     def _cleanup_spares_resumable_work(self) -> PipelineConfig:
         if self.output.cleanup_after_hours < self.extraction.resume_window_hours:
             raise ValueError(
-                f"output.cleanup_after_hours ({self.output.cleanup_after_hours:g}) must not be shorter than "
-                f"extraction.resume_window_hours ({self.extraction.resume_window_hours:g}): resumable chunks would be deleted"
+                f"output.cleanup_after_hours ({self.output.cleanup_after_hours:g}) must not be shorter than extraction."
+                f"resume_window_hours ({self.extraction.resume_window_hours:g}): resumable chunks would be deleted"
             )
         return self
 

@@ -64,7 +64,13 @@ def render_reference() -> str:
             continue
         seen.add(model)
         doc = (model.__doc__ or "").strip().splitlines()[0] if model.__doc__ else ""
-        out += [f"\n## `{prefix}` — {model.__name__}\n", doc, "", "| key | type | default | description |", "|---|---|---|---|"]
+        out += [
+            f"\n## `{prefix}` — {model.__name__}\n",
+            doc,
+            "",
+            "| key | type | default | description |",
+            "|---|---|---|---|",
+        ]
         for name, field in model.model_fields.items():
             if field.exclude:
                 continue

@@ -21,7 +21,9 @@ def cron_error(expression: str) -> str | None:
         return None
     parts = text.split()
     if len(parts) != 5:
-        return f"cron '{expression}' must have 5 fields (minute hour day-of-month month day-of-week), it has {len(parts)}"
+        return (
+            f"cron '{expression}' must have 5 fields (minute hour day-of-month month day-of-week), it has {len(parts)}"
+        )
     values: list[set[int] | None] = []
     for index, (part, (label, low, high)) in enumerate(zip(parts, _FIELDS)):
         found: set[int] | None = set()

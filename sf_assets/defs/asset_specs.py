@@ -27,6 +27,7 @@ def dataset_kinds(engine: str) -> set[str]:
 def with_owner(assets: Sequence[dg.AssetsDefinition | dg.AssetSpec], config: PipelineConfig
                ) -> list[dg.AssetsDefinition | dg.AssetSpec]:
     """Every asset owned by `config.owner` (unchanged when no owner is configured)."""
-    if config.owner is None:
+    owner = config.owner
+    if owner is None:
         return list(assets)
-    return list(dg.map_asset_specs(lambda spec: spec.replace_attributes(owners=[config.owner]), assets))
+    return list(dg.map_asset_specs(lambda spec: spec.replace_attributes(owners=[owner]), assets))

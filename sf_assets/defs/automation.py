@@ -37,7 +37,9 @@ def chunk_keys_sensor(context: dg.SensorEvaluationContext, pipeline: PipelineCon
         why_not = quiet_reason(context.instance, conn, lock_path(config))
         for obj in config.objects:
             existing = chunk_keys(context.instance, obj.name)
-            add, delete = key_changes(existing, key_target(conn, obj.name) if (why_not is None or not existing) else len(existing))
+            add, delete = key_changes(
+                existing, key_target(conn, obj.name) if (why_not is None or not existing) else len(existing)
+            )
             delete = delete if why_not is None else []  # adding is always safe; deleting only when quiet
             pdef = chunk_partitions(obj.name)
             requests += [pdef.build_add_request(add)] if add else []
@@ -53,20 +55,27 @@ def make_continue_scheduled_refresh(config: PipelineConfig) -> dg.SensorDefiniti
     targets = [*(object_asset_key(n) for n in names), *output_asset_keys(config)]  # staging, datasets, output
     status = dg.DefaultSensorStatus.RUNNING if config.schedule.enabled else dg.DefaultSensorStatus.STOPPED
 
-    @dg.sensor(name="continue_scheduled_refresh", default_status=status,
-               minimum_interval_seconds=15, asset_selection=dg.AssetSelection.assets(*targets),
-               description="After the schedule's prepare run: one backfill of every chunk, staging and the Power BI output.")
+    @dg.sensor(
+        name="continue_scheduled_refresh",
+        default_status=status,
+        minimum_interval_seconds=15,
+        asset_selection=dg.AssetSelection.assets(*targets),
+        description="After the schedule's prepare run: one backfill of every chunk, staging and the Power BI output.",
+    )
     def _sensor(context: dg.SensorEvaluationContext, pipeline: PipelineConfigResource):
         config = pipeline.load()
         with state_db(config) as conn:
             refresh_id = latest_refresh_id(conn)
             ready = refresh_id is not None and refresh_status(conn, refresh_id) == "running" and \
                 get_fact(conn, refresh_id, "launched_by") == "schedule" and get_fact(conn, refresh_id, "planned")
-        if not ready or context.cursor == refresh_id:
+        if not ready or refresh_id is None or context.cursor == refresh_id:
             return dg.SkipReason("no scheduled refresh waiting for its extraction")
         tags = {REFRESH_TAG: refresh_id, LAUNCHED_BY_TAG: "schedule", REFRESH_CONCURRENCY_TAG: "stage"}
-        return dg.SensorResult(run_requests=[backfill_request(context.instance, context.repository_def.asset_graph, targets, tags)],
-                               cursor=refresh_id)
+        assert context.repository_def is not None  # a sensor's tick always has its repository
+        return dg.SensorResult(
+            run_requests=[backfill_request(context.instance, context.repository_def.asset_graph, targets, tags)],
+            cursor=refresh_id,
+        )
 
     return _sensor
 

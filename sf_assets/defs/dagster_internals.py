@@ -47,7 +47,9 @@ def backfill_id_of(tags: Mapping[str, str]) -> str | None:
 
 def backfills_in_progress(instance: dg.DagsterInstance) -> list[str]:
     """Ids of the asset backfills the daemon is still working on."""
-    return [b.backfill_id for b in instance.get_backfills(filters=BulkActionsFilter(statuses=[BulkActionStatus.REQUESTED]))]
+    return [
+        b.backfill_id for b in instance.get_backfills(filters=BulkActionsFilter(statuses=[BulkActionStatus.REQUESTED]))
+    ]
 
 
 def pool_slot_holders(instance: dg.DagsterInstance, pool: str) -> list[str]:

@@ -11,7 +11,7 @@ import logging
 import os
 import sqlite3
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -25,8 +25,13 @@ from sf_assets.defs.errors import interrupted, needs_fix_first, step_failure_lin
 from sf_assets.defs.jobs import OUTPUT_JOB, PREPARE_JOB, extract_job_name
 from sf_assets.defs.partitions import IN_PROGRESS, chunk_keys
 from sf_assets.defs.tags import CLI_LAUNCHER, LAUNCHED_BY_TAG, PID_TAG, POOL, REFRESH_TAG, UI_LAUNCHED_BY_TAG
-from sf_assets.extract.refresh import (Refresh, current_or_new_refresh, latest_refresh_id, refresh_started_at,
-                                      refresh_status)
+from sf_assets.extract.refresh import (
+    Refresh,
+    current_or_new_refresh,
+    latest_refresh_id,
+    refresh_started_at,
+    refresh_status,
+)
 from sf_assets.health.causes import explain
 from sf_assets.observability.logs import log_context
 from sf_assets.pipeline.health import MessageCollector, finish_refresh_with_health
@@ -79,7 +84,9 @@ def _cli_process_gone(record: dg.RunRecord) -> bool:
     """A run executed by an `sf-assets run` process (its pid tagged) whose process is gone. That process created the
     run, so it had started by the run's creation: a pid taken over by a later process reads as gone."""
     pid = record.dagster_run.tags.get(PID_TAG)
-    return bool(pid) and not process_alive(int(pid), record.create_timestamp.timestamp())
+    if not pid:
+        return False
+    return not process_alive(int(pid), record.create_timestamp.timestamp())
 
 
 def reap_dead_runs(instance: dg.DagsterInstance, config: PipelineConfig) -> list[str]:
@@ -91,8 +98,8 @@ def reap_dead_runs(instance: dg.DagsterInstance, config: PipelineConfig) -> list
         reaped.append(run.run_id)
         log.warning("Run %s (%s) had no live process: marked failed, its pool slots freed", run.run_id, run.job_name)
     for holder in pool_slot_holders(instance, POOL):
-        run = instance.get_run_by_id(holder)
-        if run is None or run.is_finished:
+        holder_run = instance.get_run_by_id(holder)
+        if holder_run is None or holder_run.is_finished:
             free_pool_slots(instance, holder)
             log.warning("Freed pool slot %s held by finished run %s", POOL, holder)
     return reaped
@@ -117,8 +124,11 @@ class _Stages:
     def run(self, job_name: str, extra_tags: dict[str, str] | None = None, run_config: dict | None = None) -> bool:
         quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}  # detail: the sf_assets log and the UI
         result = self.defs.resolve_job_def(job_name).execute_in_process(
-            instance=self.instance, tags={**self.tags, **(extra_tags or {})}, run_config={**quiet, **(run_config or {})},
-            raise_on_error=False)
+            instance=self.instance,
+            tags={**self.tags, **(extra_tags or {})},
+            run_config={**quiet, **(run_config or {})},
+            raise_on_error=False,
+        )
         self.outcome.run_ids.append(result.run_id)
         if interrupted(result.all_events):  # Dagster turned Ctrl+C into a step failure: stop the whole refresh
             raise KeyboardInterrupt
@@ -164,7 +174,7 @@ def execute_refresh(config: PipelineConfig, instance: dg.DagsterInstance, *, new
             unpublished = _unpublished_refresh(conn) if shares and not new_refresh else None
             refresh = unpublished or current_or_new_refresh(conn, config.extraction.resume_window_hours,
                                                             force_new=new_refresh)
-        outcome = RefreshOutcome(refresh.refresh_id, ok=False, started_at=datetime.now(timezone.utc))
+        outcome = RefreshOutcome(refresh.refresh_id, ok=False, started_at=datetime.now(UTC))
         tags = {REFRESH_TAG: refresh.refresh_id, LAUNCHED_BY_TAG: "cli", UI_LAUNCHED_BY_TAG: CLI_LAUNCHER,
                 PID_TAG: str(os.getpid())}
         with log_context(refresh_id=refresh.refresh_id), MessageCollector() as messages:
@@ -190,7 +200,7 @@ def execute_refresh(config: PipelineConfig, instance: dg.DagsterInstance, *, new
                 if isinstance(exc, KeyboardInterrupt):
                     _finish_failed(config, outcome, messages)
                     raise
-            outcome.ended_at = datetime.now(timezone.utc)
+            outcome.ended_at = datetime.now(UTC)
             if not outcome.ok:
                 _finish_failed(config, outcome, messages)
             else:

@@ -61,5 +61,10 @@ def step_failure_lines(events: Iterable[dg.DagsterEvent]) -> list[str]:
 
 def interrupted(events: Iterable[dg.DagsterEvent]) -> bool:
     """True when a step was stopped by Ctrl+C (Dagster turns it into a step failure)."""
-    return any(event.is_step_failure and event.step_failure_data is not None and event.step_failure_data.error is not None
-               and event.step_failure_data.error.cls_name == "DagsterExecutionInterruptedError" for event in events)
+    return any(
+        event.is_step_failure
+        and event.step_failure_data is not None
+        and event.step_failure_data.error is not None
+        and event.step_failure_data.error.cls_name == "DagsterExecutionInterruptedError"
+        for event in events
+    )

@@ -1,8 +1,9 @@
-"""Chunk planning and one partitioned asset per Salesforce object (partition = stable chunk = one Bulk job per refresh)."""
-
+"""Chunk planning and one partitioned asset per Salesforce object (partition = stable chunk = one Bulk job per
+refresh)."""
 
 import sqlite3
 import time
+from typing import Any
 
 import dagster as dg
 
@@ -18,12 +19,12 @@ from sf_assets.defs.resources import PipelineConfigResource, SalesforceResource
 from sf_assets.defs.tags import POOL
 from sf_assets.extract.chunk_extract import ChunkResult
 from sf_assets.extract.tracker import ChunkTracker
-from sf_assets.pipeline.extract import extract_chunks
-from sf_assets.pipeline.object_figures import object_figures
-from sf_assets.pipeline.row_check import evaluate_row_check, evaluate_row_drop
-from sf_assets.pipeline.plan import extract_context, plan_object
 from sf_assets.health.causes import describe_error, failed_chunks_line
+from sf_assets.pipeline.extract import extract_chunks
 from sf_assets.pipeline.field_delivery import field_delivery
+from sf_assets.pipeline.object_figures import object_figures
+from sf_assets.pipeline.plan import extract_context, plan_object
+from sf_assets.pipeline.row_check import evaluate_row_check, evaluate_row_drop
 from sf_assets.storage.refresh_facts import put_fact
 
 GROUP = "extract"
@@ -47,7 +48,7 @@ def chunk_plans(
     otherwise the object gets ~chunk_size-row ranges and its keys are set to match."""
     config = pipeline.load()
     in_backfill = backfill_id_of(context.run.tags) is not None
-    metadata: dict[str, object] = {}
+    metadata: dict[str, Any] = {}
     with state_db(config) as conn, one_line_failures("chunk planning"):
         refresh_id = enter_refresh(conn, context.run, refresh_of_step(conn, context.run))
         with extract_context(config, salesforce.connection(), conn, refresh_id) as ctx:
@@ -55,7 +56,7 @@ def chunk_plans(
                 keys = chunk_keys(context.instance, obj.name)
                 try:
                     plan = plan_object(ctx, config, obj, conn, chunk_count=max(1, len(keys)) if in_backfill else None)
-                except Exception as exc:  # noqa: BLE001 - one clear line naming the object
+                except Exception as exc:  # one clear line naming the object
                     raise dg.Failure(description=f"chunk planning of {obj.name} failed: {describe_error(exc)}",
                                      allow_retries=False) from exc
                 planned = [r.chunk_id for r in plan.ranges]
@@ -117,7 +118,7 @@ def _refresh_observation(key: dg.AssetKey, conn: sqlite3.Connection, refresh_id:
     `dagster/row_count` (the refresh's total rows) is the row count the asset page shows, and it changes no
     partition's status."""
     figures = object_figures(conn, refresh_id, object_name)
-    metadata: dict[str, object] = {
+    metadata: dict[str, Any] = {
         "refresh_id": refresh_id, "dagster/row_count": figures.rows, "chunks": figures.chunks_done,
         "chunks_planned": figures.chunks_planned, "chunks_failed": figures.chunks_failed,
         "bulk_jobs": figures.bulk_jobs, "bytes": figures.bytes, "duration_s": round(seconds, 3),
@@ -135,14 +136,22 @@ def row_check_result(config: PipelineConfig, salesforce: SalesforceResource, con
     check = evaluate_row_check(conn, config, obj, refresh_id, salesforce.connection().client().query)
     change = check.change
     return dg.AssetCheckResult(
-        check_name=ROW_CHECK, asset_key=object_asset_key(obj.name), passed=check.passed,
+        check_name=ROW_CHECK,
+        asset_key=object_asset_key(obj.name),
+        passed=check.passed,
         description=check.describe(),
-        metadata={"refresh_id": refresh_id, "rows_extracted": check.rows, "chunks_done": f"{check.done} of {check.chunks}",
-                  "count_at_preflight": _figure(check.count_before), "count_now": _figure(check.count_now),
-                  "created_during_refresh": _figure(change.created if change else None),
-                  "modified_during_refresh": _figure(change.modified if change else None),
-                  "deleted_during_refresh": _figure(change.deleted if change else None),
-                  "problems": dg.MetadataValue.json(list(check.problems))})
+        metadata={
+            "refresh_id": refresh_id,
+            "rows_extracted": check.rows,
+            "chunks_done": f"{check.done} of {check.chunks}",
+            "count_at_preflight": _figure(check.count_before),
+            "count_now": _figure(check.count_now),
+            "created_during_refresh": _figure(change.created if change else None),
+            "modified_during_refresh": _figure(change.modified if change else None),
+            "deleted_during_refresh": _figure(change.deleted if change else None),
+            "problems": dg.MetadataValue.json(list(check.problems)),
+        },
+    )
 
 
 def _figure(value: int | None) -> int:

@@ -22,14 +22,30 @@ def extract_job_name(object_name: str) -> str:
 def make_stage_jobs(config: PipelineConfig) -> list[dg.UnresolvedAssetJobDefinition]:
     """prepare_job (preflight → chunk plans), one extract job per object (with its row-count check), output_job
     (staging, every dataset with one engine start, then their promotion)."""
-    stage = lambda name: {STAGE_TAG: name, REFRESH_CONCURRENCY_TAG: "stage"}  # noqa: E731
+
+    def stage(name: str) -> dict[str, str]:
+        return {STAGE_TAG: name, REFRESH_CONCURRENCY_TAG: "stage"}
+
     return [
-        dg.define_asset_job(PREPARE_JOB, selection=dg.AssetSelection.assets(*PREPARE_ASSETS), tags=stage("prepare"),
-                            description="Preflight, metadata catalog, field plans and chunk plans of a refresh."),
-        *(dg.define_asset_job(extract_job_name(o.name), selection=dg.AssetSelection.assets(object_asset_key(o.name)),
-                              tags=stage("extract"), description=f"Extract the chunks of {o.name}, then check its rows.")
-          for o in config.objects),
-        dg.define_asset_job(OUTPUT_JOB, tags=stage("output"),
-                            selection=dg.AssetSelection.assets(*output_asset_keys(config)),
-                            description="Staging of every object, the datasets and the Power BI files; ends the refresh."),
+        dg.define_asset_job(
+            PREPARE_JOB,
+            selection=dg.AssetSelection.assets(*PREPARE_ASSETS),
+            tags=stage("prepare"),
+            description="Preflight, metadata catalog, field plans and chunk plans of a refresh.",
+        ),
+        *(
+            dg.define_asset_job(
+                extract_job_name(o.name),
+                selection=dg.AssetSelection.assets(object_asset_key(o.name)),
+                tags=stage("extract"),
+                description=f"Extract the chunks of {o.name}, then check its rows.",
+            )
+            for o in config.objects
+        ),
+        dg.define_asset_job(
+            OUTPUT_JOB,
+            tags=stage("output"),
+            selection=dg.AssetSelection.assets(*output_asset_keys(config)),
+            description="Staging of every object, the datasets and the Power BI files; ends the refresh.",
+        ),
     ]

@@ -2,6 +2,8 @@
 datasets together (the end of a refresh)."""
 
 
+from typing import Any
+
 import dagster as dg
 
 from sf_assets.config import PipelineConfig
@@ -9,12 +11,12 @@ from sf_assets.config.models import ObjectConfig
 from sf_assets.defs.asset_specs import POWERBI, STAGING, dataset_kinds
 from sf_assets.defs.context import enter_refresh, refresh_of_step, state_db
 from sf_assets.defs.errors import one_line_failures
-from sf_assets.defs.extract import row_check_result, object_asset_key
+from sf_assets.defs.extract import object_asset_key, row_check_result
 from sf_assets.defs.resources import PipelineConfigResource, SalesforceResource
-from sf_assets.pipeline.row_check import stored_row_check
 from sf_assets.pipeline.build import build_held, dataset_sources, promote_refresh
-from sf_assets.pipeline.stage import stage
 from sf_assets.pipeline.health import finish_refresh_with_health
+from sf_assets.pipeline.row_check import stored_row_check
+from sf_assets.pipeline.stage import stage
 from sf_assets.transform.engines import dataset_engine
 
 GROUP = "output"
@@ -30,9 +32,12 @@ def make_staging_asset(obj: ObjectConfig) -> dg.AssetsDefinition:
     """The staging table of `obj`, loaded from every chunk of the current refresh once its row count checks out."""
 
     @dg.asset(
-        key=staging_asset_key(obj.name), group_name=GROUP, kinds=STAGING,
+        key=staging_asset_key(obj.name),
+        group_name=GROUP,
+        kinds=STAGING,
         deps=[dg.AssetDep(object_asset_key(obj.name), partition_mapping=dg.AllPartitionMapping())],
-        description=f"{obj.name} in the SQLite staging DB (row-count checked, schema-checked chunks, key indexes, ANALYZE).",
+        description=f"{obj.name} in the SQLite staging DB (row-count checked, schema-checked chunks, key indexes, "
+                    "ANALYZE).",
     )
     def _stage(context: dg.AssetExecutionContext, pipeline: PipelineConfigResource,
                salesforce: SalesforceResource) -> dg.MaterializeResult:
@@ -46,13 +51,21 @@ def make_staging_asset(obj: ObjectConfig) -> dg.AssetsDefinition:
             if not verdict["passed"]:
                 raise dg.Failure(description=f"staging of {obj.name}: the row-count check failed: {verdict['line']}",
                                  allow_retries=False)
-            result = stage(config, conn, refresh_id, obj)
-        counts = result.check.counts()
-        return dg.MaterializeResult(metadata={
-            "refresh_id": refresh_id, "dagster/row_count": result.rows, "seconds": round(result.seconds, 2),
-            "rows_per_s": round(result.rows_per_s), "chunks_ok": counts["ok"], "chunks_fixed": counts["fixed"],
-            "indexes": dg.MetadataValue.json([{"name": i.name, "seconds": round(i.seconds, 3)} for i in result.indexes]),
-        })
+            staged = stage(config, conn, refresh_id, obj)
+        counts = staged.check.counts()
+        return dg.MaterializeResult(
+            metadata={
+                "refresh_id": refresh_id,
+                "dagster/row_count": staged.rows,
+                "seconds": round(staged.seconds, 2),
+                "rows_per_s": round(staged.rows_per_s),
+                "chunks_ok": counts["ok"],
+                "chunks_fixed": counts["fixed"],
+                "indexes": dg.MetadataValue.json(
+                    [{"name": i.name, "seconds": round(i.seconds, 3)} for i in staged.indexes]
+                ),
+            }
+        )
 
     return _stage
 
@@ -127,7 +140,7 @@ def make_powerbi_output_asset(config: PipelineConfig) -> dg.AssetsDefinition:
             outputs = promote_refresh(cfg, refresh_id)
         errors = [f"dataset {name}: {why}" for name, why in outputs.failed.items()]
         finish_refresh_with_health(cfg, refresh_id, "failed" if errors else "success", errors=errors)
-        metadata: dict[str, object] = {"refresh_id": refresh_id, "files": len(outputs.promoted_datasets)}
+        metadata: dict[str, Any] = {"refresh_id": refresh_id, "files": len(outputs.promoted_datasets)}
         for promoted in outputs.promoted_datasets:
             metadata[f"{promoted.dataset} rows"] = promoted.rows
             metadata[f"{promoted.dataset} schema"] = _column_schema(promoted.manifest["schema"])

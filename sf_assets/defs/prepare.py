@@ -2,6 +2,7 @@
 
 import time
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -10,9 +11,8 @@ from sf_assets.defs.context import enter_refresh, lock_path, refresh_of_step, st
 from sf_assets.defs.errors import one_line_failures
 from sf_assets.defs.resources import PipelineConfigResource, SalesforceResource
 from sf_assets.defs.tags import LAUNCHED_BY_TAG
-from sf_assets.pipeline.prepare import plan_objects, schema_dir
-from sf_assets.pipeline.prepare import run_preflight
 from sf_assets.pipeline.catalog import build_catalog, load_cached_catalog
+from sf_assets.pipeline.prepare import plan_objects, run_preflight, schema_dir
 from sf_assets.pipeline.refresh_stop import stops_at_once
 from sf_assets.salesforce.catalog import sf_describer
 from sf_assets.schema.field_plan import FieldPlan
@@ -58,7 +58,7 @@ def preflight(
         with stops_at_once(conn, refresh_id, config.extraction.resume_window_hours):  # a daily limit, an expired token
             report = run_preflight(salesforce.connection().client(), config, conn, refresh_id)
         put_fact(conn, refresh_id, "launched_by", context.run.tags.get(LAUNCHED_BY_TAG, "ui"))
-    metadata: dict[str, object] = {
+    metadata: dict[str, Any] = {
         "refresh_id": refresh_id,
         **{f"api_usage_{key}": value for key, value in report.api_usage.to_dict().items()},
         "throttled": report.throttled,
@@ -108,7 +108,7 @@ def field_plans(context: dg.AssetExecutionContext, pipeline: PipelineConfigResou
     with state_db(cfg) as conn, one_line_failures("field plans"):
         refresh_id = enter_refresh(conn, context.run, refresh_of_step(conn, context.run))
         plans = plan_objects(cfg, load_cached_catalog(conn), conn, refresh_id)
-    metadata: dict[str, object] = {"schema_dir": dg.MetadataValue.path(str(schema_dir(cfg)))}
+    metadata: dict[str, Any] = {"schema_dir": dg.MetadataValue.path(str(schema_dir(cfg)))}
     for name, plan in plans.items():
         metadata[f"{name} columns"] = dg.MetadataValue.table_schema(_table_schema(plan))
         metadata[f"{name} dropped"] = dg.MetadataValue.json([{"field": f, "reason": r} for f, r in plan.dropped])

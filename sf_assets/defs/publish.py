@@ -31,7 +31,9 @@ def publish_to_share(context: dg.OpExecutionContext, pipeline: PipelineConfigRes
         refresh_id = enter_refresh(conn, context.run, refresh_of_step(conn, context.run))
         statuses = publish_outputs(config, refresh_id)
         record_publish(config, refresh_id, statuses)
-    copies = [{"source": str(s.source), "ok": s.ok, "path": str(s.path or ""), "error": s.error or ""} for s in statuses]
+    copies = [
+        {"source": str(s.source), "ok": s.ok, "path": str(s.path or ""), "error": s.error or ""} for s in statuses
+    ]
     failed = [s for s in statuses if not s.ok]
     if failed:
         raise dg.Failure(description="publish: " + "; ".join(f"{s.source.name}: {s.error}" for s in failed),

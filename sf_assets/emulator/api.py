@@ -8,11 +8,11 @@ from urllib.parse import parse_qs
 from .bulkcsv import DELIMITERS, LINE_ENDINGS, csv_page, empty_result_body
 from .jobs import Job
 from .limits import CONCURRENCY, TOTAL_REQUESTS
+from .org_api import Org
 from .plan import QueryPlan
 from .rest import describe, sobject_summary
-from .soql import SoqlError
-from .org_api import Org
 from .server import DATA, Handler
+from .soql import SoqlError
 
 DEFAULT_MAX_RECORDS = 100_000
 
@@ -160,7 +160,9 @@ def _jobs(org: Org, h: Handler, method: str, version: str, rest: str, query: dic
     if not parts:
         if method == "POST":
             return _create_job(org, h, version, body)
-        return h.send_json(200, {"done": True, "records": [j.info(False) for j in org.jobs.all()], "nextRecordsUrl": None})
+        return h.send_json(
+            200, {"done": True, "records": [j.info(False) for j in org.jobs.all()], "nextRecordsUrl": None}
+        )
     job = org.jobs.get(parts[0])
     if job is None:
         return h.send_error_json(404, "NOT_FOUND", "The requested resource does not exist")

@@ -8,15 +8,36 @@ import secrets
 import threading
 import time
 import xml.etree.ElementTree as ET
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jwt
 
 ORG_ID = "00D5g000004EmuLAT"
 USER_ID = "0055g000003EmuLAAQ"
 PARTNER_NS = "urn:partner.soap.sforce.com"
-SOAP_FAULT = """<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:sf="urn:fault.partner.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><soapenv:Fault><faultcode>sf:INVALID_LOGIN</faultcode><faultstring>INVALID_LOGIN: Invalid username, password, security token; or user locked out.</faultstring><detail><sf:LoginFault xsi:type="sf:LoginFault"><sf:exceptionCode>INVALID_LOGIN</sf:exceptionCode><sf:exceptionMessage>Invalid username, password, security token; or user locked out.</sf:exceptionMessage></sf:LoginFault></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>"""
-SOAP_OK = """<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><loginResponse><result><metadataServerUrl>{base}/services/Soap/m/{version}/{org}</metadataServerUrl><passwordExpired>false</passwordExpired><sandbox>false</sandbox><serverUrl>{base}/services/Soap/u/{version}/{org}</serverUrl><sessionId>{token}</sessionId><userId>{user}</userId><userInfo><organizationId>{org}</organizationId><userName>{username}</userName></userInfo></result></loginResponse></soapenv:Body></soapenv:Envelope>"""
+SOAP_FAULT = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"'
+    ' xmlns:sf="urn:fault.partner.soap.sforce.com"'
+    ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+    '<soapenv:Body><soapenv:Fault><faultcode>sf:INVALID_LOGIN</faultcode>'
+    '<faultstring>INVALID_LOGIN: Invalid username, password, security token; or user locked out.</faultstring>'
+    '<detail><sf:LoginFault xsi:type="sf:LoginFault"><sf:exceptionCode>INVALID_LOGIN</sf:exceptionCode>'
+    '<sf:exceptionMessage>Invalid username, password, security token; or user locked out.</sf:exceptionMessage>'
+    '</sf:LoginFault></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>'
+)
+SOAP_OK = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com"'
+    ''
+    ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+    '<soapenv:Body><loginResponse><result><metadataServerUrl>{base}/services/Soap/m/{version}/{org}'
+    '</metadataServerUrl><passwordExpired>false</passwordExpired><sandbox>false</sandbox>'
+    '<serverUrl>{base}/services/Soap/u/{version}/{org}</serverUrl><sessionId>{token}</sessionId><userId>{user}'
+    '</userId><userInfo><organizationId>{org}</organizationId><userName>{username}</userName></userInfo></result>'
+    '</loginResponse></soapenv:Body></soapenv:Envelope>'
+)
 BAD_GRANT = {"error": "invalid_grant", "error_description": "authentication failure"}
 
 
@@ -114,4 +135,6 @@ class Sessions:
             claims = jwt.decode(assertion, self._public, algorithms=["RS256"], options={"verify_aud": False})
         except jwt.PyJWTError:
             return False
-        return claims.get("iss") == self.credentials["consumer_key"] and claims.get("sub") == self.credentials["username"]
+        return (
+            claims.get("iss") == self.credentials["consumer_key"] and claims.get("sub") == self.credentials["username"]
+        )

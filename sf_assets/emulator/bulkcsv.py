@@ -6,8 +6,8 @@ import itertools
 import struct
 import zlib
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -126,7 +126,7 @@ def csv_page(plan: QueryPlan, idx: np.ndarray, delimiter: str = ",", eol: str = 
     yield from gzip_stream(itertools.chain([header], _ahead(_csv_block_deflated, plan, idx, delimiter, eol)))
 
 
-def _ahead(fn, plan: QueryPlan, idx: np.ndarray, *args):  # type: ignore[no-untyped-def]
+def _ahead(fn, plan: QueryPlan, idx: np.ndarray, *args):
     """``fn(plan, block, *args)`` for each RENDER_BLOCK rows of ``idx``, PREFETCH computed ahead."""
     pending: deque[Future] = deque()
     starts = iter(range(0, len(idx), RENDER_BLOCK))
@@ -135,9 +135,9 @@ def _ahead(fn, plan: QueryPlan, idx: np.ndarray, *args):  # type: ignore[no-unty
     try:
         while pending:
             chunk = pending.popleft().result()
-            start = next(starts, None)
-            if start is not None:
-                pending.append(_POOL.submit(fn, plan, idx[start:start + RENDER_BLOCK], *args))
+            following = next(starts, None)
+            if following is not None:
+                pending.append(_POOL.submit(fn, plan, idx[following:following + RENDER_BLOCK], *args))
             yield chunk
     finally:
         for future in pending:

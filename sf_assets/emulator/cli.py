@@ -52,7 +52,9 @@ def add_serve_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--state-file", type=Path, default=Path("var/org/org.json"),
                    help="where to write URL, token and CA path, owner-only (default: the one "
                         "config/pipeline.yaml reads, from the repo root)")
-    p.add_argument("--state-dir", type=Path, default=None, help="where the CA and keys live (default: state file's folder)")
+    p.add_argument(
+        "--state-dir", type=Path, default=None, help="where the CA and keys live (default: state file's folder)"
+    )
     p.set_defaults(func=run_serve)
 
 

@@ -5,7 +5,7 @@ import contextlib
 import datetime as dt
 import functools
 import threading
-from typing import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 import numpy as np
 import pyarrow as pa
@@ -64,7 +64,7 @@ class DataGenerator:
         finally:
             self._local.view = outer
 
-    @functools.lru_cache(maxsize=4096)
+    @functools.lru_cache(maxsize=4096)  # noqa: B019 - bounded: keeps at most this many generators alive
     def _key(self, salt: str) -> int:
         return salt_key(self.seed, salt)
 
@@ -173,7 +173,7 @@ class DataGenerator:
             return state.total
         return self._generated_count(name, False) + state.total - state.base - len(state.del_idx)
 
-    @functools.lru_cache(maxsize=64)
+    @functools.lru_cache(maxsize=64)  # noqa: B019 - bounded: keeps at most this many generators alive
     def _generated_count(self, object_name: str, include_deleted: bool) -> int:
         total = self.rows(object_name)
         if include_deleted:

@@ -29,7 +29,7 @@ class FaultPlan:
     bulk_result_cap_after: int = 0
 
     @classmethod
-    def parse(cls, spec: str | None) -> "FaultPlan":
+    def parse(cls, spec: str | None) -> FaultPlan:
         """Parse ``kind:value`` items separated by commas; raise ValueError on a bad item."""
         rates: dict[str, float] = {}
         fail_once: set[str] = set()

@@ -24,7 +24,9 @@ def _triples() -> tuple[np.ndarray, np.ndarray]:
     digits = np.stack([n // 3844, n // 62 % 62, n % 62], axis=1)
     chars = _ALPHA[digits]
     is_upper = (chars >= ord("A")) & (chars <= ord("Z"))
-    return chars, (is_upper[:, 0] | (is_upper[:, 1].astype(np.uint8) << 1) | (is_upper[:, 2].astype(np.uint8) << 2)).astype(np.uint8)
+    return chars, (
+        is_upper[:, 0] | (is_upper[:, 1].astype(np.uint8) << 1) | (is_upper[:, 2].astype(np.uint8) << 2)
+    ).astype(np.uint8)
 
 
 def checksum(id15: str) -> str:

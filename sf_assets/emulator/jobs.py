@@ -44,7 +44,7 @@ class Job:
     line_ending: str
     fail: bool
     extra_polls: int
-    created: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc))
+    created: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     state: str = "UploadComplete"
     polls: int = 0
     records: int = 0

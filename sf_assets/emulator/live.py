@@ -11,8 +11,8 @@ import datetime as dt
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -41,7 +41,7 @@ class LiveRates:
         return bool(self.inserts or self.updates or self.deletes)
 
     @classmethod
-    def parse(cls, spec: str | None) -> "LiveRates":
+    def parse(cls, spec: str | None) -> LiveRates:
         """``inserts=5,updates=5,deletes=5[,every=job|request|manual][,objects=Account;Contact]``; ``""`` or
         ``off``: no changes. Raise ValueError naming the bad item."""
         text = (spec or "").strip()
@@ -135,7 +135,7 @@ class _ObjectLog:
 class Snapshot:
     """The org at one change version (what a Bulk job reads from when it was processed on)."""
 
-    def __init__(self, log: "ChangeLog", version: int) -> None:
+    def __init__(self, log: ChangeLog, version: int) -> None:
         self.log, self.version = log, version
 
     def state(self, obj: str) -> ObjectState | None:
@@ -181,7 +181,7 @@ class ChangeLog:
     def now(self) -> dt.datetime:
         """The org's clock: UTC wall time, and always after the last change."""
         last = self._tick_ms[-1] if self._tick_ms else 0
-        return dt.datetime.fromtimestamp(max(time.time_ns() // 1_000_000, last + 1) / 1000, dt.timezone.utc)
+        return dt.datetime.fromtimestamp(max(time.time_ns() // 1_000_000, last + 1) / 1000, dt.UTC)
 
     # ticks
     def after_job(self) -> None:
@@ -306,7 +306,7 @@ class ChangeLog:
         return {
             "live": str(self.rates), "version": self.version,
             "first_change": None if started is None else dt.datetime.fromtimestamp(
-                started / 1000, dt.timezone.utc).isoformat(timespec="milliseconds"),
+                started / 1000, dt.UTC).isoformat(timespec="milliseconds"),
             "changes": {name: {"inserted": len(log.ins_ver), "updated": len(set(log.upd_idx)),
                                "deleted": len(log.deleted)}
                         for name, log in self._logs.items() if log.changed_by(self.version)},

@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from .api import handle as handle_request
-from .bulkcsv import DEFAULT_EMPTY_RESULT, check_empty_result_form
 from .auth import Sessions
+from .bulkcsv import DEFAULT_EMPTY_RESULT, check_empty_result_form
 from .counters import Counters
 from .datagen import DataGenerator
 from .faults import FaultPlan
 from .jobs import JobStore
-from .live import LiveRates
 from .limits import DailyLimits
+from .live import LiveRates
 from .objects import DEFAULT_ROWS
 from .rest import Cursors
 from .schema import SchemaChanges
@@ -73,7 +73,7 @@ class EmulatorOrg:
         self.access_token = ""
 
     # lifecycle
-    def start(self) -> "EmulatorOrg":
+    def start(self) -> EmulatorOrg:
         cert, key, self.ca_path = ensure_certificates(self.state_dir)
         jwt_key_path, jwt_public = ensure_jwt_key(self.state_dir)
         self.credentials = {**CREDENTIALS, "jwt_private_key_path": str(jwt_key_path)}
@@ -95,7 +95,7 @@ class EmulatorOrg:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> "EmulatorOrg":
+    def __enter__(self) -> EmulatorOrg:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:

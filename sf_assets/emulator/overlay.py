@@ -2,24 +2,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from .schema import Field, SObject
-from .values import Flag, Integer, Lookup, Moment, Number, Pattern, Text, WideDouble, bool_numpy
+from .values import Flag, Integer, Lookup, Moment, Number, Pattern, Source, Text, WideDouble, bool_numpy
 
 SYSTEM = frozenset(("id", "isdeleted", "createddate", "lastmodifieddate", "systemmodstamp"))
 CHANGEABLE = (Text, Integer, Number, WideDouble, Moment, Pattern, Flag)  # generators that only hash (salt, index)
 UPDATE_SALTS = 8  # an update's values come from one of these salts (by its version): a row changes each time
-
-
-class Source(Protocol):
-    """What an overlay needs to generate a changed value (a DataGenerator)."""
-
-    def hash(self, salt: str, idx: np.ndarray) -> np.ndarray: ...
 
 
 def _find(keys: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

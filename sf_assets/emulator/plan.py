@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -48,7 +48,7 @@ class QueryPlan:
             self._check_bulk()
         self.start, self.stop = self._id_range(self.query.where)
 
-    def pinned(self) -> "QueryPlan":
+    def pinned(self) -> QueryPlan:
         """This query over the org as it is now: a Bulk job's one snapshot, taken when the job is processed."""
         plan = copy.copy(self)
         plan.view = self.data.live.snapshot()
@@ -89,7 +89,9 @@ class QueryPlan:
             if f.type in ("address", "location"):
                 raise SoqlError("FUNCTIONALITY_NOT_ENABLED", "Selecting compound data not supported in Bulk Query")
             if f.type == "base64":
-                raise SoqlError("FUNCTIONALITY_NOT_ENABLED", f"Selecting base64 data ({name}) not supported in Bulk Query")
+                raise SoqlError(
+                    "FUNCTIONALITY_NOT_ENABLED", f"Selecting base64 data ({name}) not supported in Bulk Query"
+                )
 
     def _id_range(self, node: Node | None) -> tuple[int, int]:
         """Row range implied by top-level Id comparisons (the rest is filtered per block)."""
@@ -161,9 +163,14 @@ class QueryPlan:
         values = dict(zip((name for name, _ in stored), self.data.columns(obj, [n for n, _ in stored], idx, self.view)))
         for name, f in self.fields:
             if name not in values:  # a field added at run time: generated here, never changed by live updates
+                assert f.gen is not None  # every emulated field has its generator
                 yield name, f, f.gen(self.data, f"{obj}.{f.name}", idx)
+            elif "." in name:
+                yield name, f, values[name]
             else:
-                yield name, f, values[name] if "." in name else retyped_values(original.get(f.name), f, values[name])
+                known = original.get(f.name)
+                assert known is not None  # `stored` holds only the fields the object had
+                yield name, f, retyped_values(known, f, values[name])
 
 
 def _at(soql: str, path: str) -> str:
@@ -177,14 +184,16 @@ def _coerce(f: Field, lit: Literal, name: str) -> object:
     """Literal as a value comparable with the field's typed values; INVALID_FIELD when it cannot be."""
     if lit.kind == "null":
         return None
-    expected = {"boolean": "bool", "date": "date", "datetime": "datetime"}.get(f.type, "number" if f.type in NUMERIC else "string")
+    expected = {"boolean": "bool", "date": "date", "datetime": "datetime"}.get(
+        f.type, "number" if f.type in NUMERIC else "string"
+    )
     if lit.kind != expected:
         kind = "double" if expected == "number" else f.type
         raise SoqlError("INVALID_FIELD", f"value of filter criterion for field '{name}' must be of type {kind} "
                         "and should not be enclosed in quotes" if lit.kind == "string" else
                         f"value of filter criterion for field '{name}' must be of type {kind}")
     if expected == "datetime":
-        return pa.scalar(lit.value.astimezone(dt.timezone.utc), pa.timestamp("ms", tz="UTC"))
+        return pa.scalar(lit.value.astimezone(dt.UTC), pa.timestamp("ms", tz="UTC"))
     return lit.value
 
 

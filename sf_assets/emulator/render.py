@@ -195,7 +195,9 @@ def _render_decimal(arr: pa.Array) -> pa.Array:
     v, scale = _unscaled(arr)
     a = np.abs(v)
     unit = 10**scale
-    out = pc.binary_join_element_wise(pc.cast(pa.array(a // unit), pa.string()), _fractions(scale).take(pa.array(a % unit)), ".")
+    out = pc.binary_join_element_wise(
+        pc.cast(pa.array(a // unit), pa.string()), _fractions(scale).take(pa.array(a % unit)), "."
+    )
     neg = v < 0
     if neg.any():
         out = pc.if_else(pa.array(neg), pc.binary_join_element_wise("-", out, ""), out)

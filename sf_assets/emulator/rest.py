@@ -57,22 +57,30 @@ def records(plan: QueryPlan, idx: np.ndarray, version: str) -> list[dict[str, An
     """Query rows as REST records with ``attributes`` and nested parent records."""
     obj = plan.sobject.name
     ids = plan.data.column(obj, "Id", idx).to_pylist()
-    out = [{"attributes": {"type": obj, "url": f"/services/data/v{version}/sobjects/{obj}/{i}"}} for i in ids]
+    out: list[dict[str, Any]] = [
+        {"attributes": {"type": obj, "url": f"/services/data/v{version}/sobjects/{obj}/{i}"}} for i in ids
+    ]
     for name, f, arr in plan.columns(idx):
         values = arr.to_pylist()
         parts = name.split(".")
         if f.type == "base64":
             values = [f"/services/data/v{version}/sobjects/{obj}/{i}/{f.name}" for i in ids]
-        for rec, value, rid in zip(out, values, ids):
-            target = rec
+        for rec, value in zip(out, values):
+            target: dict[str, Any] = rec
             for depth, rel in enumerate(parts[:-1]):
                 if rel not in target:
                     target[rel] = None
                 if value is None and target[rel] is None:
                     break
                 if target[rel] is None:
-                    parent = plan.data.sobject(plan.sobject.relationship(rel).reference_to[0]).name if depth == 0 else rel
-                    target[rel] = {"attributes": {"type": parent, "url": f"/services/data/v{version}/sobjects/{parent}"}}
+                    parent = rel
+                    if depth == 0:
+                        lookup = plan.sobject.relationship(rel)
+                        assert lookup is not None  # the query plan resolved every relationship it selects
+                        parent = plan.data.sobject(lookup.reference_to[0]).name
+                    target[rel] = {
+                        "attributes": {"type": parent, "url": f"/services/data/v{version}/sobjects/{parent}"}
+                    }
                 target = target[rel]
             else:
                 target[parts[-1]] = _json_value(value, f.type)

@@ -3,8 +3,9 @@ of an org at run time (fields dropped, added, retyped)."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Callable
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -111,7 +112,7 @@ def address(prefix: str, null: float = 0.05) -> list[Field]:
     """Components plus compound field of an address (e.g. Billing → BillingAddress), as an org without state and
     country/territory picklists has them; GeocodeAccuracy is left out (no geocoding here: REST shows it null)."""
     compound = f"{prefix}Address"
-    gens = {
+    gens: dict[str, Gen] = {
         "Street": Text(("1 Main St", "500 Market Street\nSuite 200", "42 Rue de la Paix", "8 Elm Rd"), null, 0.01),
         "City": Text(("San Francisco", "Paris", "Zürich", "東京", "New York", "Austin"), null),
         "State": Text(("CA", "NY", "TX", "IDF", "ZH"), null),

@@ -6,8 +6,9 @@ import re
 import socket
 import struct
 import zlib
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Iterable, Protocol
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
 DATA = re.compile(r"^/services/data/v(\d+\.\d)(/.*)?$")
@@ -16,7 +17,7 @@ DATA = re.compile(r"^/services/data/v(\d+\.\d)(/.*)?$")
 class RequestTarget(Protocol):
     """What the server hands each request to (an EmulatorOrg)."""
 
-    def handle(self, h: "Handler", method: str, path: str, query: dict[str, str], body: bytes) -> None: ...
+    def handle(self, h: Handler, method: str, path: str, query: dict[str, str], body: bytes) -> None: ...
 
 
 class OrgServer(ThreadingHTTPServer):
@@ -38,7 +39,7 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: OrgServer
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet server
+    def log_message(self, format: str, *args: Any) -> None:  # quiet server
         return
 
     def do_GET(self) -> None:

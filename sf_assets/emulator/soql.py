@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 TOKEN = re.compile(r"""
     (?P<ws>\s+)
@@ -16,9 +16,44 @@ TOKEN = re.compile(r"""
   | (?P<punct>[(),])
   | (?P<name>[A-Za-z_][A-Za-z0-9_.]*)
 """, re.VERBOSE)
-KEYWORDS = {"select", "from", "where", "and", "or", "not", "in", "like", "limit", "order", "by", "group",
-            "offset", "asc", "desc", "nulls", "first", "last", "null", "true", "false", "having", "includes", "excludes"}
-ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", '"': '"', "'": "'", "\\": "\\", "%": "\\%", "_": "\\_"}
+KEYWORDS = {
+    "select",
+    "from",
+    "where",
+    "and",
+    "or",
+    "not",
+    "in",
+    "like",
+    "limit",
+    "order",
+    "by",
+    "group",
+    "offset",
+    "asc",
+    "desc",
+    "nulls",
+    "first",
+    "last",
+    "null",
+    "true",
+    "false",
+    "having",
+    "includes",
+    "excludes",
+}
+ESCAPES = {
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "b": "\b",
+    "f": "\f",
+    '"': '"',
+    "'": "'",
+    "\\": "\\",
+    "%": "\\%",
+    "_": "\\_",
+}
 
 
 class SoqlError(Exception):
@@ -39,16 +74,16 @@ class Literal:
 class Compare:
     field: str
     op: str  # = != < <= > >= in notin like
-    value: Union[Literal, tuple[Literal, ...]]
+    value: Literal | tuple[Literal, ...]
 
 
 @dataclass(frozen=True)
 class BoolOp:
     op: str  # and | or | not
-    args: tuple["Node", ...]
+    args: tuple[Node, ...]
 
 
-Node = Union[Compare, BoolOp]
+Node = Compare | BoolOp
 
 
 @dataclass

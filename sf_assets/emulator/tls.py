@@ -28,12 +28,14 @@ def _still_valid(cert_path: Path) -> bool:
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
     except (OSError, ValueError):
         return False
-    remaining = cert.not_valid_after_utc - dt.datetime.now(dt.timezone.utc)
+    remaining = cert.not_valid_after_utc - dt.datetime.now(dt.UTC)
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return False
-    return remaining > dt.timedelta(days=1) and ipaddress.ip_address("127.0.0.1") in san.get_values_for_type(x509.IPAddress)
+    return remaining > dt.timedelta(days=1) and ipaddress.ip_address("127.0.0.1") in san.get_values_for_type(
+        x509.IPAddress
+    )
 
 
 def ensure_certificates(state_dir: Path) -> tuple[Path, Path, Path]:
@@ -42,14 +44,20 @@ def ensure_certificates(state_dir: Path) -> tuple[Path, Path, Path]:
     ca_path, cert_path, key_path = state_dir / "ca.pem", state_dir / "server.pem", state_dir / "server.key"
     if ca_path.exists() and key_path.exists() and _still_valid(cert_path):
         return cert_path, key_path, ca_path
-    now = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=5)
+    now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca = (x509.CertificateBuilder().subject_name(_name("sf_assets emulator CA")).issuer_name(_name("sf_assets emulator CA"))
-          .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
-          .not_valid_before(now).not_valid_after(now + dt.timedelta(days=DAYS))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-          .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
-          .sign(ca_key, hashes.SHA256()))
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(_name("sf_assets emulator CA"))
+        .issuer_name(_name("sf_assets emulator CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=DAYS))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
     key = ec.generate_private_key(ec.SECP256R1())
     san = x509.SubjectAlternativeName([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
     cert = (x509.CertificateBuilder().subject_name(_name("127.0.0.1")).issuer_name(ca.subject)

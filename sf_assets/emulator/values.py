@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Protocol, Sequence
+from typing import Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -204,7 +205,9 @@ class Moment:
         h = src.hash(salt, idx)
         ms_part = (h >> np.uint64(20)) % np.uint64(1000) if self.millis else np.zeros(len(h), np.uint64)
         if self.kind == "time":
-            return pa.array(((h % np.uint64(DAY_MS // 1000)) * np.uint64(1000) + ms_part).astype(np.int32), pa.time32("ms"))
+            return pa.array(
+                ((h % np.uint64(DAY_MS // 1000)) * np.uint64(1000) + ms_part).astype(np.int32), pa.time32("ms")
+            )
         if self.kind == "date":
             days = 16436 + (h % np.uint64(self.span_days)).astype(np.int32)  # from 2015-01-01
             days = _edges(src, salt, idx, days, EDGE_DAYS) if self.edges else days

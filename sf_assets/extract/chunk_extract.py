@@ -29,12 +29,18 @@ from sf_assets.extract.tracker import ChunkKey, ChunkState, ChunkTracker
 from sf_assets.health.causes import chunk_failure
 from sf_assets.observability.logs import log_context
 from sf_assets.salesforce.bulk2 import (
-    BulkClient, BulkJobFailed, BulkJobNotFound, JobInfo, QueryJob, open_query_job, retry_call,
+    BulkClient,
+    BulkJobFailed,
+    BulkJobNotFound,
+    JobInfo,
+    QueryJob,
+    open_query_job,
+    retry_call,
 )
-from sf_assets.schema.field_plan import FieldPlan
 from sf_assets.salesforce.errors import RefreshStop
 from sf_assets.salesforce.retry import is_transient, note_progress, observe_retries, one_attempt_sequence
 from sf_assets.salesforce.soql import plan_soql
+from sf_assets.schema.field_plan import FieldPlan
 from sf_assets.storage.deletion import delete_when_free
 from sf_assets.storage.files import file_digest
 
@@ -100,8 +106,12 @@ def extract_chunk(ctx: ExtractContext, plan: FieldPlan, chunk_id: str, *, query_
             observe_retries(partial(ctx.tracker.note_retry, key)):  # the health JSON's retried chunks
         state = ctx.tracker.get(key)
         if _is_done(state, plan):
-            log.info("Chunk %s of %s already extracted (%s rows, checksum matches): skipped", chunk_id, plan.object_name,
-                     state.rows)
+            log.info(
+                "Chunk %s of %s already extracted (%s rows, checksum matches): skipped",
+                chunk_id,
+                plan.object_name,
+                state.rows,
+            )
             return ChunkResult(chunk_id, state.rows or 0, state.bytes or 0, state.job_id, 0.0, 0,
                                state.max_last_modified, dest, skipped=True)
         label = f"Bulk API extraction of {plan.object_name} chunk {chunk_id}"
@@ -162,8 +172,12 @@ def _attempt(ctx: ExtractContext, plan: FieldPlan, key: ChunkKey, dest: Path, la
         tracker.set_job(key, None, None)
         delete_when_free(parts_dir)
     parts_dir.mkdir(parents=True, exist_ok=True)
-    with client.governor.job_slot(), open_query_job(client, plan_soql(plan, state.id_lo, state.id_hi), query_all=query_all,
-                                                    resume=resume, label=label) as job:
+    with (
+        client.governor.job_slot(),
+        open_query_job(
+            client, plan_soql(plan, state.id_lo, state.id_hi), query_all=query_all, resume=resume, label=label
+        ) as job,
+    ):
         try:
             if resume is None:
                 tracker.set_job(key, job.info.id, job.info.api_version)

@@ -68,7 +68,9 @@ class _IdCheck:
             raise ChunkValidationError(f"{rows - distinct} duplicate Id(s) in {rows} rows")
 
 
-def merge_parts(parts: Sequence[Path], dest: Path, plan: FieldPlan, id_lo: str | None, id_hi: str | None) -> ChunkFileStats:
+def merge_parts(
+    parts: Sequence[Path], dest: Path, plan: FieldPlan, id_lo: str | None, id_hi: str | None
+) -> ChunkFileStats:
     """Stream `parts` (in order) into `dest` (temp name, then atomic rename), checking every Id."""
     if len(parts) == 1:
         return _adopt_single_part(parts[0], dest, plan, id_lo, id_hi)

@@ -149,7 +149,9 @@ def id_only_plan(plan: FieldPlan) -> FieldPlan:
     return dataclasses.replace(plan, columns=tuple(c for c in plan.columns if c.name == "Id"))
 
 
-def scan_ids(client: BulkClient, plan: FieldPlan, *, query_all: bool = False, label: str = "Bulk API Id scan") -> IdSample:
+def scan_ids(
+    client: BulkClient, plan: FieldPlan, *, query_all: bool = False, label: str = "Bulk API Id scan"
+) -> IdSample:
     """Stream every Id of the object (one Bulk job) into a sample; a page is added only once complete."""
     ids_plan = id_only_plan(plan)
     sample = IdSample()
@@ -161,7 +163,10 @@ def scan_ids(client: BulkClient, plan: FieldPlan, *, query_all: bool = False, la
                 raise ShortPageError(f"Id page has {sum(len(a) for a in arrays)} rows, expected {page.records}")
             return arrays, page.next_locator
 
-    with client.governor.job_slot(), open_query_job(client, plan_soql(ids_plan), query_all=query_all, label=label) as job:
+    with (
+        client.governor.job_slot(),
+        open_query_job(client, plan_soql(ids_plan), query_all=query_all, label=label) as job,
+    ):
         job.wait()
         locator: str | None = None
         page = 0
@@ -190,7 +195,9 @@ def _plan_chunks(client: BulkClient, tracker: ChunkTracker, plan: FieldPlan, ref
                  estimate: int | None, query_all: bool, chunk_count: int | None) -> ChunkPlan:
     stored = tracker.chunks(refresh_id, plan.object_name)
     if stored:
-        return ChunkPlan(plan.object_name, tuple(ChunkRange(s.key.chunk_id, s.id_lo, s.id_hi) for s in stored), "stored")
+        return ChunkPlan(
+            plan.object_name, tuple(ChunkRange(s.key.chunk_id, s.id_lo, s.id_hi) for s in stored), "stored"
+        )
     if estimate is not None:
         _refuse_too_many(plan.object_name, estimate, chunk_size)  # before the Id scan: it would be a wasted job
     small = estimate is not None and estimate <= chunk_size

@@ -60,14 +60,18 @@ def _extract_object(ctx: ExtractContext, plan: FieldPlan, query_all: bool, chunk
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"extract-{plan.object_name}")
     try:
         futures: dict[Future[ChunkResult], str] = {
-            pool.submit(contextvars.copy_context().run, extract_chunk, ctx, plan, chunk_id, query_all=query_all): chunk_id
-            for chunk_id in ids}
+            pool.submit(
+                contextvars.copy_context().run, extract_chunk, ctx, plan, chunk_id, query_all=query_all
+            ): chunk_id
+            for chunk_id in ids
+        }
         for future in as_completed(futures):
             chunk_id = futures[future]
             if future.cancelled():  # never started: a RefreshStop came first
                 continue
+            result: ChunkResult | Exception
             try:
-                result: ChunkResult | Exception = future.result()
+                result = future.result()
             except Exception as exc:  # recorded in the tracker by extract_chunk; other chunks go on
                 result = exc
                 outcome.failures[chunk_id] = ctx.tracker.get(  # extract_chunk recorded its cause and attempts
@@ -77,7 +81,7 @@ def _extract_object(ctx: ExtractContext, plan: FieldPlan, query_all: bool, chunk
                     for queued in futures:
                         queued.cancel()
             else:
-                outcome.results[chunk_id] = result
+                outcome.results[chunk_id] = future.result()
             if on_result is not None:
                 on_result(chunk_id, result)
     except BaseException:
@@ -91,6 +95,12 @@ def _extract_object(ctx: ExtractContext, plan: FieldPlan, query_all: bool, chunk
         raise stop
     outcome.results = dict(sorted(outcome.results.items()))
     outcome.failures = dict(sorted(outcome.failures.items()))
-    log.info("Extracted %s: %d chunk(s) done (%d skipped), %d failed, %d rows", plan.object_name,
-             len(outcome.results), sum(r.skipped for r in outcome.results.values()), len(outcome.failures), outcome.rows)
+    log.info(
+        "Extracted %s: %d chunk(s) done (%d skipped), %d failed, %d rows",
+        plan.object_name,
+        len(outcome.results),
+        sum(r.skipped for r in outcome.results.values()),
+        len(outcome.failures),
+        outcome.rows,
+    )
     return outcome

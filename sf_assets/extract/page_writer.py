@@ -18,9 +18,9 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from sf_assets.schema.field_plan import FieldPlan
 from sf_assets.salesforce.csv_cast import arrow_convert_options, arrow_parse_options, cast_csv_table
 from sf_assets.salesforce.retry import TransientError
+from sf_assets.schema.field_plan import FieldPlan
 from sf_assets.storage.deletion import delete_when_free
 from sf_assets.storage.files import replace_when_free
 

@@ -39,7 +39,10 @@ class Progress:
             share = self.done_units / self.total_units if self.total_units else 1.0
             rate = self.rows / elapsed
             eta = elapsed * (1 - share) / share if share > 0 else 0.0
-            line = (f"{self.done_units} of {self.total_units} chunks ({share:.0%}), {self.rows:,} rows"
-                    f"{f' of ~{self.expected_rows:,}' if self.expected_rows else ''}, {rate:,.0f} rows/s, ETA {eta_text(eta)}")
+            line = (
+                f"{self.done_units} of {self.total_units} chunks ({share:.0%}), {self.rows:,} rows"
+                f"{f' of ~{self.expected_rows:,}' if self.expected_rows else ''}, {rate:,.0f} rows/s, ETA "
+                f"{eta_text(eta)}"
+            )
         log.info(line, extra=PROGRESS)
         return line

@@ -14,7 +14,7 @@ import secrets
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sf_assets.observability.logs import log_context
@@ -37,8 +37,8 @@ class Refresh:
 
 def new_refresh_id(now: datetime | None = None) -> str:
     """`YYYYMMDDTHHMMSSZ-xxxx` (UTC, 4 random hex digits)."""
-    now = now or datetime.now(timezone.utc)
-    return f"{now.astimezone(timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
+    now = now or datetime.now(UTC)
+    return f"{now.astimezone(UTC):%Y%m%dT%H%M%SZ}-{secrets.token_hex(2)}"
 
 
 def current_or_new_refresh(conn: sqlite3.Connection, window_hours: float, force_new: bool = False,
@@ -48,7 +48,7 @@ def current_or_new_refresh(conn: sqlite3.Connection, window_hours: float, force_
     Starting a new refresh marks every other unfinished one `superseded`, so it is never resumed.
     A failed refresh counts as unfinished: resuming retries only its failed chunks.
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     not_resumed = None
     with transaction(conn):
         row = conn.execute(
@@ -57,7 +57,9 @@ def current_or_new_refresh(conn: sqlite3.Connection, window_hours: float, force_
         if row is not None and not force_new:
             started = datetime.fromisoformat(row[1])
             if now - started < timedelta(hours=window_hours):
-                conn.execute("UPDATE refreshes SET status = ?, finished_at = NULL WHERE refresh_id = ?", (RUNNING, row[0]))
+                conn.execute(
+                    "UPDATE refreshes SET status = ?, finished_at = NULL WHERE refresh_id = ?", (RUNNING, row[0])
+                )
                 with log_context(refresh_id=row[0]):  # the refresh's first line is in its log folder
                     log.info("Resuming refresh %s (started %s)", row[0], row[1])
                 return Refresh(row[0], started, RUNNING, resumed=True)
@@ -75,11 +77,13 @@ def current_or_new_refresh(conn: sqlite3.Connection, window_hours: float, force_
     return Refresh(refresh_id, now, RUNNING, resumed=False)
 
 
-def finish_refresh(conn: sqlite3.Connection, refresh_id: str, status: str, info: Mapping[str, Any] | None = None) -> None:
+def finish_refresh(
+    conn: sqlite3.Connection, refresh_id: str, status: str, info: Mapping[str, Any] | None = None
+) -> None:
     """Record the end of a refresh (`success` or `failed`) with a JSON summary."""
     cursor = conn.execute(
         "UPDATE refreshes SET status = ?, finished_at = ?, info_json = ? WHERE refresh_id = ?",
-        (status, datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        (status, datetime.now(UTC).isoformat(timespec="seconds"),
          json.dumps(redact_json(dict(info or {})), default=lambda v: redact(str(v))), refresh_id))
     if cursor.rowcount != 1:
         raise KeyError(f"unknown refresh {refresh_id}")

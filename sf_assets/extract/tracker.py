@@ -14,9 +14,9 @@ import sqlite3
 import threading
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sf_assets.storage.state_db import transaction
 
@@ -70,10 +70,10 @@ _WHERE = "refresh_id = ? AND object = ? AND chunk_id = ?"
 
 def utc_now() -> str:
     """ISO 8601 UTC timestamp with seconds."""
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def _state(row: tuple) -> ChunkState:
+def _state(row: tuple[Any, ...]) -> ChunkState:
     return ChunkState(ChunkKey(*row[:3]), *row[3:])
 
 
@@ -137,14 +137,19 @@ class ChunkTracker:
         with self._lock, transaction(self.conn):
             self.conn.execute(f"DELETE FROM chunk_pages WHERE {_WHERE}", (key.refresh_id, key.object, key.chunk_id))
             self.conn.execute(
-                f"UPDATE chunks SET job_id = ?, job_api_version = ?, next_locator = NULL, pages_done = 0 WHERE {_WHERE}",
-                (job_id, api_version, key.refresh_id, key.object, key.chunk_id))
+                "UPDATE chunks SET job_id = ?, job_api_version = ?, next_locator = NULL, pages_done = 0 WHERE "
+                f"{_WHERE}",
+                (job_id, api_version, key.refresh_id, key.object, key.chunk_id),
+            )
 
     def page_done(self, key: ChunkKey, page: int, locator: str | None, records: int, next_locator: str | None) -> None:
         """Record page `page` (fetched with `locator`, `records` rows) and where the next one starts."""
         with self._lock, transaction(self.conn):
-            self.conn.execute("INSERT OR REPLACE INTO chunk_pages (refresh_id, object, chunk_id, page, locator, records) "
-                              "VALUES (?, ?, ?, ?, ?, ?)", (key.refresh_id, key.object, key.chunk_id, page, locator, records))
+            self.conn.execute(
+                "INSERT OR REPLACE INTO chunk_pages (refresh_id, object, chunk_id, page, locator, records) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (key.refresh_id, key.object, key.chunk_id, page, locator, records),
+            )
             self.conn.execute(f"UPDATE chunks SET next_locator = ?, pages_done = ? WHERE {_WHERE}",
                               (next_locator, page, key.refresh_id, key.object, key.chunk_id))
 
@@ -189,11 +194,12 @@ def chunk_progress(conn: sqlite3.Connection, refresh_id: str) -> ChunkProgress:
 def object_totals(conn: sqlite3.Connection, refresh_id: str, object_name: str) -> tuple[int, int, int, int, int, int]:
     """(rows, chunks done, chunks planned, chunks failed, Bulk jobs, bytes) of `object_name` in `refresh_id`: rows,
     jobs and bytes count the chunks done (a job: the one that delivered a chunk)."""
-    return conn.execute(
+    totals: tuple[int, int, int, int, int, int] = conn.execute(
         "SELECT COALESCE(SUM(CASE WHEN status = 'success' THEN rows END), 0), COALESCE(SUM(status = 'success'), 0), "
         "COUNT(*), COALESCE(SUM(status = 'failed'), 0), COUNT(DISTINCT CASE WHEN status = 'success' THEN job_id END), "
         "COALESCE(SUM(CASE WHEN status = 'success' THEN bytes END), 0) FROM chunks WHERE refresh_id = ? AND object = ?",
         (refresh_id, object_name)).fetchone()
+    return totals
 
 
 def rows_per_object(conn: sqlite3.Connection, refresh_id: str) -> dict[str, int]:

@@ -127,8 +127,8 @@ def _salesforce(exc: BaseException) -> Cause | None:
 def _network(exc: BaseException) -> Cause | None:
     text = str(exc)
     if isinstance(exc, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in text:
-        said = _VERIFY.search(text)
-        reason = getattr(exc, "verify_message", None) or (said.group(1) if said else "certificate verify failed")
+        found = _VERIFY.search(text)
+        reason = getattr(exc, "verify_message", None) or (found.group(1) if found else "certificate verify failed")
         host = _host(exc)
         return Cause(f"TLS certificate{' of ' + host if host else ''} not trusted ({reason})",
                      "set salesforce.ca_bundle to the CA that signs it (a corporate proxy's CA, or the emulator's)",

@@ -6,13 +6,13 @@ import math
 import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, is_dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from sf_assets.health.environment import code_version, package_versions
-from sf_assets.publish import PublishResult
 from sf_assets.observability.redaction import redact
+from sf_assets.publish import PublishResult
 from sf_assets.salesforce.api_usage import ApiUsage
 
 Status = Literal["success", "failed", "running", "superseded"]
@@ -143,7 +143,7 @@ class HealthReport:
             "rows_per_object": ("rows_total", sum(self.rows_per_object.values())),
             "chunks": ("chunks_total", sum(self.chunks.values(), ChunkCounts())),
         }
-        data: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "generated_at": datetime.now(timezone.utc)}
+        data: dict[str, Any] = {"schema_version": SCHEMA_VERSION, "generated_at": datetime.now(UTC)}
         for f in fields(self):
             if f.name == "sections":
                 continue

@@ -22,18 +22,21 @@ import logging.handlers
 import os
 import sys
 import time
-from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import MappingProxyType
 
 from sf_assets.observability.redaction import install_record_factory
 
 CONTEXT_FIELDS = ("refresh_id", "run_id", "object", "chunk_id")
-_context: contextvars.ContextVar[dict[str, str]] = contextvars.ContextVar("sf_assets_log_context", default={})
+_context: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar(
+    "sf_assets_log_context", default=MappingProxyType({})
+)
 ROOT = "sf_assets"
 LOG_FILE_GLOB = "sf_assets_*.log*"
 LOG_RETENTION = timedelta(days=30)
-_process_start = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+_process_start = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
 @contextlib.contextmanager
@@ -68,7 +71,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = {
-            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
             **{name: getattr(record, name, "-") for name in CONTEXT_FIELDS},
@@ -83,7 +86,7 @@ class KeyValueFormatter(logging.Formatter):
     """`ts=… level=… refresh_id=… object=… chunk_id=… message="…"` lines."""
 
     def format(self, record: logging.LogRecord) -> str:
-        ts = datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds")
+        ts = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
         ctx = " ".join(f"{name}={getattr(record, name, '-')}" for name in CONTEXT_FIELDS)
         return f"ts={ts} level={record.levelname} {ctx} message={json.dumps(record.getMessage(), ensure_ascii=False)}"
 
@@ -105,11 +108,11 @@ class ProcessLogHandler(logging.handlers.RotatingFileHandler):
         self.retry_s = retry_s
         self._next_try = 0.0
 
-    def shouldRollover(self, record: logging.LogRecord) -> bool:  # noqa: N802 - logging's name
+    def shouldRollover(self, record: logging.LogRecord) -> bool:  # logging's name
         """Roll over when the file is full, unless the last attempt failed less than `retry_s` ago."""
         return time.monotonic() >= self._next_try and bool(super().shouldRollover(record))
 
-    def doRollover(self) -> None:  # noqa: N802 - logging's name
+    def doRollover(self) -> None:  # logging's name
         """Rotate; on PermissionError (the file or a backup is in use) reopen the current file instead."""
         try:
             super().doRollover()
@@ -199,7 +202,7 @@ class ConsoleHandler(logging.StreamHandler):
     """Writes to `sys.stderr` as it is at each line: a stderr replaced later (a test's capture, an embedding
     program) is followed, and a closed one never written to."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self):
         """This moment's stderr."""
         return sys.stderr
@@ -211,7 +214,8 @@ class ConsoleHandler(logging.StreamHandler):
 
 def setup_logging(level: str = "INFO", log_dir: Path | None = None, fmt: str = "json", console: bool = True,
                   console_level: str = "WARNING") -> None:
-    """Configure the `sf_assets` logger: this process's rotating file under `log_dir` and stderr (from `console_level`)."""
+    """Configure the `sf_assets` logger: this process's rotating file under `log_dir` and stderr (from
+    `console_level`)."""
     install_record_factory()
     logger = logging.getLogger(ROOT)
     logger.setLevel(level)

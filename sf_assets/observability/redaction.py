@@ -61,7 +61,7 @@ def redact_record(record: logging.LogRecord) -> logging.LogRecord:
     """Mask secrets in `record`'s message, exception and stack text, in place."""
     try:
         message = record.getMessage()
-    except Exception:  # noqa: BLE001 - a bad format string: logging reports it when it formats the record
+    except Exception:  # a bad format string: logging reports it when it formats the record
         return record
     cleaned = redact(message)
     if cleaned != message:

@@ -119,7 +119,7 @@ def build_held(config: PipelineConfig, refresh_id: str, names: Iterable[str] | N
                         config.output, refresh_id, source_rows=result.source_rows, timings={"build_s": result.seconds})
                     sources = {t: staged_at[t] for t in result.source_rows if t in staged_at}
                     report.held.append(hold(version, root, by_name[result.name].sql, sources))
-                except Exception as exc:  # noqa: BLE001 - reported per dataset; the others go on
+                except Exception as exc:  # reported per dataset; the others go on
                     log.error("Writing dataset %s failed: %s", result.name, exc)
                     report.failed[result.name] = f"{type(exc).__name__}: {exc}"
                     drop(held_folder(root, result.name, refresh_id))

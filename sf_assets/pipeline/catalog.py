@@ -5,25 +5,33 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sf_assets.config.models import ObjectConfig, RetryConfig
 from sf_assets.salesforce.catalog import CatalogError, Describe, describe_object, parent_fields
-from sf_assets.salesforce.soql import parse_soql
 from sf_assets.salesforce.metadata import ObjectMeta
+from sf_assets.salesforce.soql import parse_soql
 from sf_assets.storage.catalog_cache import cached_describes, fresh_describe, store_describe
 
 log = logging.getLogger(__name__)
 
 
-def build_catalog(describe: Describe, objects: Iterable[ObjectConfig], conn: sqlite3.Connection, *, ttl_hours: float,
-                  retry: RetryConfig, force_refresh: bool = False, now: datetime | None = None) -> dict[str, ObjectMeta]:
+def build_catalog(
+    describe: Describe,
+    objects: Iterable[ObjectConfig],
+    conn: sqlite3.Connection,
+    *,
+    ttl_hours: float,
+    retry: RetryConfig,
+    force_refresh: bool = False,
+    now: datetime | None = None,
+) -> dict[str, ObjectMeta]:
     """ObjectMeta of every configured object and of the parents its SOQL reaches through relationships.
 
     Cached describes younger than `ttl_hours` are reused unless `force_refresh`, except for a `SELECT *` object
     (every field the org has today) and a describe lacking a field the SOQL names (added since, or a typo).
     """
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     catalog: dict[str, ObjectMeta] = {}
     wanted: dict[str, set[str]] = {}  # parent -> field names the SOQLs read through a relationship
     for obj in objects:

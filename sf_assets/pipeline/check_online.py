@@ -13,8 +13,8 @@ import logging
 import time
 from pathlib import Path
 
-from sf_assets.pipeline.check_offline import CheckReport, check_dataset_sql, note_dropped, plan_with_history
 from sf_assets.config.models import PipelineConfig
+from sf_assets.pipeline.check_offline import CheckReport, check_dataset_sql, note_dropped, plan_with_history
 from sf_assets.transform.engines import ENGINES
 
 log = logging.getLogger(__name__)
@@ -23,10 +23,10 @@ log = logging.getLogger(__name__)
 def check_online(config: PipelineConfig, report: CheckReport, engines: tuple[str, ...] = tuple(ENGINES)) -> None:
     """Add the online checks to `report` (errors are one line each, naming the object or field)."""
     from sf_assets.health.causes import describe_error
-    from sf_assets.salesforce.api_usage import usage_from_limits
     from sf_assets.pipeline.catalog import build_catalog
-    from sf_assets.salesforce.catalog import CatalogError, sf_describer
     from sf_assets.pipeline.emulator import open_connection
+    from sf_assets.salesforce.api_usage import usage_from_limits
+    from sf_assets.salesforce.catalog import CatalogError, sf_describer
     from sf_assets.salesforce.field_planning import FieldPlanError
     from sf_assets.salesforce.retry import describe_cause
     from sf_assets.salesforce.soql import compose_extraction_soql
@@ -39,7 +39,7 @@ def check_online(config: PipelineConfig, report: CheckReport, engines: tuple[str
         try:  # the first request proves the URL, TLS, the proxy and the session (a bare token is only sent here)
             sf = connection.client()
             usage = usage_from_limits(sf.limits())
-        except Exception as exc:  # noqa: BLE001 - one line with the cause and its fix
+        except Exception as exc:  # one line with the cause and its fix
             report.errors.append(f"login failed: {describe_error(exc)}")
             return
         report.checked.append(f"login ({config.salesforce.auth.kind}) to {connection.instance_url}")
@@ -65,7 +65,7 @@ def check_online(config: PipelineConfig, report: CheckReport, engines: tuple[str
             soql = compose_extraction_soql(plan.query_column_names, plan.object_name, plan.where) + " LIMIT 1"
             try:
                 sf.query(soql)
-            except Exception as exc:  # noqa: BLE001 - every rejection becomes one line naming the object
+            except Exception as exc:  # every rejection becomes one line naming the object
                 report.errors.append(f"objects.{obj.name}.soql rejected by Salesforce: {describe_cause(exc)}"
                                      f"{_message(exc)}")
                 continue

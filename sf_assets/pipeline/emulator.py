@@ -73,7 +73,9 @@ def connect_emulator(auth: EmulatorAuth, api_version: str) -> EmulatorTarget:
             from sf_assets.emulator import EmulatorOrg, OrgSettings
 
             org = EmulatorOrg(
-                OrgSettings(rows=dict(auth.rows), seed=auth.seed, state_dir=auth.state_file.parent, api_version=api_version)
+                OrgSettings(
+                    rows=dict(auth.rows), seed=auth.seed, state_dir=auth.state_file.parent, api_version=api_version
+                )
             )
             org.__enter__()  # kept open for the life of this process
             org.write_state_file(auth.state_file)

@@ -14,21 +14,39 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sf_assets.config import PipelineConfig
 from sf_assets.extract.refresh import refresh_status, refresh_times
 from sf_assets.extract.tracker import rows_per_object
-from sf_assets.health import (DiskFree, FileInfo, HealthReport, Messages, ObjectRows, PublishStatus, disk_free,
-                              file_info, upgrade_health, write_health)
+from sf_assets.health import (
+    DiskFree,
+    FileInfo,
+    HealthReport,
+    Messages,
+    ObjectRows,
+    PublishStatus,
+    disk_free,
+    file_info,
+    upgrade_health,
+    write_health,
+)
+from sf_assets.health.report import Status
 from sf_assets.observability.logs import ROOT, log_context
 from sf_assets.observability.redaction import redact
 from sf_assets.pipeline.object_figures import chunk_counts, retried_chunks
 from sf_assets.pipeline.plan import estimate
 from sf_assets.pipeline.refresh_stop import stopped_since
 from sf_assets.salesforce.api_usage import ApiUsage, usage_from_limits
-from sf_assets.storage.refresh_facts import (add_health_error, add_health_warning, all_facts, health_errors,
-                                             health_sections, last_api_usage, put_fact)
+from sf_assets.storage.refresh_facts import (
+    add_health_error,
+    add_health_warning,
+    all_facts,
+    health_errors,
+    health_sections,
+    last_api_usage,
+    put_fact,
+)
 from sf_assets.storage.run_processes import runs_of_refresh
 from sf_assets.storage.state_db import state_session, transaction
 
@@ -86,7 +104,7 @@ def _render(config: PipelineConfig, refresh_id: str, run_ids: Sequence[str], end
     """The whole report of the refresh as the state DB knows it now, plus `end` when the refresh ends."""
     with state_session(config.paths.state_db) as conn:
         facts = all_facts(conn, refresh_id)
-        status = refresh_status(conn, refresh_id) or "running"
+        status = cast(Status, refresh_status(conn, refresh_id) or "running")
         rows, chunks = rows_per_object(conn, refresh_id), chunk_counts(conn, refresh_id)
         retried = retried_chunks(conn, refresh_id)  # each a warning with its causes
         expected = {obj.name: estimate(conn, refresh_id, obj.name) for obj in config.objects}

@@ -21,8 +21,8 @@ from sf_assets.pipeline.refresh_stop import stops_at_once
 from sf_assets.salesforce.bulk2 import BulkClient
 from sf_assets.salesforce.connection import SalesforceConnection
 from sf_assets.salesforce.governor import ApiGovernor
-from sf_assets.storage.field_mapping import load_plan
 from sf_assets.storage.chunk_keys import set_key_target
+from sf_assets.storage.field_mapping import load_plan
 from sf_assets.storage.refresh_facts import get_fact, record_api_usage
 from sf_assets.storage.state_db import transaction
 

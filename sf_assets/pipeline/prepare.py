@@ -9,20 +9,20 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from sf_assets.config.models import ApiUsageConfig, ObjectConfig, PathsConfig, PipelineConfig, RetryConfig
 from sf_assets.extract.tracker import extracted_sizes
 from sf_assets.observability.logs import log_context
-from sf_assets.salesforce.api_usage import ApiUsage, usage_from_limits
-from sf_assets.schema.field_plan import FieldPlan
-from sf_assets.salesforce.metadata import ObjectMeta
 from sf_assets.pipeline.field_plans import plan_object_fields, record_plan
-from sf_assets.salesforce.retry import call_with_retry
+from sf_assets.salesforce.api_usage import ApiUsage, usage_from_limits
 from sf_assets.salesforce.counts import count_rows
+from sf_assets.salesforce.metadata import ObjectMeta
+from sf_assets.salesforce.retry import call_with_retry
 from sf_assets.salesforce.soql import parse_soql
+from sf_assets.schema.field_plan import FieldPlan
 from sf_assets.storage.deletion import delete_when_free, retry_pending_deletes
 from sf_assets.storage.refresh_facts import add_health_warning, put_fact, record_api_usage
 from sf_assets.storage.state_db import transaction
@@ -96,7 +96,8 @@ def check_disk(folders: Iterable[Path], min_free_gb: float, needed_bytes: int) -
         if status.free_bytes < required:
             raise PreflightError(
                 f"Not enough disk space on {status.path}: {status.free_gb:.1f} GB free, "
-                f"{required / GB:.1f} GB needed ({min_free_gb:g} GB minimum + {needed_bytes / GB:.1f} GB for this refresh)"
+                f"{required / GB:.1f} GB needed ({min_free_gb:g} GB minimum + {needed_bytes / GB:.1f} GB for this "
+                "refresh)"
             )
     return statuses
 
@@ -166,7 +167,7 @@ def run_preflight(sf: Any, config: PipelineConfig, conn: sqlite3.Connection, ref
     estimates = estimate_rows(sf.query, config.objects, config.retry)
     needed = needed_bytes(estimates, measured_bytes_per_row(conn))
     disks = check_disk([config.paths.work_dir, config.paths.output_dir], config.preflight.min_free_disk_gb, needed)
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     with transaction(conn):
         conn.executemany(
             "INSERT OR REPLACE INTO object_estimates VALUES (?, ?, ?, ?)",

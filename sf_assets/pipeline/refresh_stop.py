@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sf_assets.extract.refresh import refresh_started_at
 from sf_assets.salesforce.errors import RESETS, AccessTokenExpired, DailyLimitExceeded, RefreshStop
@@ -24,7 +24,7 @@ def next_run(conn: sqlite3.Connection, refresh_id: str, window_hours: float,
              now: datetime | None = None) -> tuple[str, datetime | None]:
     """What the next `sf-assets run` does ("resumes refresh … until …") and until when it resumes this refresh
     (None: it starts a new one)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     started = refresh_started_at(conn, refresh_id)
     until = started + timedelta(hours=window_hours) if started else now
     if now < until:
@@ -43,7 +43,7 @@ def stop_line(cause: RefreshStop, next_step: str) -> str:
 
 def record_stop(conn: sqlite3.Connection, refresh_id: str, cause: RefreshStop, window_hours: float) -> RefreshStopped:
     """Record why the refresh stopped (a daily limit also as the health section `limit_stop`); the error to raise."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     next_step, until = next_run(conn, refresh_id, window_hours, now)
     line = stop_line(cause, next_step)
     put_fact(conn, refresh_id, STOP_FACT, {"line": line, "at": now.isoformat(timespec="seconds")})

@@ -35,7 +35,12 @@ from sf_assets.salesforce.errors import RefreshStop
 from sf_assets.salesforce.soql import parse_soql
 from sf_assets.storage.catalog_cache import cached_describes
 from sf_assets.storage.refresh_facts import (
-    add_health_warning, all_facts, get_fact, health_sections, put_fact, put_health,
+    add_health_warning,
+    all_facts,
+    get_fact,
+    health_sections,
+    put_fact,
+    put_health,
 )
 
 log = logging.getLogger(__name__)
@@ -161,7 +166,7 @@ def measure_change(query: Query, config: PipelineConfig, obj: ObjectConfig, sinc
                               extra=extra)
         except RefreshStop:  # a daily limit or an expired token: no further request
             raise
-        except Exception as exc:  # noqa: BLE001 - the measurement informs; it never fails the refresh
+        except Exception as exc:  # the measurement informs; it never fails the refresh
             log.warning("Could not measure the change of %s during the refresh: %s", obj.name, describe_error(exc))
             return None
 
@@ -189,7 +194,7 @@ def evaluate_row_check(conn: sqlite3.Connection, config: PipelineConfig, obj: Ob
         count_now = count_rows(query, parsed.object_name, parsed.where, config.retry, include_deleted=obj.query_all)
     except RefreshStop:
         raise
-    except Exception as exc:  # noqa: BLE001 - Salesforce's count informs the verdict, it is not its evidence
+    except Exception as exc:  # Salesforce's count informs the verdict, it is not its evidence
         log.warning("Could not count %s now: %s", obj.name, describe_error(exc))
         count_now = None
     started = refresh_started_at(conn, refresh_id)

@@ -45,7 +45,9 @@ class ProgressLog:
                      pct, human_rate(done, now - self._started))
 
 
-def copy_verified(src: Path, dst: Path, progress: Progress | None = None, *, offset: int = 0, grand_total: int | None = None) -> tuple[int, str]:
+def copy_verified(
+    src: Path, dst: Path, progress: Progress | None = None, *, offset: int = 0, grand_total: int | None = None
+) -> tuple[int, str]:
     """Copy `src` to `dst` in BLOCK_SIZE blocks, fsync, re-read and compare; return (bytes, checksum).
 
     Two buffers: a worker thread writes block k while this thread reads and hashes block k+1.

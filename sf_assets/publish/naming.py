@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 STAMP_FORMAT = "%Y%m%dT%H%M%SZ"
@@ -20,10 +20,10 @@ def safe_component(text: str) -> str:
 
 def utc_stamp(now: datetime | None = None) -> str:
     """'20250131T020304Z' for `now` (default: the current time; a naive datetime is taken as UTC)."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     if now.tzinfo is None:
-        now = now.replace(tzinfo=timezone.utc)
-    return now.astimezone(timezone.utc).strftime(STAMP_FORMAT)
+        now = now.replace(tzinfo=UTC)
+    return now.astimezone(UTC).strftime(STAMP_FORMAT)
 
 
 def published_name(stem: str, suffix: str, refresh_id: str, now: datetime | None = None) -> str:

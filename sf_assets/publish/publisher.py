@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sf_assets.config.models import PublishConfig, RetryConfig
@@ -120,7 +120,7 @@ def _write_ready(final: Path, src: Path, refresh_id: str, size: int, checksum: s
     """Write the READY marker; without it the copy is withdrawn so that a retry starts clean."""
     marker = {"file": final.name, "bytes": size, "checksum": checksum, "algorithm": ALGORITHM,
               "refresh_id": refresh_id, "source": str(src),
-              "published_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+              "published_at": datetime.now(UTC).isoformat(timespec="seconds")}
     try:
         atomic_write_text(ready_path(final), json.dumps(marker, indent=2))
     except BaseException:

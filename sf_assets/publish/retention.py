@@ -14,7 +14,9 @@ log = logging.getLogger(__name__)
 STALE_TMP_S = 24 * 3600.0
 
 
-def prune_published(share_dir: Path, stem: str, suffix: str, keep_last: int, *, protect: Path | None = None) -> list[Path]:
+def prune_published(
+    share_dir: Path, stem: str, suffix: str, keep_last: int, *, protect: Path | None = None
+) -> list[Path]:
     """Delete all but the newest `keep_last` copies of `stem` (and their READY markers); return those removed.
 
     `.tmp` leftovers of our naming older than a day (a copy interrupted by a crash) go too.

@@ -18,7 +18,8 @@ class PublishError(Exception):
 
 def with_retries(fn: Callable[[], T], what: str, policy: PublishConfig, retry: RetryConfig,
                  sleep: Callable[[float], None]) -> T:
-    """Call `fn`, retrying OSError `policy.retries` times with RetryConfig's exponential backoff; PublishError at the end."""
+    """Call `fn`, retrying OSError `policy.retries` times with RetryConfig's exponential backoff; PublishError at the
+    end."""
     attempts = policy.retries + 1
     try:
         return call_with_retry(fn, f"publish of {what}", retry.model_copy(update={"attempts": attempts}), sleep,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 _HEADER = re.compile(r"api-usage=(\d+)/(\d+)")
@@ -45,10 +45,10 @@ class ApiUsage:
 def usage_from_limits(limits: dict[str, Any]) -> ApiUsage:
     """ApiUsage from a /limits response (DailyApiRequests {Max, Remaining}), read now."""
     daily = limits["DailyApiRequests"]
-    return ApiUsage(int(daily["Max"]) - int(daily["Remaining"]), int(daily["Max"]), datetime.now(timezone.utc))
+    return ApiUsage(int(daily["Max"]) - int(daily["Remaining"]), int(daily["Max"]), datetime.now(UTC))
 
 
 def usage_from_header(value: str | None) -> ApiUsage | None:
     """ApiUsage from `Sforce-Limit-Info: api-usage=N/M[; api-bursts=...]` received now, tolerant of extras."""
     match = _HEADER.search(value or "")
-    return ApiUsage(int(match.group(1)), int(match.group(2)), datetime.now(timezone.utc)) if match else None
+    return ApiUsage(int(match.group(1)), int(match.group(2)), datetime.now(UTC)) if match else None

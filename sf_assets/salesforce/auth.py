@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 from simple_salesforce import SalesforceLogin
@@ -52,7 +53,7 @@ def login(
     secrets = read_secrets(auth, os.environ if env is None else env)
     if isinstance(auth, AccessTokenAuth):
         return SalesforceSession(auth.instance_url.rstrip("/"), secrets["access_token"])
-    kwargs: dict[str, object]
+    kwargs: dict[str, Any]
     if isinstance(auth, PasswordAuth):
         kwargs = {"username": auth.username, "password": secrets["password"],
                   "security_token": secrets.get("security_token", ""), "domain": auth.domain}

@@ -30,7 +30,7 @@ def describe_object(describe: Describe, name: str, retry: RetryConfig) -> dict[s
         return dict(call_with_retry(lambda: describe(name), f"describe of {name}", retry))
     except RefreshStop:
         raise
-    except Exception as exc:  # noqa: BLE001 - any failure becomes one clear message naming the object
+    except Exception as exc:  # any failure becomes one clear message naming the object
         raise CatalogError(f"describe of {name} failed: {describe_cause(exc)}") from None
 
 

@@ -105,7 +105,9 @@ class SalesforceConnection:
         else:
             domain = getattr(cfg.auth, "domain", "login")
             redirect = (f"https://{domain}.salesforce.com", cfg.login_url) if cfg.login_url else None
-            http = SalesforceHttpSession(ca_bundle=cfg.ca_bundle, verify=cfg.verify, timeout=timeout, login_redirect=redirect)
+            http = SalesforceHttpSession(
+                ca_bundle=cfg.ca_bundle, verify=cfg.verify, timeout=timeout, login_redirect=redirect
+            )
             session = self._login(http)
         http.renew_session = self._renew_session
         self._http, self._session = http, session

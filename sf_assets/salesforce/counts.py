@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 
 from sf_assets.config.models import RetryConfig
 from sf_assets.salesforce.retry import call_with_retry
 from sf_assets.salesforce.soql import compose_count_soql
 
-Query = Callable[..., Mapping]
+Query = Callable[..., Mapping[str, Any]]
 
 
 def soql_datetime(moment: datetime) -> str:
     """A SOQL dateTime literal in UTC (``2026-12-03T07:00:00Z``)."""
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def count_rows(query: Query, object_name: str, where: str | None, retry: RetryConfig, *,

@@ -7,7 +7,8 @@ components carry ``compoundFieldName`` (Contact/Lead/User ``Name``) is selected 
 Bulk returns it as text; ``Rel.Field`` follows the lookup whose
 relationshipName is ``Rel`` to its first referenceTo object, which must be in the catalog;
 ``*`` means every valid field (address and location
-compounds through their components), and the plan records what it expanded to. Id always comes first when not selected. Critical fields (Id,
+compounds through their components), and the plan records what it expanded to. Id always comes first when not
+selected. Critical fields (Id,
 join keys, configured ones) that are invalid raise FieldPlanError; critical fields missing
 from the SELECT list are appended, since joins and checks need them. Invalid other fields are
 dropped and reported in ``FieldPlan.dropped`` (the caller logs a WARNING for each), so no
@@ -17,8 +18,8 @@ does not have follows the rules of ``field_drift`` instead: kept all null, or a 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 from sf_assets.salesforce.field_drift import DriftRules, did_you_mean, keep_type_if_lossless, kept_absent
 from sf_assets.salesforce.metadata import FieldMeta, ObjectMeta

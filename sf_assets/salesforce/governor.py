@@ -17,7 +17,7 @@ import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Literal
 
 from sf_assets.config.models import ApiUsageConfig
@@ -81,7 +81,7 @@ class ApiGovernor:
         """Record the latest usage and move between states (logged once per change)."""
         with self._cond:
             before = self._state()
-            self._usage = usage if usage.at else dataclasses.replace(usage, at=datetime.now(timezone.utc))
+            self._usage = usage if usage.at else dataclasses.replace(usage, at=datetime.now(UTC))
             if usage.pct >= self.policy.halt_pct and self._halted_by is None:
                 self._halted_by = usage
             after = self._state()

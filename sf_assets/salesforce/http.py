@@ -6,10 +6,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from requests.adapters import HTTPAdapter
+
+if TYPE_CHECKING:
+    from requests.sessions import _Settings  # a name of requests' type stubs only
 
 from sf_assets.salesforce.errors import daily_limit_in
 
@@ -52,8 +55,8 @@ class SalesforceHttpSession(requests.Session):
         self.mount("https://", HTTPAdapter(pool_connections=4, pool_maxsize=pool_size))
 
     def merge_environment_settings(
-        self, url: str, proxies: Any, stream: Any, verify: Any, cert: Any
-    ) -> dict[str, Any]:
+        self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any, cert: Any
+    ) -> _Settings:
         """Merge environment settings, except that a configured CA bundle / verify is not overridden."""
         if verify is None and self._explicit_verify is not None:
             verify = self._explicit_verify
@@ -67,7 +70,9 @@ class SalesforceHttpSession(requests.Session):
             if url.startswith(prefix):
                 url = target.rstrip("/") + url[len(prefix):]
         if isinstance(url, str) and not url.lower().startswith("https://"):
-            raise requests.exceptions.InvalidSchema(f"refusing to send a Salesforce request without TLS: {url.split('?')[0]}")
+            raise requests.exceptions.InvalidSchema(
+                f"refusing to send a Salesforce request without TLS: {url.split('?')[0]}"
+            )
         response = super().request(method, url, *args, **kwargs)
         token = _bearer(kwargs.get("headers"))
         if response.status_code == 401 and token is not None and self.renew_session is not None:

@@ -7,7 +7,7 @@ import contextvars
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import requests
 from simple_salesforce.exceptions import SalesforceError
@@ -189,10 +189,11 @@ def call_with_retry(fn: Callable[[], T], what: str, policy: RetryConfig, sleep: 
         if observer is not None:
             observer(cause)
 
-    kwargs = {"sleep": sleep} if sleep is not None else {}
+    kwargs: dict[str, Any] = {"sleep": sleep} if sleep is not None else {}
     retrying = Retrying(
         stop=stop_after_attempt(policy.attempts) if sequence is None else used_up,
-        wait=wait_exponential(multiplier=policy.backoff_base_s, max=policy.backoff_max_s) + wait_random(0, policy.jitter_s),
+        wait=wait_exponential(multiplier=policy.backoff_base_s, max=policy.backoff_max_s)
+        + wait_random(0, policy.jitter_s),
         retry=retry_if_exception(retry_on),
         before_sleep=before_sleep,
         reraise=True,

@@ -9,8 +9,9 @@ that nothing (a second statement, a subquery, LIMIT, ...) hides behind it.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sf_assets.schema.field_plan import FieldPlan

@@ -13,13 +13,16 @@ def fresh_describe(conn: sqlite3.Connection, name: str, ttl_hours: float, now: d
     """The cached describe() of `name` if it was fetched less than `ttl_hours` before `now`."""
     row = conn.execute("SELECT describe_json, last_fetched FROM catalog_objects WHERE object = ?", (name,)).fetchone()
     if row and now - datetime.fromisoformat(row[1]) < timedelta(hours=ttl_hours):
-        return json.loads(row[0])
+        describe: dict[str, Any] = json.loads(row[0])
+        return describe
     return None
 
 
 def store_describe(conn: sqlite3.Connection, doc: Mapping[str, Any], now: datetime) -> None:
     """Cache a describe() document (replacing the object's previous one)."""
-    conn.execute("INSERT OR REPLACE INTO catalog_objects VALUES (?, ?, ?)", (doc["name"], json.dumps(doc), now.isoformat()))
+    conn.execute(
+        "INSERT OR REPLACE INTO catalog_objects VALUES (?, ?, ?)", (doc["name"], json.dumps(doc), now.isoformat())
+    )
 
 
 def cached_describes(conn: sqlite3.Connection) -> list[dict[str, Any]]:

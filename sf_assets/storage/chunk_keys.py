@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def set_key_target(conn: sqlite3.Connection, object_name: str, keys: int) -> None:
     """Remember that `object_name` needs `keys` chunks of ~chunk_size rows."""
     conn.execute("INSERT OR REPLACE INTO chunk_key_targets VALUES (?, ?, ?)",
-                 (object_name, max(1, int(keys)), datetime.now(timezone.utc).isoformat(timespec="seconds")))
+                 (object_name, max(1, int(keys)), datetime.now(UTC).isoformat(timespec="seconds")))
 
 
 def key_target(conn: sqlite3.Connection, object_name: str) -> int:

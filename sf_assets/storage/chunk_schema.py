@@ -8,7 +8,8 @@ Only each file's Parquet footer is read. The master schema is the field plan's
   columns dropped, castable type differences cast;
 - ``invalid``: unreadable, or missing Id / a critical or non-nillable column, or a column that
   cannot be cast, or written with another field plan than the current one (the org's fields changed:
-  conforming would leave a column with values in some chunks and nulls in others). Invalid chunks are skipped and reported so the caller re-extracts them; more
+  conforming would leave a column with values in some chunks and nulls in others). Invalid chunks are skipped and
+  reported so the caller re-extracts them; more
   than ``max_invalid_pct`` percent invalid raises TooManyInvalidChunks.
 """
 

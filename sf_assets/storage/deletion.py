@@ -26,7 +26,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,6 @@ PENDING_LIST = "pending_deletes.json"
 _LOCK_WAIT_S = 10.0
 _roots: dict[Path, Path] = {}  # a folder a configuration owns -> that configuration's pending list
 _roots_guard = threading.Lock()
-_ON_ERROR = "onexc" if sys.version_info >= (3, 12) else "onerror"  # shutil.rmtree's keyword
 
 
 def _absolute(path: Path) -> Path:
@@ -74,7 +73,10 @@ def _remove(path: Path) -> OSError | None:
             def note(_function: Any, _path: Any, error: Any) -> None:
                 errors.append(error if isinstance(error, BaseException) else error[1])
 
-            shutil.rmtree(path, **{_ON_ERROR: note})
+            if sys.version_info >= (3, 12):  # shutil.rmtree's keyword changed
+                shutil.rmtree(path, onexc=note)
+            else:
+                shutil.rmtree(path, onerror=note)
             if not path.exists():
                 return None
             first = next((e for e in errors if isinstance(e, OSError) and not isinstance(e, FileNotFoundError)), None)
@@ -117,7 +119,7 @@ def delete_when_free(path: Path) -> bool:
             with _locked(pending):
                 entries = _read(pending)
                 entries[str(_absolute(path))] = {"stamp": _stamp(path),
-                                                 "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+                                                 "since": datetime.now(UTC).isoformat(timespec="seconds")}
                 _write(pending, entries)
         except (OSError, Timeout) as exc:
             log.warning("Could not record %s in %s: %s", path, pending, exc)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sf_assets.schema.field_plan import FieldPlan
@@ -16,7 +16,7 @@ from sf_assets.storage.state_db import transaction
 
 def save_plan(conn: sqlite3.Connection, plan: FieldPlan, schema_dir: Path) -> Path:
     """Store `plan` (replacing the object's previous mapping); returns the JSON schema file written."""
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     plan_json = plan.to_json()
     rows = [
         (plan.object_name, c.name, i, c.sf_type, str(c.arrow_type), c.pandas_dtype, c.sqlite_type, int(c.nullable),
@@ -45,7 +45,7 @@ def record_refresh_plan(conn: sqlite3.Connection, refresh_id: str, plan: FieldPl
     """Record `plan` as the one the refresh uses for its object (replacing an earlier plan of the same refresh)."""
     with transaction(conn):
         conn.execute("INSERT OR REPLACE INTO refresh_field_plans VALUES (?, ?, ?, ?)",
-                     (refresh_id, plan.object_name, plan.to_json(), datetime.now(timezone.utc).isoformat()))
+                     (refresh_id, plan.object_name, plan.to_json(), datetime.now(UTC).isoformat()))
 
 
 def refresh_plan(conn: sqlite3.Connection, refresh_id: str, object_name: str) -> FieldPlan | None:

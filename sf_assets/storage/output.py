@@ -34,8 +34,8 @@ import pyarrow.parquet as pq
 
 from sf_assets.config.models import DatasetConfig, OutputConfig
 from sf_assets.storage.deletion import delete_when_free
-from sf_assets.storage.manifest import build_manifest, file_entry, write_manifest
 from sf_assets.storage.files import link_or_copy
+from sf_assets.storage.manifest import build_manifest, file_entry, write_manifest
 from sf_assets.storage.output_consolidate import consolidate, has_room
 from sf_assets.storage.output_partitioned import PartitionedWriteLimits, write_partitioned
 from sf_assets.storage.temp_owner import owner_tag
@@ -91,7 +91,8 @@ class BuiltVersion:
 
     @property
     def consolidated(self) -> str | None:
-        return self.manifest["consolidated"].get("file")
+        file: str | None = self.manifest["consolidated"].get("file")
+        return file
 
 
 def build_version(

@@ -55,4 +55,5 @@ def consolidate(
 def _flush(writer: pq.ParquetWriter, batches: list[pa.RecordBatch], schema: pa.Schema, row_group_rows: int) -> int:
     table = pa.Table.from_batches(batches, schema=schema)
     writer.write_table(table, row_group_size=row_group_rows)
-    return table.num_rows
+    rows: int = table.num_rows
+    return rows

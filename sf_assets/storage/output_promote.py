@@ -21,7 +21,7 @@ import logging
 import os
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +77,9 @@ def recover_promotion(output_dir: Path, in_use_wait_s: float) -> list[str]:
     except FileNotFoundError:
         return []
     except (OSError, ValueError, KeyError) as exc:
-        raise RuntimeError(f"the promotion journal {journal} is unreadable ({exc}); check the output and delete it") from exc
+        raise RuntimeError(
+            f"the promotion journal {journal} is unreadable ({exc}); check the output and delete it"
+        ) from exc
     ready = [e for e in entries if Path(e["tmp"]).is_dir() or (Path(e["final"]) / SUCCESS).exists()]
     if len(ready) < len(entries):  # cannot happen unless someone deleted a version: put the previous files back
         log.error("Interrupted promotion %s lacks versions; restoring the previous files", journal)
@@ -117,7 +119,7 @@ def _promote_one(entry: dict[str, Any], in_use_wait_s: float) -> None:
     pointer = {
         "dataset": entry["dataset"], "refresh_id": entry["refresh_id"], "version": final.name, "folder": final.name,
         "stable_file": stable.name if stable else None, "consolidated": entry["consolidated"], "rows": entry["rows"],
-        "promoted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "promoted_at": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     atomic_write_text(root / CURRENT, json.dumps(pointer, indent=2))
 
@@ -163,14 +165,16 @@ def _roll_back(entries: Sequence[dict[str, Any]], in_use_wait_s: float) -> bool:
                     raise OSError(f"{stable} or {CURRENT} beside it is open in another program")
             else:
                 if previous.get("stable_file"):
-                    source = root / previous["folder"] / (previous.get("consolidated") or previous["folder"] + ".parquet")
+                    source = (
+                        root / previous["folder"] / (previous.get("consolidated") or previous["folder"] + ".parquet")
+                    )
                     if not _same_content(source, root / previous["stable_file"]):
                         _replace_stable(source, root / previous["stable_file"], in_use_wait_s)
                 atomic_write_text(root / CURRENT, entry["previous"])
             if final.is_dir() and (previous is None or previous.get("folder") != final.name):
                 delete_when_free(final)
             delete_when_free(Path(entry["tmp"]))
-        except Exception as exc:  # noqa: BLE001 - keep restoring the others; the journal stays for the next run
+        except Exception as exc:  # keep restoring the others; the journal stays for the next run
             log.error("Could not restore the previous output of %s: %s", entry["dataset"], exc)
             ok = False
     return ok

@@ -75,7 +75,7 @@ def parse_text(arr: pa.Array | pa.ChunkedArray, target: pa.DataType) -> pa.Array
 
 
 def _is_text(source: pa.DataType) -> bool:
-    return pa.types.is_string(source) or pa.types.is_large_string(source)
+    return bool(pa.types.is_string(source) or pa.types.is_large_string(source))
 
 
 def cast_array(arr: pa.Array | pa.ChunkedArray, target: pa.DataType) -> pa.Array | pa.ChunkedArray:

@@ -15,7 +15,9 @@ def put_fact(conn: sqlite3.Connection, refresh_id: str, name: str, value: Any) -
 
 def get_fact(conn: sqlite3.Connection, refresh_id: str, name: str, default: Any = None) -> Any:
     """The stored value of `name`, or `default`."""
-    row = conn.execute("SELECT value_json FROM refresh_facts WHERE refresh_id = ? AND name = ?", (refresh_id, name)).fetchone()
+    row = conn.execute(
+        "SELECT value_json FROM refresh_facts WHERE refresh_id = ? AND name = ?", (refresh_id, name)
+    ).fetchone()
     return json.loads(row[0]) if row else default
 
 

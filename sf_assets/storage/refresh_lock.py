@@ -19,8 +19,9 @@ import json
 import os
 import socket
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from filelock import FileLock, Timeout
 
@@ -37,7 +38,7 @@ def _lock(path: Path, timeout: float) -> FileLock:
     return FileLock(path, timeout=timeout, thread_local=False, preserve_lock_file=True)
 
 
-def _acquire(lock: FileLock, path: Path, **kwargs: float | bool) -> None:
+def _acquire(lock: FileLock, path: Path, **kwargs: Any) -> None:
     try:
         lock.acquire(**kwargs)
     except OSError as exc:
@@ -52,9 +53,10 @@ def holder_path(path: Path) -> Path:
     return path.with_name(path.name + ".holder.json")
 
 
-def _holder(path: Path) -> dict:
+def _holder(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(holder_path(path).read_text(encoding="utf-8"))
+        holder: dict[str, Any] = json.loads(holder_path(path).read_text(encoding="utf-8"))
+        return holder
     except (OSError, ValueError):
         return {}
 
@@ -87,7 +89,7 @@ def refresh_lock(path: Path, wait_s: float = PROBE_WAIT_S) -> Iterator[None]:
             f"{holder.get('since', '?')}); lock file {path}") from None
     try:
         me = {"pid": os.getpid(), "host": socket.gethostname(),
-              "since": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+              "since": datetime.now(UTC).isoformat(timespec="seconds")}
         atomic_write_text(holder_path(path), json.dumps(me))
         yield
     finally:

@@ -44,7 +44,7 @@ import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -187,7 +187,7 @@ def _replace(conn: sqlite3.Connection, plan: FieldPlan, check: SchemaCheck, rows
 
 
 def _record(conn: sqlite3.Connection, plan: FieldPlan, check: SchemaCheck, rows: int) -> None:
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     table = plan.object_name
     conn.execute(
         "INSERT OR REPLACE INTO main._sf_tables (object, plan_json, rows, staged_at) VALUES (?, ?, ?, ?)",

@@ -141,7 +141,9 @@ def _create(db: Path, plan: FieldPlan) -> None:
     try:
         conn.execute(f"PRAGMA page_size={PAGE_SIZE}")  # the staging DB's: the swap copies pages as they are
         conn.execute(create_table_sql(plan, plan.object_name))
-        conn.execute(f"CREATE TABLE {_CHUNKS} (path TEXT, bytes INTEGER, mtime_ns INTEGER, rows INTEGER, plan_json TEXT)")
+        conn.execute(
+            f"CREATE TABLE {_CHUNKS} (path TEXT, bytes INTEGER, mtime_ns INTEGER, rows INTEGER, plan_json TEXT)"
+        )
         conn.commit()
     finally:
         conn.close()  # closed before ADBC opens the file: one SQLite library at a time

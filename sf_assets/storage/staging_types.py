@@ -48,8 +48,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from sf_assets.schema.field_plan import FieldPlan, PlannedColumn
 from sf_assets.schema.column_types import EXACT_FLOAT_DIGITS, ColumnType
+from sf_assets.schema.field_plan import FieldPlan, PlannedColumn
 from sf_assets.storage.output_types import decimal_to_float, parse_text
 
 _DECLARED = {

@@ -5,9 +5,9 @@ import time
 import pytest
 
 from sf_assets.cli import main
+from sf_assets.config.models import RetryConfig
 from sf_assets.pipeline.catalog import build_catalog
 from sf_assets.storage.state_db import open_state_db
-from sf_assets.config.models import RetryConfig
 from sf_assets_tests.pipeline_helpers import OBJECTS, make_config, write_config
 
 JOIN = "SELECT o.Id, o.Amount, a.Name AS AccountName FROM Opportunity o LEFT JOIN Account a ON o.AccountId = a.Id"
@@ -23,8 +23,8 @@ def check(path, capsys, *extra):
 def _cache_catalog(org, tmp_path, objects=None):
     """The catalog a refresh leaves in the state DB (described from the emulator over HTTPS)."""
     config = make_config(org, tmp_path, objects)
-    from sf_assets.salesforce.catalog import sf_describer
     from sf_assets.pipeline.emulator import open_connection
+    from sf_assets.salesforce.catalog import sf_describer
 
     connection = open_connection(config.salesforce)
     conn = open_state_db(config.paths.state_db)
@@ -35,11 +35,17 @@ def _cache_catalog(org, tmp_path, objects=None):
         connection.close()
 
 
-@pytest.mark.parametrize(("section", "expected"), [
-    ({"schedule": {"cron": "0 25 * * *"}}, "schedule.cron: Value error, cron '0 25 * * *': hour value '25' is outside 0-23"),
-    ({"schedule": {"cron": "0 2 * *"}}, "must have 5 fields"),
-    ({"schedule": {"timezone": "Europe/Pariss"}}, "timezone 'Europe/Pariss' is not an IANA timezone"),
-])
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        (
+            {"schedule": {"cron": "0 25 * * *"}},
+            "schedule.cron: Value error, cron '0 25 * * *': hour value '25' is outside 0-23",
+        ),
+        ({"schedule": {"cron": "0 2 * *"}}, "must have 5 fields"),
+        ({"schedule": {"timezone": "Europe/Pariss"}}, "timezone 'Europe/Pariss' is not an IANA timezone"),
+    ],
+)
 def test_a_broken_schedule_is_a_configuration_error(org, tmp_path, capsys, section, expected):
     code, _, err = check(write_config(org, tmp_path, **section), capsys)
     assert code == 2 and expected in err and len(err.strip().splitlines()) == 1
@@ -112,14 +118,27 @@ def test_online_check_validates_objects_soql_and_limits_in_seconds_without_a_bul
     assert not org.counters()["jobs_created"]
 
 
-@pytest.mark.parametrize(("objects", "expected"), [
-    ([{"name": "Nope__c", "soql": "SELECT Id FROM Nope__c"}], "configuration error: Salesforce has no object Nope__c "
-     "visible to this user: fix the object name in the pipeline YAML (custom objects end in __c) or give the user "
-     "access\n"),
-    ([{"name": "Account", "soql": "SELECT Id, Bogus__c FROM Account", "critical_fields": ["Bogus__c"]}], "Bogus__c"),
-    ([{"name": "Account", "soql": "SELECT Id FROM Account WHERE AnnualRevenue = 'abc'"}],
-     "objects.Account.soql rejected by Salesforce: HTTP 400 INVALID_FIELD: value of filter criterion for field 'AnnualRevenue'"),
-])
+@pytest.mark.parametrize(
+    ("objects", "expected"),
+    [
+        (
+            [{"name": "Nope__c", "soql": "SELECT Id FROM Nope__c"}],
+            "configuration error: Salesforce has no object Nope__c "
+            "visible to this user: fix the object name in the pipeline YAML (custom objects end in __c) or give the "
+            "user "
+            "access\n",
+        ),
+        (
+            [{"name": "Account", "soql": "SELECT Id, Bogus__c FROM Account", "critical_fields": ["Bogus__c"]}],
+            "Bogus__c",
+        ),
+        (
+            [{"name": "Account", "soql": "SELECT Id FROM Account WHERE AnnualRevenue = 'abc'"}],
+            "objects.Account.soql rejected by Salesforce: HTTP 400 INVALID_FIELD: value of filter criterion for field "
+            "'AnnualRevenue'",
+        ),
+    ],
+)
 def test_online_check_catches_what_only_salesforce_knows(org, tmp_path, capsys, objects, expected):
     path = write_config(org, tmp_path, objects=objects, datasets=[])
     code, _, err = check(path, capsys, "--online")

@@ -57,15 +57,33 @@ def test_env_interpolation_with_defaults(tmp_path, monkeypatch):
     [
         (MINIMAL + "extraction: {chunk_sise: 5}\n", "extraction.chunk_sise: unknown key"),
         (MINIMAL + "extraction: {chunk_size: lots}\n", "extraction.chunk_size: Input should be a valid integer"),
-        (MINIMAL + "extraction: {max_concurrent_jobs: 3}\n", "extraction.max_concurrent_jobs: Input should be less than or equal to 2"),
+        (
+            MINIMAL + "extraction: {max_concurrent_jobs: 3}\n",
+            "extraction.max_concurrent_jobs: Input should be less than or equal to 2",
+        ),
         ("objects: []\n", "objects: List should have at least 1 item"),
-        ("objects:\n  - {name: 'Acc ount', soql: x}\n", "objects[0].name: Value error, 'Acc ount' is not a Salesforce API name"),
-        (MINIMAL + "api_usage: {warn_pct: 95, halt_pct: 90}\n", "api_usage: Value error, warn_pct (95.0) must not exceed halt_pct"),
+        (
+            "objects:\n  - {name: 'Acc ount', soql: x}\n",
+            "objects[0].name: Value error, 'Acc ount' is not a Salesforce API name",
+        ),
+        (
+            MINIMAL + "api_usage: {warn_pct: 95, halt_pct: 90}\n",
+            "api_usage: Value error, warn_pct (95.0) must not exceed halt_pct",
+        ),
         (MINIMAL + "salesforce: {auth: {kind: password}}\n", "salesforce.auth.username: Field required"),
-        (MINIMAL + "salesforce: {auth: {kind: magic}}\n", "salesforce.auth: Input tag 'magic' found using 'kind' does not match"),
-        (MINIMAL + "salesforce: {auth: {kind: password, username: u, password: hunter2}}\n", "salesforce.auth.password: unknown key"),
+        (
+            MINIMAL + "salesforce: {auth: {kind: magic}}\n",
+            "salesforce.auth: Input tag 'magic' found using 'kind' does not match",
+        ),
+        (
+            MINIMAL + "salesforce: {auth: {kind: password, username: u, password: hunter2}}\n",
+            "salesforce.auth.password: unknown key",
+        ),
         (MINIMAL + "salesforce: {ca_bundle: missing.pem}\n", "salesforce.ca_bundle: file not found"),
-        (MINIMAL + "paths: {work_dir: '${NOPE_NOT_SET}'}\n", "paths.work_dir: environment variable NOPE_NOT_SET is not set"),
+        (
+            MINIMAL + "paths: {work_dir: '${NOPE_NOT_SET}'}\n",
+            "paths.work_dir: environment variable NOPE_NOT_SET is not set",
+        ),
         (MINIMAL + "objects: [\n", "invalid YAML at line"),
         ("- just\n- a list\n", "expected a mapping of settings at the top level"),
     ],
@@ -125,5 +143,7 @@ def test_reference_doc_is_current():
 
 def test_cleanup_must_not_delete_resumable_chunks(tmp_path):
     path = write(tmp_path, MINIMAL + "output: {cleanup_after_hours: 4}\nextraction: {resume_window_hours: 20}\n")
-    with pytest.raises(ConfigError, match="cleanup_after_hours \\(4\\) must not be shorter than extraction.resume_window_hours"):
+    with pytest.raises(
+        ConfigError, match="cleanup_after_hours \\(4\\) must not be shorter than extraction.resume_window_hours"
+    ):
         load_config(path)

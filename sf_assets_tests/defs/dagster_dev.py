@@ -11,10 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import dagster as dg
 import psutil
 import requests
-
-import dagster as dg
 
 REPO = Path(__file__).resolve().parents[2]
 T = TypeVar("T")

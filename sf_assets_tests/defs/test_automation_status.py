@@ -3,8 +3,12 @@ it start stopped; turned on through the UI's own GraphQL mutations they stay on 
 again (a restart: new code server process, Definitions rebuilt) — the state lives in the Dagster instance."""
 
 import dagster as dg
-from dagster_graphql.test.utils import (define_out_of_process_context, execute_dagster_graphql,
-                                        infer_schedule_selector, infer_sensor_selector)
+from dagster_graphql.test.utils import (
+    define_out_of_process_context,
+    execute_dagster_graphql,
+    infer_schedule_selector,
+    infer_sensor_selector,
+)
 
 from sf_assets_tests.defs.test_definitions import REPO
 

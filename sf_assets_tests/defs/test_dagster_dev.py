@@ -15,11 +15,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-
-import dagster as dg
 
 from sf_assets.emulator import FaultPlan
 from sf_assets_tests.defs.dagster_dev import DagsterDev, wait_for
@@ -67,7 +66,9 @@ def test_materialize_all_twice_then_a_failed_chunk_rerun_alone(ui, org):
     server, root = ui
     output, instance = root / "output", server.instance()
     # The chunk-keys sensor registers c0001 for every object on its first tick, before anyone clicks.
-    wait_for("first chunk keys", lambda: all(instance.get_dynamic_partitions(f"{o['name']}_chunks") for o in OBJECTS), 120)
+    wait_for(
+        "first chunk keys", lambda: all(instance.get_dynamic_partitions(f"{o['name']}_chunks") for o in OBJECTS), 120
+    )
 
     first = server.materialize_all()
     assert server.wait_backfill(first) == "COMPLETED_SUCCESS", server.log_tail()
@@ -113,17 +114,24 @@ def test_materialize_all_twice_then_a_failed_chunk_rerun_alone(ui, org):
     _assert_output_exact(org, output)
     health = json.loads((output / f"health_check_{refresh_3}.json").read_text(encoding="utf-8"))
     assert health["status"] == "success"
-    wait_for("the catch-up's publish run", lambda: [r for r in _publish_runs_for(instance, refresh_3) if r.is_success], 180)
+    wait_for(
+        "the catch-up's publish run", lambda: [r for r in _publish_runs_for(instance, refresh_3) if r.is_success], 180
+    )
 
 
 @pytest.fixture()
 def nightly(tmp_path_factory, _session_org):
     root = tmp_path_factory.mktemp("nightly")
     objects = [{"name": "Account", "soql": "SELECT Id, Name, Industry FROM Account"}]
-    path = write_config(_session_org, root, objects=objects, datasets=[{"name": "accounts", "sql": "SELECT * FROM Account"}],
-                        extraction={"chunk_size": 100},
-                        schedule={"cron": "* * * * *", "timezone": "UTC", "enabled": True},  # on from the start
-                        paths={"create_share_dir": True})
+    path = write_config(
+        _session_org,
+        root,
+        objects=objects,
+        datasets=[{"name": "accounts", "sql": "SELECT * FROM Account"}],
+        extraction={"chunk_size": 100},
+        schedule={"cron": "* * * * *", "timezone": "UTC", "enabled": True},  # on from the start
+        paths={"create_share_dir": True},
+    )
     with DagsterDev(root / "dagster_home", path, root / "dagster_dev.log") as server:
         yield server, root
 
@@ -133,14 +141,25 @@ def test_the_schedule_runs_every_stage_as_a_queued_daemon_run(nightly, org):
 
     server, root = nightly
     instance = server.instance()
-    prepare = wait_for("the schedule's prepare run", lambda: [
-        r for r in _runs(instance, job_name="prepare_job") if r.tags.get("dagster/schedule_name") == "nightly_refresh"], 150)
+    prepare = wait_for(
+        "the schedule's prepare run",
+        lambda: [
+            r
+            for r in _runs(instance, job_name="prepare_job")
+            if r.tags.get("dagster/schedule_name") == "nightly_refresh"
+        ],
+        150,
+    )
     stop_schedule(server, "nightly_refresh")  # one tick is enough
-    output = wait_for("the refresh's Power BI file", lambda: (root / "output" / "accounts" / "current.json").is_file(), 300)
+    output = wait_for(
+        "the refresh's Power BI file", lambda: (root / "output" / "accounts" / "current.json").is_file(), 300
+    )
     assert output
     refresh_id = json.loads((root / "output" / "accounts" / "current.json").read_text(encoding="utf-8"))["refresh_id"]
     wait_for("the publish run", lambda: [r for r in _publish_runs_for(instance, refresh_id) if r.is_success], 180)
-    runs = [r for r in _runs(instance) if r.tags.get("sf_assets/refresh_id") == refresh_id or r.run_id == prepare[0].run_id]
+    runs = [
+        r for r in _runs(instance) if r.tags.get("sf_assets/refresh_id") == refresh_id or r.run_id == prepare[0].run_id
+    ]
     assert all(r.is_success for r in runs), [(r.job_name, r.status) for r in runs]
     backfill_runs = [r for r in runs if r.tags.get("dagster/backfill")]
     assert {tuple(s.to_user_string() for s in (r.asset_selection or [])) for r in backfill_runs} >= {

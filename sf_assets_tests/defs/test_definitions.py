@@ -42,7 +42,14 @@ def test_definitions_snapshot():
         ["prepare_job", "output_job", "publish_job", *(f"extract_{o}_job" for o in OBJECTS)])
     assert [s.name for s in defs.schedules] == ["nightly_refresh"]
     assert sorted(s.name for s in defs.sensors) == sorted(
-        ["health_on_failure", "publish_on_new_output", "chunk_keys_sensor", "catch_up_output", "continue_scheduled_refresh"])
+        [
+            "health_on_failure",
+            "publish_on_new_output",
+            "chunk_keys_sensor",
+            "catch_up_output",
+            "continue_scheduled_refresh",
+        ]
+    )
     watching = {s.name for s in defs.sensors} - {"continue_scheduled_refresh"}  # they only watch: always on
     for sensor in defs.sensors:
         running = sensor.name in watching  # the one continuing the schedule follows schedule.enabled (demo: off)

@@ -71,7 +71,9 @@ def test_invalid_critical_field_fails_with_clear_message(org, tmp_path):
         result = run(write_config(org, tmp_path, objects=objects), instance)
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
-    assert "Critical field 'Nope__c' on Opportunity is invalid" in failure.step_failure_data.user_failure_data.description
+    assert (
+        "Critical field 'Nope__c' on Opportunity is invalid" in failure.step_failure_data.user_failure_data.description
+    )
 
 
 @pytest.mark.parametrize("pct", [90.0, 95.0])

@@ -61,9 +61,9 @@ def test_cli_refresh_publishes_itself():
 
 def test_failure_sensor_writes_health_for_ui_runs(org, tmp_path, monkeypatch):
     from sf_assets.defs.resources import PipelineConfigResource
-    from sf_assets_tests.pipeline_helpers import write_config
-    from sf_assets.storage.state_db import open_state_db
     from sf_assets.extract.refresh import current_or_new_refresh
+    from sf_assets.storage.state_db import open_state_db
+    from sf_assets_tests.pipeline_helpers import write_config
 
     path = write_config(org, tmp_path)
     pipeline = PipelineConfigResource(config_path=str(path))

@@ -9,7 +9,8 @@ import pytest
 from sf_assets.emulator import EmulatorOrg
 
 from .helpers import api, parse_csv, session, sf
-from .helpers import bulk_job as _job, bulk_pages as _pages
+from .helpers import bulk_job as _job
+from .helpers import bulk_pages as _pages
 
 WIDGET_FIELDS = ["Id", "Name", "Text__c", "LongText__c", "Flag__c", "Count__c", "Ratio__c", "Amount__c", "Percent__c",
                  "Day__c", "Stamp__c", "Clock__c", "Color__c", "Tags__c", "Account__c", "Account__r.Name", "Email__c",
@@ -30,8 +31,13 @@ def test_simple_salesforce_bulk2_matches_expected(org: EmulatorOrg) -> None:
     chunks = list(sf(org).bulk2.Account.query(soql, max_records=70, wait=0))
     assert len(chunks) > 3
     rows = [r for chunk in chunks for r in parse_csv(chunk)[1:]]
-    expected = [e for e in org.data.generate("Account", 0, 10**9, ["IsDeleted", *soql[7:soql.index(" FROM")].split(", ")])
-                .to_pylist() if not e.pop("IsDeleted")]
+    expected = [
+        e
+        for e in org.data.generate(
+            "Account", 0, 10**9, ["IsDeleted", *soql[7 : soql.index(" FROM")].split(", ")]
+        ).to_pylist()
+        if not e.pop("IsDeleted")
+    ]
     assert rows == [[_as_csv(v) for v in e.values()] for e in expected]
     assert org.counters()["jobs_created"] == {"Account": 1} and org.counters()["pages"] == len(chunks)
 

@@ -33,7 +33,10 @@ def test_index_range_for_inverts_id_for() -> None:
     rng = random.Random(1)
     for _ in range(200):
         lo, hi = sorted(rng.sample(range(50000), 2))
-        assert data.index_range_for("Opportunity", data.id_for("Opportunity", lo), data.id_for("Opportunity", hi)) == (lo, hi)
+        assert data.index_range_for("Opportunity", data.id_for("Opportunity", lo), data.id_for("Opportunity", hi)) == (
+            lo,
+            hi,
+        )
     assert data.index_range_for("Opportunity", None, None) == (0, 50000)
     assert data.index_range_for("Opportunity", "000", "zzz") == (0, 50000)
 

@@ -5,7 +5,6 @@ import pytest
 import requests
 
 from sf_assets.emulator import EmulatorOrg, FaultPlan
-
 from sf_assets.emulator.limits import CONCURRENCY
 
 from .helpers import api, parse_csv, session

@@ -25,7 +25,7 @@ def _csv_rows(table: pa.Table) -> list[list[str | None]]:
 def test_each_bulk_job_reads_one_snapshot_while_the_org_changes(make_org) -> None:
     org: EmulatorOrg = make_org(live=LiveRates.parse("inserts=40,updates=40,deletes=10,objects=Opportunity"))
     client, s = sf(org), session(org)
-    start = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0)
     untouched = DataGenerator(org.settings.rows, org.settings.seed)  # the org before any change
     before = client.query("SELECT COUNT() FROM Opportunity")["totalSize"]
     assert before == untouched.row_count("Opportunity")
@@ -63,7 +63,7 @@ def test_each_bulk_job_reads_one_snapshot_while_the_org_changes(make_org) -> Non
 def test_count_and_query_all_measure_the_changes_since_a_moment(make_org) -> None:
     org: EmulatorOrg = make_org()
     client, s = sf(org), session(org)
-    since = dt.datetime.now(dt.timezone.utc).replace(microsecond=0) - dt.timedelta(seconds=1)
+    since = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(seconds=1)
     literal = since.strftime("%Y-%m-%dT%H:%M:%SZ")
     switch = f"{org.instance_url}/__emulator__/live"
     bad = s.post(switch, json={"live": "inserts=five"})

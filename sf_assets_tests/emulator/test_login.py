@@ -49,8 +49,14 @@ def test_jwt_bearer_login(org: EmulatorOrg) -> None:
 def test_token_endpoint_response_shape(org: EmulatorOrg) -> None:
     c = org.credentials
     s = CASession(str(org.ca_path))
-    body = s.post(f"{org.login_url}/services/oauth2/token", data={
-        "grant_type": "client_credentials", "client_id": c["consumer_key"], "client_secret": c["consumer_secret"]}).json()
+    body = s.post(
+        f"{org.login_url}/services/oauth2/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": c["consumer_key"],
+            "client_secret": c["consumer_secret"],
+        },
+    ).json()
     assert set(body) >= {"access_token", "instance_url", "id", "token_type", "issued_at", "signature"}
     assert body["token_type"] == "Bearer" and body["instance_url"] == org.instance_url
     assert s.get(api(org, "/limits"), headers={"Authorization": f"Bearer {body['access_token']}"}).status_code == 200

@@ -2,7 +2,11 @@
 from __future__ import annotations
 
 import pytest
-from simple_salesforce.exceptions import SalesforceExpiredSession, SalesforceMalformedRequest, SalesforceResourceNotFound
+from simple_salesforce.exceptions import (
+    SalesforceExpiredSession,
+    SalesforceMalformedRequest,
+    SalesforceResourceNotFound,
+)
 
 from sf_assets.emulator import EmulatorOrg
 
@@ -20,7 +24,9 @@ def test_limits_and_usage_header_grow(org: EmulatorOrg) -> None:
     assert first.status_code == 200
     assert _usage(second.headers["Sforce-Limit-Info"]) == _usage(first.headers["Sforce-Limit-Info"]) + 1
     body = second.json()
-    assert body["DailyApiRequests"]["Max"] - body["DailyApiRequests"]["Remaining"] == _usage(second.headers["Sforce-Limit-Info"])
+    assert body["DailyApiRequests"]["Max"] - body["DailyApiRequests"]["Remaining"] == _usage(
+        second.headers["Sforce-Limit-Info"]
+    )
     assert body["DailyBulkV2QueryJobs"]["Max"] == 10000
     assert body["DailyBulkV2QueryFileStorageMB"]["Max"] == 976562  # 1,000,000,000 KB, as Salesforce reports it
     org.set_api_used_pct(85.0)

@@ -31,7 +31,9 @@ def main(argv: list[str]) -> int:
 
     connection = open_connection(SalesforceConfig(auth=EmulatorAuth(kind="emulator", state_file=args.state_file,
                                                                          autostart=False)))
-    extraction = FAST_EXTRACTION.model_copy(update={"max_records_per_page": args.page_records, "max_concurrent_jobs": 1})
+    extraction = FAST_EXTRACTION.model_copy(
+        update={"max_records_per_page": args.page_records, "max_concurrent_jobs": 1}
+    )
     refresh = current_or_new_refresh(open_state_db(args.dir / "state.db"), window_hours=1)
     print(json.dumps({"refresh": refresh.refresh_id, "resumed": refresh.resumed}), flush=True)
     ctx = make_context(connection, args.dir, refresh.refresh_id, extraction=extraction)

@@ -14,19 +14,21 @@ from sf_assets.extract.chunk_extract import ExtractContext, chunk_path
 from sf_assets.extract.chunk_planner import plan_chunks
 from sf_assets.extract.object_extract import ObjectResult, extract_object
 from sf_assets.extract.tracker import ChunkTracker
+from sf_assets.pipeline.emulator import open_connection
 from sf_assets.salesforce.bulk2 import BulkClient
 from sf_assets.salesforce.catalog import sf_describer
-from sf_assets.pipeline.emulator import open_connection
 from sf_assets.salesforce.connection import SalesforceConnection
 from sf_assets.salesforce.field_planning import build_field_plan
-from sf_assets.schema.field_plan import FieldPlan
 from sf_assets.salesforce.governor import ApiGovernor
 from sf_assets.salesforce.metadata import ObjectMeta
 from sf_assets.salesforce.soql import parse_soql
+from sf_assets.schema.field_plan import FieldPlan
 from sf_assets.storage.state_db import open_state_db
 
 FAST_RETRY = RetryConfig(attempts=3, backoff_base_s=0.01, backoff_max_s=0.05, jitter_s=0.01)
-FAST_EXTRACTION = ExtractionConfig(poll_initial_s=0.01, poll_max_s=0.05, max_records_per_page=400, max_concurrent_jobs=2)
+FAST_EXTRACTION = ExtractionConfig(
+    poll_initial_s=0.01, poll_max_s=0.05, max_records_per_page=400, max_concurrent_jobs=2
+)
 SOQL = {
     "Account": "SELECT Id, Name, Type, AnnualRevenue, NumberOfEmployees, Description, BillingAddress, ParentId, "
                "OwnerId, CreatedDate, LastModifiedDate FROM Account",

@@ -1,7 +1,7 @@
 """A chunk's page parts become its chunk file: a one-page chunk is checked and renamed, several pages merged;
 either way every Id is checked and the tracker's stats (rows, checksum, latest LastModifiedDate) are exact."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
@@ -20,7 +20,7 @@ def write_part(plan, path: Path, ids: list[str], day0: int = 1) -> Path:
         if f.name == "Id":
             columns[f.name] = pa.array(ids).cast(f.type)
         elif f.name == LAST_MODIFIED:
-            columns[f.name] = pa.array([datetime(2024, 1, day0 + i, tzinfo=timezone.utc) for i in range(len(ids))],
+            columns[f.name] = pa.array([datetime(2024, 1, day0 + i, tzinfo=UTC) for i in range(len(ids))],
                                        f.type)
         elif f.nullable:
             columns[f.name] = pa.nulls(len(ids), f.type)

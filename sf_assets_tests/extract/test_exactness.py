@@ -62,7 +62,9 @@ def test_crlf_inside_a_value_survives_a_csv_block_boundary(monkeypatch):
 
     monkeypatch.setattr(page_writer, "CSV_BLOCK_BYTES", 1000)
     value = "ab\r\ncd\re\n" * 50
-    plan = FieldPlan("X", (PlannedColumn("Id", "id", "string", False), PlannedColumn("Text", "textarea", "string", True)))
+    plan = FieldPlan(
+        "X", (PlannedColumn("Id", "id", "string", False), PlannedColumn("Text", "textarea", "string", True))
+    )
     body = b'"Id","Text"\n' + "".join(f'"{i:04d}","{value}"\n' for i in range(200)).encode()
     table = pa.Table.from_batches(list(page_writer.page_batches(io.BytesIO(body), plan)))
     assert table.num_rows == 200 and set(table.column("Text").to_pylist()) == {value}

@@ -13,13 +13,22 @@ from sf_assets.extract.chunk_extract import extract_chunk
 from sf_assets.extract.chunk_planner import plan_chunks
 from sf_assets.salesforce.bulk2 import BulkPermanentError
 from sf_assets.schema.field_plan import PlannedColumn
-from sf_assets_tests.extract.helpers import FAST_EXTRACTION, QUERY_ALL, expected_table, extract_all, make_context, read_chunks
+from sf_assets_tests.extract.helpers import (
+    FAST_EXTRACTION,
+    QUERY_ALL,
+    expected_table,
+    extract_all,
+    make_context,
+    read_chunks,
+)
 
 RETRY = RetryConfig(attempts=8, backoff_base_s=0.01, backoff_max_s=0.02, jitter_s=0.01)  # ~25 % of requests fail:
 # tries per step of a chunk (before one sequence per chunk, 5 nested in 5 gave a page up to 25)
 FAULTS = "503:0.05,concurrent:0.03,reset:0.08,short_page:0.1,job_fail_once:Account"
 RETRY_LINE = re.compile(  # groups: object, chunk and step; attempt; cause
-    r"^Retrying Bulk API extraction of (\w+ chunk c\d{4}(?: \((?:page \d+|job status)\))?)\. Attempt ([2-8]) of 8 \((.+)\)$")
+    r"^Retrying Bulk API extraction of (\w+ chunk c\d{4}(?: \((?:page \d+|job status)\))?)\. Attempt ([2-8]) of 8 "
+    r"\((.+)\)$"
+)
 
 
 def test_faults_are_retried_and_output_is_exact(make_org, connect_to, plans, tmp_path, caplog):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pyarrow.parquet as pq
 import pytest
@@ -16,7 +16,7 @@ from sf_assets.extract.tracker import ChunkKey, ChunkRange, ChunkTracker
 from sf_assets.storage.state_db import open_state_db
 from sf_assets_tests.extract.helpers import make_context
 
-T0 = datetime(2026, 11, 22, 2, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 22, 2, 0, tzinfo=UTC)
 
 
 def test_refresh_id_is_a_safe_sortable_key():

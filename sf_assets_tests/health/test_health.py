@@ -9,21 +9,30 @@ import re
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from sf_assets.extract.tracker import rows_per_object
-from sf_assets.health import (ChunkCounts, FileInfo, HealthReport, Messages, PublishStatus, disk_free, file_info,
-                              health_report_path, write_health)
+from sf_assets.health import (
+    ChunkCounts,
+    FileInfo,
+    HealthReport,
+    Messages,
+    PublishStatus,
+    disk_free,
+    file_info,
+    health_report_path,
+    write_health,
+)
 from sf_assets.observability.redaction import register_secret
 from sf_assets.pipeline.object_figures import chunk_counts
 from sf_assets.salesforce.api_usage import ApiUsage
 from sf_assets.storage.state_db import open_state_db
 
-START = datetime(2025, 1, 31, 2, 0, tzinfo=timezone.utc)
+START = datetime(2025, 1, 31, 2, 0, tzinfo=UTC)
 FAKE_TOKEN = "fake-token-7f3a9c1e5b2d"
 RID = "20250131T020000Z-ab12"
 
@@ -51,7 +60,13 @@ def test_failed_refresh_report_is_written_with_totals(tmp_path: Path) -> None:
     assert path == tmp_path / f"health_check_{RID}.json"
     data = json.loads(path.read_text(encoding="utf-8"))
     assert data["status"] == "failed" and data["duration_s"] == 95.0 and data["run_ids"] == ["run-1", "run-2"]
-    assert data["rows_total"] == 6000 and data["chunks_total"] == {"ok": 5, "fixed": 1, "failed": 1, "skipped": 0, "retried": 0}
+    assert data["rows_total"] == 6000 and data["chunks_total"] == {
+        "ok": 5,
+        "fixed": 1,
+        "failed": 1,
+        "skipped": 0,
+        "retried": 0,
+    }
     assert data["warnings"] == {"count": 30, "last": ["w25", "w26", "w27", "w28", "w29"]}
     assert data["api_usage_end"] == {"used": 1100, "max": 20000, "pct": 5.5, "at": None}
     assert data["sqlite"] == {"tables": {"Account": {"rows": 2000}}, "file_bytes": 123, "ratio": None}
@@ -149,8 +164,13 @@ def test_chunk_counts_and_rows_from_state_db(tmp_path: Path) -> None:
     rows = [("r1", "Account", "c1", 100, "success", 1), ("r1", "Account", "c2", 50, "success", 3),
             ("r1", "Account", "c3", None, "failed", 4), ("r1", "Contact", "c1", None, "queued", 0),
             ("r1", "Contact", "c2", None, "running", 1), ("r0", "Account", "c1", 999, "success", 1)]
-    conn.executemany("INSERT INTO chunks (refresh_id, object, chunk_id, rows, status, attempts) VALUES (?,?,?,?,?,?)", rows)
-    assert chunk_counts(conn, "r1") == {"Account": ChunkCounts(ok=1, fixed=1, failed=1), "Contact": ChunkCounts(skipped=2)}
+    conn.executemany(
+        "INSERT INTO chunks (refresh_id, object, chunk_id, rows, status, attempts) VALUES (?,?,?,?,?,?)", rows
+    )
+    assert chunk_counts(conn, "r1") == {
+        "Account": ChunkCounts(ok=1, fixed=1, failed=1),
+        "Contact": ChunkCounts(skipped=2),
+    }
     assert rows_per_object(conn, "r1") == {"Account": 150, "Contact": 0}
     assert chunk_counts(conn, "nope") == {} and rows_per_object(conn, "nope") == {}
 

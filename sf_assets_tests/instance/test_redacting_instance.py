@@ -1,4 +1,5 @@
-"""The laptop instance (dagster_home/dagster.yaml) stores no secret in its event log, whatever a step raises or reports."""
+"""The laptop instance (dagster_home/dagster.yaml) stores no secret in its event log, whatever a step raises or
+reports."""
 
 import shutil
 from pathlib import Path
@@ -29,7 +30,9 @@ def test_step_errors_and_metadata_are_stored_redacted(tmp_path):
         ok = dg.materialize([reports], instance=instance)
         failed = dg.materialize([raises], instance=instance, raise_on_error=False)
         assert ok.success and not failed.success
-        failure = next(e for e in instance.all_logs(failed.run_id) if e.dagster_event and e.dagster_event.is_step_failure)
+        failure = next(
+            e for e in instance.all_logs(failed.run_id) if e.dagster_event and e.dagster_event.is_step_failure
+        )
         assert "login refused for password ***" in failure.dagster_event.step_failure_data.error.cause.message
         note = ok.asset_materializations_for_node("reports")[0].metadata["note"]
         stored = instance.get_latest_materialization_event(dg.AssetKey("reports")).asset_materialization

@@ -10,8 +10,14 @@ import sys
 import textwrap
 from pathlib import Path
 
-
-from sf_assets.observability.logs import ROOT, CONTEXT_FIELDS, ProcessLogHandler, current_log_file, log_context, setup_logging
+from sf_assets.observability.logs import (
+    CONTEXT_FIELDS,
+    ROOT,
+    ProcessLogHandler,
+    current_log_file,
+    log_context,
+    setup_logging,
+)
 from sf_assets.observability.redaction import register_secret
 
 CHILD = textwrap.dedent("""

@@ -6,8 +6,8 @@ import pytest
 
 from sf_assets.pipeline.emulator import open_connection
 from sf_assets.pipeline.prepare import PreflightError, run_preflight
-from sf_assets.storage.state_db import open_state_db
 from sf_assets.storage.refresh_facts import get_fact
+from sf_assets.storage.state_db import open_state_db
 from sf_assets_tests.pipeline_helpers import make_config
 
 

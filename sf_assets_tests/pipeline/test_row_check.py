@@ -129,7 +129,7 @@ def test_through_dagster_the_failed_blocking_check_names_itself(extracted, org):
     assert not result.success
     (line,) = step_failure_lines(result.all_events)
     assert line.startswith("blocking check row_count_matches_salesforce of Opportunity failed: Opportunity: gap "
-                           f"between chunk c0003 [") and f"{hi}A) and chunk c0004 [{hi}, +inf)" in line, line
+                           "between chunk c0003 [") and f"{hi}A) and chunk c0004 [{hi}, +inf)" in line, line
     evaluation = instance.event_log_storage.get_asset_check_execution_history(
         dg.AssetCheckKey(dg.AssetKey(["salesforce", "Opportunity"]), "row_count_matches_salesforce"), limit=1)[0]
     assert evaluation.status.value == "FAILED"
@@ -152,8 +152,10 @@ def test_a_sharp_drop_warns_and_the_refresh_still_succeeds(make_org, tmp_path):
     assert first is not None and first.passed and "no earlier successful refresh" in first.description
     assert second is not None and not second.passed and second.severity == dg.AssetCheckSeverity.WARN
     with state_session(config.paths.state_db) as conn:
-        before, after = (conn.execute("SELECT SUM(rows) FROM chunks WHERE refresh_id = ?", (o.refresh_id,)).fetchone()[0]
-                         for o in outcomes)
+        before, after = (
+            conn.execute("SELECT SUM(rows) FROM chunks WHERE refresh_id = ?", (o.refresh_id,)).fetchone()[0]
+            for o in outcomes
+        )
     assert after < 0.8 * before
     assert second.description == (
         f"Opportunity: {after:,} rows now, {before:,} in the last successful refresh {outcomes[0].refresh_id}: "

@@ -8,7 +8,7 @@ import json
 import logging
 import os
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,30 +18,13 @@ from sf_assets.publish import PublishError, publish_file, publish_folder, publis
 from sf_assets.publish import copy as copy_module
 from sf_assets.publish.units import human_bytes, human_rate
 
-NOW = datetime(2025, 1, 31, 2, 3, 4, tzinfo=timezone.utc)
+NOW = datetime(2025, 1, 31, 2, 3, 4, tzinfo=UTC)
 RETRY = RetryConfig(attempts=3, backoff_base_s=1.0, backoff_max_s=60.0, jitter_s=0.0)
 POLICY = PublishConfig(retries=3)
 
 
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-@pytest.fixture
-def src(tmp_path: Path) -> Path:
-    """A consolidated output of ~2.5 blocks so that the copy loop runs several times."""
-    out = tmp_path / "output"
-    out.mkdir()
-    path = out / "sales.parquet"
-    path.write_bytes(os.urandom(copy_module.BLOCK_SIZE * 2 + 12345))
-    return path
-
-
-@pytest.fixture
-def share(tmp_path: Path) -> Path:
-    path = tmp_path / "share"
-    path.mkdir()
-    return path
 
 
 class Sleeps(list):
@@ -51,7 +34,9 @@ class Sleeps(list):
         self.append(seconds)
 
 
-def test_publish_copies_renames_and_writes_ready_marker(src: Path, share: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_publish_copies_renames_and_writes_ready_marker(
+    src: Path, share: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     seen: list[tuple[int, int]] = []
     caplog.set_level(logging.INFO, logger="sf_assets")
     result = publish_file(src, share, "20250131T020000Z-ab12", POLICY, RETRY, now=NOW,
@@ -118,7 +103,9 @@ def fail_reads_of(monkeypatch: pytest.MonkeyPatch, src: Path, fail_after: int, f
     monkeypatch.setattr(copy_module, "open", fake_open, raising=False)
 
 
-def test_failure_mid_copy_leaves_nothing_under_final_name(src: Path, share: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failure_mid_copy_leaves_nothing_under_final_name(
+    src: Path, share: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     before = sha256(src)
     fail_reads_of(monkeypatch, src, fail_after=copy_module.BLOCK_SIZE, failures=99)
     sleeps = Sleeps()
@@ -223,15 +210,21 @@ def test_publish_folder(tmp_path: Path, share: Path) -> None:
     result = publish_folder(dataset, share, "r1", PublishConfig(retries=0, keep_last=1), RETRY, now=NOW)
 
     assert result.path == share / "sales_dataset__20250131T020304Z__r1" and result.bytes == 1000
-    assert (result.path / "year=2024" / "part-0.parquet").read_bytes() == (dataset / "year=2024" / "part-0.parquet").read_bytes()
+    assert (result.path / "year=2024" / "part-0.parquet").read_bytes() == (
+        dataset / "year=2024" / "part-0.parquet"
+    ).read_bytes()
     assert (result.path / "_SUCCESS").exists()
     assert json.loads(ready_path(result.path).read_text())["checksum"] == result.checksum
-    later = publish_folder(dataset, share, "r2", PublishConfig(retries=0, keep_last=1), RETRY, now=NOW + timedelta(hours=1))
+    later = publish_folder(
+        dataset, share, "r2", PublishConfig(retries=0, keep_last=1), RETRY, now=NOW + timedelta(hours=1)
+    )
     assert later.removed_old == [result.path] and sorted(p.name for p in share.iterdir()) == [
         later.path.name, ready_path(later.path).name]
 
 
-def test_progress_log_lines(src: Path, share: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+def test_progress_log_lines(
+    src: Path, share: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setattr(copy_module, "LOG_EVERY_S", 0.0)  # a line per block instead of one per 10 s
     caplog.set_level(logging.INFO, logger="sf_assets")
     publish_file(src, share, "r1", POLICY, RETRY, now=NOW)

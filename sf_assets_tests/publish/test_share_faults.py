@@ -10,7 +10,7 @@ import pytest
 
 from sf_assets.publish import PublishError, publish_file
 from sf_assets.publish import copy as copy_module
-from sf_assets_tests.publish.test_publish import NOW, POLICY, RETRY, Sleeps, sha256, share, src  # noqa: F401 - fixtures
+from sf_assets_tests.publish.test_publish import NOW, POLICY, RETRY, Sleeps, sha256
 
 
 def test_a_share_that_vanishes_mid_copy_fails_cleanly(src: Path, share: Path, monkeypatch: pytest.MonkeyPatch) -> None:

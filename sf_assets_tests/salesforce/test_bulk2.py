@@ -8,11 +8,19 @@ import requests
 
 from sf_assets.config.models import ApiUsageConfig, EmulatorAuth, PasswordAuth, RetryConfig, SalesforceConfig
 from sf_assets.emulator import FaultPlan
-from sf_assets.salesforce.bulk2 import (
-    BulkClient, BulkJobFailed, BulkJobNotFound, BulkPermanentError, BulkSessionExpired, BulkTransientError, JobInfo,
-    error_from_response, job_failure, open_query_job,
-)
 from sf_assets.pipeline.emulator import open_connection
+from sf_assets.salesforce.bulk2 import (
+    BulkClient,
+    BulkJobFailed,
+    BulkJobNotFound,
+    BulkPermanentError,
+    BulkSessionExpired,
+    BulkTransientError,
+    JobInfo,
+    error_from_response,
+    job_failure,
+    open_query_job,
+)
 from sf_assets.salesforce.governor import ApiGovernor
 from sf_assets.salesforce.retry import describe_cause
 
@@ -56,7 +64,9 @@ def _response(status: int, payload: object) -> requests.Response:
     (404, "NOT_FOUND", BulkJobNotFound),
 ])
 def test_error_payloads_become_typed_errors(status, code, kind):
-    error = error_from_response(_response(status, [{"errorCode": code, "message": "Bearer 00Dxx!AQsecret-token-value"}]))
+    error = error_from_response(
+        _response(status, [{"errorCode": code, "message": "Bearer 00Dxx!AQsecret-token-value"}])
+    )
     assert type(error) is kind
     assert describe_cause(error) == f"HTTP {status} {code}"
     assert "secret-token-value" not in str(error)

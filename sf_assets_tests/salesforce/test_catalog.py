@@ -1,13 +1,13 @@
 """Metadata catalog against the emulator: caching with a TTL, parents, failures."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from sf_assets.emulator import FaultPlan
 from sf_assets.pipeline.catalog import build_catalog, load_cached_catalog
-from sf_assets.salesforce.catalog import CatalogError, sf_describer
 from sf_assets.pipeline.emulator import open_connection
+from sf_assets.salesforce.catalog import CatalogError, sf_describer
 from sf_assets.storage.state_db import open_state_db
 from sf_assets_tests.pipeline_helpers import make_config
 
@@ -32,7 +32,7 @@ def test_second_run_uses_cache_until_ttl(org, tmp_path):
     second = catalog(config, describe, conn)
     assert not org.counters()["describes"]  # no describe call at all
     assert second["Opportunity"].field("amount") == first["Opportunity"].field("Amount")
-    later = datetime.now(timezone.utc) + timedelta(hours=25)
+    later = datetime.now(UTC) + timedelta(hours=25)
     catalog(config, describe, conn, now=later)
     assert org.counters()["describes"] == {"Opportunity": 1, "Account": 1}
     org.reset_counters()

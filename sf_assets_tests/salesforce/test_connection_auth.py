@@ -13,11 +13,11 @@ from sf_assets.config.models import (
     PasswordAuth,
     SalesforceConfig,
 )
-from sf_assets.observability.logs import current_log_file, setup_logging
 from sf_assets.health.causes import describe_error
+from sf_assets.observability.logs import current_log_file, setup_logging
+from sf_assets.pipeline.emulator import open_connection
 from sf_assets.salesforce.auth import SalesforceAuthError
 from sf_assets.salesforce.errors import AccessTokenExpired
-from sf_assets.pipeline.emulator import open_connection
 
 
 @pytest.fixture()
@@ -37,7 +37,9 @@ def assert_works(connection):
 
 def test_access_token(org):
     env = {"SF_ACCESS_TOKEN": org.access_token}
-    assert_works(open_connection(sf_config(org, AccessTokenAuth(kind="access_token", instance_url=org.instance_url)), env))
+    assert_works(
+        open_connection(sf_config(org, AccessTokenAuth(kind="access_token", instance_url=org.instance_url)), env)
+    )
 
 
 def test_password_soap_login(org, creds):
@@ -47,7 +49,11 @@ def test_password_soap_login(org, creds):
 
 
 def test_password_oauth_with_connected_app(org, creds):
-    env = {"SF_PASSWORD": creds["password"], "SF_SECURITY_TOKEN": creds["security_token"], "SECRET": creds["consumer_secret"]}
+    env = {
+        "SF_PASSWORD": creds["password"],
+        "SF_SECURITY_TOKEN": creds["security_token"],
+        "SECRET": creds["consumer_secret"],
+    }
     auth = PasswordAuth(kind="password", username=creds["username"], consumer_key=creds["consumer_key"],
                         consumer_secret_env="SECRET")
     assert_works(open_connection(sf_config(org, auth), env))
@@ -89,7 +95,9 @@ def test_ca_bundle_wins_over_environment(org, monkeypatch, tmp_path):
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.invalid:3128")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     env = {"SF_ACCESS_TOKEN": org.access_token}
-    connection = open_connection(sf_config(org, AccessTokenAuth(kind="access_token", instance_url=org.instance_url)), env)
+    connection = open_connection(
+        sf_config(org, AccessTokenAuth(kind="access_token", instance_url=org.instance_url)), env
+    )
     assert_works(connection)
     settings = connection.http.merge_environment_settings("https://example.com/", {}, None, None, None)
     assert settings["verify"] == str(org.ca_path)
@@ -149,14 +157,21 @@ def test_an_expired_bare_access_token_is_one_line(make_org):
 def test_emulator_state_file_and_autostart(org, tmp_path):
     state = tmp_path / "org.json"
     org.write_state_file(state)
-    connection = open_connection(SalesforceConfig(auth=EmulatorAuth(kind="emulator", state_file=state, autostart=False)))
+    connection = open_connection(
+        SalesforceConfig(auth=EmulatorAuth(kind="emulator", state_file=state, autostart=False))
+    )
     assert connection.instance_url == org.instance_url
     assert_works(connection)
     missing = SalesforceConfig(auth=EmulatorAuth(kind="emulator", state_file=tmp_path / "none.json", autostart=False))
     with pytest.raises(SalesforceAuthError, match="no local org emulator answers"):
         open_connection(missing).client()
-    started = SalesforceConfig(auth=EmulatorAuth(kind="emulator", state_file=tmp_path / "auto" / "org.json",
-                                                 rows={"Account": 10, "Contact": 10, "Opportunity": 10, "Widget__c": 10}))
+    started = SalesforceConfig(
+        auth=EmulatorAuth(
+            kind="emulator",
+            state_file=tmp_path / "auto" / "org.json",
+            rows={"Account": 10, "Contact": 10, "Opportunity": 10, "Widget__c": 10},
+        )
+    )
     auto = open_connection(started)
     assert auto.client().query("SELECT COUNT() FROM Account", include_deleted=True)["totalSize"] == 10
     assert (tmp_path / "auto" / "org.json").is_file()  # later processes find the started emulator
@@ -175,7 +190,9 @@ def test_no_secret_in_logs(org, creds, caplog, tmp_path):
 def test_emulator_auth_logs_in_again_after_expiry(make_org, tmp_path):
     org = make_org()
     state = org.write_state_file(tmp_path / "org.json")
-    connection = open_connection(SalesforceConfig(auth=EmulatorAuth(kind="emulator", state_file=state, autostart=False)))
+    connection = open_connection(
+        SalesforceConfig(auth=EmulatorAuth(kind="emulator", state_file=state, autostart=False))
+    )
     assert_works(connection)
     org.expire_sessions()
     assert_works(open_connection(connection.config))  # a new process finds the server and logs in

@@ -6,10 +6,9 @@ import pyarrow as pa
 import pytest
 
 from sf_assets.salesforce.field_planning import FieldPlanError, build_field_plan
-
-from sf_assets.schema.field_plan import FieldPlan
 from sf_assets.salesforce.metadata import FieldMeta, ObjectMeta
 from sf_assets.salesforce.soql import parse_soql, plan_soql
+from sf_assets.schema.field_plan import FieldPlan
 
 _SOAP = {"id": "tns:ID", "reference": "tns:ID", "boolean": "xsd:boolean", "int": "xsd:int",
          "double": "xsd:double", "currency": "xsd:double", "percent": "xsd:double",

@@ -11,11 +11,11 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 
-from sf_assets.schema.field_plan import FieldPlan, PlannedColumn
 from sf_assets.salesforce.csv_cast import CsvCastError, arrow_convert_options, arrow_parse_options, cast_csv_table
 from sf_assets.schema.column_types import ColumnType, FieldTypeError, map_sf_type, parse_override
+from sf_assets.schema.field_plan import FieldPlan, PlannedColumn
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 @pytest.mark.parametrize(
@@ -218,11 +218,11 @@ def test_csv_end_to_end_reads_strings_and_casts_to_schema() -> None:
         _col("Code", "string"),
     )
     csv = (
-        '"Id","Account.Name","Amount","IsWon","Qty","CloseDate","LastModifiedDate","Code"\n'
-        '"006000000000001AAA","Multi\r\nline ""quoted""","2.5E7","true","23.0","2024-09-24",'
-        '"2024-09-24T03:26:07.000Z","00123"\n'
-        '"006000000000002AAA","","","false","","","","1E5"\n'
-    ).encode()
+        b'"Id","Account.Name","Amount","IsWon","Qty","CloseDate","LastModifiedDate","Code"\n'
+        b'"006000000000001AAA","Multi\r\nline ""quoted""","2.5E7","true","23.0","2024-09-24",'
+        b'"2024-09-24T03:26:07.000Z","00123"\n'
+        b'"006000000000002AAA","","","false","","","","1E5"\n'
+    )
     table = pacsv.read_csv(io.BytesIO(csv), parse_options=arrow_parse_options(),
                            convert_options=arrow_convert_options(plan))
     assert set(table.schema.types) == {pa.string()}

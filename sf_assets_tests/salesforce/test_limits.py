@@ -8,7 +8,11 @@ from sf_assets.config.models import ApiUsageConfig, RetryConfig
 from sf_assets.emulator import FaultPlan
 from sf_assets.salesforce.bulk2 import BulkClient, BulkTransientError, error_from_response
 from sf_assets.salesforce.errors import (
-    BULK_QUERY_JOBS, BULK_RESULT_SIZE, TOTAL_REQUESTS, DailyLimitExceeded, daily_limit_in,
+    BULK_QUERY_JOBS,
+    BULK_RESULT_SIZE,
+    TOTAL_REQUESTS,
+    DailyLimitExceeded,
+    daily_limit_in,
 )
 from sf_assets.salesforce.governor import ApiGovernor
 from sf_assets.salesforce.retry import call_with_retry, is_transient

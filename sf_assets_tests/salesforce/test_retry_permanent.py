@@ -55,7 +55,9 @@ def test_an_unknown_field_through_simple_salesforce_is_not_retried(org):
     from sf_assets.pipeline.emulator import open_connection
 
     state = org.write_state_file(org.settings.state_dir / "retry-test-org.json")
-    connection = open_connection(SalesforceConfig(auth=EmulatorAuth(kind="emulator", state_file=state, autostart=False)))
+    connection = open_connection(
+        SalesforceConfig(auth=EmulatorAuth(kind="emulator", state_file=state, autostart=False))
+    )
     try:
         client = connection.client()
         fn, calls = _count_calls(lambda: client.query("SELECT Id, Bogus__c FROM Account"))

@@ -10,9 +10,9 @@ import pyarrow.parquet as pq
 from sf_assets.emulator.datagen import DataGenerator
 from sf_assets.emulator.objects import OBJECTS
 from sf_assets.salesforce.field_planning import build_field_plan
-from sf_assets.schema.field_plan import FieldPlan
 from sf_assets.salesforce.metadata import ObjectMeta
 from sf_assets.salesforce.soql import parse_soql
+from sf_assets.schema.field_plan import FieldPlan
 
 SOQL = {
     "Account": "SELECT Id, Name, Type, Industry, AnnualRevenue, NumberOfEmployees, Rating, "

@@ -53,5 +53,7 @@ def test_unreadable_chunk_is_invalid(tmp_path):
 
 def test_too_many_invalid_chunks_raise_a_clear_error(tmp_path):
     files = _chunks(tmp_path, {0: ["Id"], 1: ["Amount"]})
-    with pytest.raises(TooManyInvalidChunks, match=r"2 of 4 chunks \(50.0%\) are invalid, above max_invalid_chunk_pct=30"):
+    with pytest.raises(
+        TooManyInvalidChunks, match=r"2 of 4 chunks \(50.0%\) are invalid, above max_invalid_chunk_pct=30"
+    ):
         check_chunks(PLAN, files, 30)

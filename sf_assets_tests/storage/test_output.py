@@ -5,7 +5,7 @@ import json
 import os
 import sqlite3
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,8 +19,8 @@ from sf_assets.extract.refresh import finished_refreshes
 from sf_assets.extract.tracker import chunk_files_of
 from sf_assets.storage import output as output_module
 from sf_assets.storage.output import build_version
-from sf_assets.storage.output_promote import promote_all
 from sf_assets.storage.output_cleanup import delete_finished_chunk_files, prune_versions, remove_stale_files
+from sf_assets.storage.output_promote import promote_all
 from sf_assets.storage.output_types import cast_table, powerbi_type
 
 SOURCE = pa.table({
@@ -31,7 +31,7 @@ SOURCE = pa.table({
     "Count": pa.array(range(1000), pa.int32()),
     "IsWon": pa.array([i % 2 == 0 for i in range(1000)]),
     "CloseDate": pa.array([date(2024, 1, 1)] * 1000, pa.date32()),
-    "Created": pa.array([datetime(2024, 1, 1, 12, tzinfo=timezone.utc)] * 1000, pa.timestamp("ns", "UTC")),
+    "Created": pa.array([datetime(2024, 1, 1, 12, tzinfo=UTC)] * 1000, pa.timestamp("ns", "UTC")),
 })
 SCHEMA = pa.schema([pa.field(f.name, powerbi_type(f.type)) for f in SOURCE.schema])
 DATASET = DatasetConfig(name="opps", sql="SELECT 1", partition_cols=["Stage"])
@@ -48,7 +48,11 @@ def _parts(folder: Path) -> list[Path]:
 
 
 def _snapshot(root: Path) -> dict[str, str]:
-    return {p.relative_to(root).as_posix(): hashlib.md5(p.read_bytes()).hexdigest() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(root).as_posix(): hashlib.md5(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _publish(tmp_path: Path, refresh_id: str, **kw):
@@ -150,8 +154,11 @@ def test_cleanup_helpers(tmp_path):
         path.write_text("x")
     conn.executemany("INSERT INTO refreshes (refresh_id, started_at, status) VALUES (?, 'now', ?)",
                      [("r1", "success"), ("r2", "running")])
-    conn.executemany("INSERT INTO chunks (refresh_id, object, chunk_id, file_path, status) VALUES (?, 'Opportunity', 'c', ?, 'success')",
-                     [("r1", str(done)), ("r2", str(running))])
+    conn.executemany(
+        "INSERT INTO chunks (refresh_id, object, chunk_id, file_path, status) VALUES (?, 'Opportunity', 'c', ?, "
+        "'success')",
+        [("r1", str(done)), ("r2", str(running))],
+    )
     conn.commit()
     assert delete_finished_chunk_files(chunk_files_of(conn, finished_refreshes(conn))) == 1
     conn.close()

@@ -23,8 +23,18 @@ CFG = OutputConfig(row_group_rows=300, max_rows_per_file=200, in_use_wait_s=0.6)
 
 
 def _build(tmp_path: Path, refresh_id: str, names=NAMES):
-    return [build_version(DatasetConfig(name=n, sql="x", partition_cols=["Stage"]), _parts(tmp_path / "parts" / refresh_id / n),
-                          SCHEMA, 1000, tmp_path / "out", CFG, refresh_id) for n in names]
+    return [
+        build_version(
+            DatasetConfig(name=n, sql="x", partition_cols=["Stage"]),
+            _parts(tmp_path / "parts" / refresh_id / n),
+            SCHEMA,
+            1000,
+            tmp_path / "out",
+            CFG,
+            refresh_id,
+        )
+        for n in names
+    ]
 
 
 def _consistent(out: Path, name: str, refresh_id: str) -> None:
@@ -44,7 +54,9 @@ def _in_use(monkeypatch, name: str, released_after: int | None = None) -> dict:
         if Path(dst).name == name:
             calls["n"] += 1
             if released_after is None or calls["n"] <= released_after:
-                raise PermissionError(13, "The process cannot access the file because it is being used by another process")
+                raise PermissionError(
+                    13, "The process cannot access the file because it is being used by another process"
+                )
         return real(src, dst)
 
     monkeypatch.setattr(files_module.os, "replace", replace)
@@ -56,7 +68,10 @@ def test_a_file_held_open_past_the_wait_leaves_every_dataset_as_it_was(tmp_path,
     before = _snapshot(tmp_path / "out")
     built = _build(tmp_path, "r2")
     _in_use(monkeypatch, "opps.parquet")  # the last dataset: the first two were already promoted, then rolled back
-    with caplog.at_level(logging.WARNING), pytest.raises(PromotionError, match="opps.parquet is in use by another program"):
+    with (
+        caplog.at_level(logging.WARNING),
+        pytest.raises(PromotionError, match="opps.parquet is in use by another program"),
+    ):
         promote_all(built, tmp_path / "out", CFG.in_use_wait_s)
     assert "is in use by another program (Power BI Desktop?): waiting up to 1 s" in caplog.text
     assert _snapshot(tmp_path / "out") == before
@@ -76,19 +91,30 @@ def test_a_file_released_during_the_wait_is_replaced(tmp_path, monkeypatch):
 
 def test_a_kill_during_promotion_is_completed_by_the_next_run(tmp_path):
     promote_all(_build(tmp_path, "r1"), tmp_path / "out", CFG.in_use_wait_s)
-    child = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from pathlib import Path\n"
-        "from sf_assets.storage import output_promote as p\n"
-        "from sf_assets_tests.storage.test_output_promote import _build, CFG\n"
-        "real, n = p._promote_one, []\n"
-        "def slow(entry, wait):\n"
-        "    n.append(1)\n"
-        "    if len(n) == 2:\n"
-        "        print('PAUSED', flush=True); time.sleep(60)\n"
-        "    real(entry, wait)\n"
-        "p._promote_one = slow\n"
-        "p.promote_all(_build(Path(sys.argv[1]), 'r2'), Path(sys.argv[1]) / 'out', CFG.in_use_wait_s)\n"), str(tmp_path)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            (
+                "import sys, time; from pathlib import Path\n"
+                "from sf_assets.storage import output_promote as p\n"
+                "from sf_assets_tests.storage.test_output_promote import _build, CFG\n"
+                "real, n = p._promote_one, []\n"
+                "def slow(entry, wait):\n"
+                "    n.append(1)\n"
+                "    if len(n) == 2:\n"
+                "        print('PAUSED', flush=True); time.sleep(60)\n"
+                "    real(entry, wait)\n"
+                "p._promote_one = slow\n"
+                "p.promote_all(_build(Path(sys.argv[1]), 'r2'), Path(sys.argv[1]) / 'out', CFG.in_use_wait_s)\n"
+            ),
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert child.stdout.readline().strip() == "PAUSED", child.stderr.read()
     child.kill()
     child.wait(10)

@@ -4,8 +4,14 @@ from pathlib import Path
 
 import pytest
 
-from sf_assets.config.models import (MAX_DATASET_NAME, DatasetConfig, ObjectConfig, PathsConfig, PipelineConfig,
-                                     PublishConfig)
+from sf_assets.config.models import (
+    MAX_DATASET_NAME,
+    DatasetConfig,
+    ObjectConfig,
+    PathsConfig,
+    PipelineConfig,
+    PublishConfig,
+)
 from sf_assets.pipeline.check_offline import check_offline
 from sf_assets.storage.path_budget import PATH_LIMIT, longest_path
 

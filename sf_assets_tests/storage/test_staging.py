@@ -10,7 +10,7 @@ import pytest
 
 from sf_assets.config.models import ObjectConfig, StagingConfig
 from sf_assets.emulator.datagen import DataGenerator
-from sf_assets.storage import staging, staging_loading
+from sf_assets.storage import staging_loading
 from sf_assets.storage.staging import stage_object, staging_stats
 from sf_assets.storage.staging_types import create_table_sql
 from sf_assets_tests.storage.emulated_chunks import chunk_table, emulator_plan, write_chunks
@@ -53,7 +53,10 @@ def test_round_trip_of_typed_values(tmp_path):
     }, schema=plan.arrow_schema())
     pq.write_table(table, tmp_path / "c.parquet")
     stage_object(tmp_path / "s.db", plan, [tmp_path / "c.parquet"], ObjectConfig(name="Opportunity", soql="x"), CFG)
-    rows = _rows(tmp_path / "s.db", 'SELECT Id, Amount, CloseDate, IsWon, CreatedDate, typeof(Amount) FROM "Opportunity" ORDER BY Id')
+    rows = _rows(
+        tmp_path / "s.db",
+        'SELECT Id, Amount, CloseDate, IsWon, CreatedDate, typeof(Amount) FROM "Opportunity" ORDER BY Id',
+    )
     assert rows == [
         ("0061", "1234.56", "2022-01-08", 1, "2023-11-14 22:13:20.123456", "text"),
         ("0062", None, "1970-01-01", 0, None, "null"),
@@ -71,7 +74,11 @@ def test_rerun_replaces_rows_and_builds_indexes(tmp_path, chunks, caplog):
         second = stage_object(db, PLAN, chunks, OBJ, CFG)
     assert first.rows == second.rows == 2500
     assert _rows(db, 'SELECT count(*), count(DISTINCT Id) FROM "Opportunity"') == [(2500, 2500)]
-    assert [ix.name for ix in second.indexes] == ["ix_opportunity_id", "ix_opportunity_accountid", "ix_opportunity_closedate"]
+    assert [ix.name for ix in second.indexes] == [
+        "ix_opportunity_id",
+        "ix_opportunity_accountid",
+        "ix_opportunity_closedate",
+    ]
     assert "Created index ix_opportunity_accountid on Opportunity(AccountId) in" in caplog.text
     stats = staging_stats(db)
     assert stats["tables"]["Opportunity"]["rows"] == 2500

@@ -90,7 +90,8 @@ def test_a_left_over_loading_table_is_dropped_by_the_next_load(tmp_path, chunks)
 
 
 def test_adbc_never_opens_a_file_that_stdlib_sqlite3_has_open(tmp_path, chunks, monkeypatch):
-    """The invariant behind the SIGBUS: at every ADBC connect, no sqlite3 connection of this process is open on that file."""
+    """The invariant behind the SIGBUS: at every ADBC connect, no sqlite3 connection of this process is open on that
+    file."""
     open_files: dict[int, Path] = {}
     real_connect, real_adbc = sqlite3.connect, adbc.connect
 

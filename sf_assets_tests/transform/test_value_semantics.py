@@ -33,7 +33,9 @@ def run(sql: str, staging_db, tmp_path, engine: str, client=None) -> list[dict]:
 
 
 def test_sqlite_compares_and_sorts_wide_decimals_by_value(staging_db, tmp_path):
-    rows = run("SELECT Id, Amount FROM Opportunity WHERE Amount > 1000 ORDER BY Amount, Id", staging_db, tmp_path, "sqlite")
+    rows = run(
+        "SELECT Id, Amount FROM Opportunity WHERE Amount > 1000 ORDER BY Amount, Id", staging_db, tmp_path, "sqlite"
+    )
     expected = sorted((r for r in opportunities() if r["Amount"] is not None and r["Amount"] > 1000),
                       key=lambda r: (r["Amount"], r["Id"]))
     assert [(r["Id"], r["Amount"]) for r in rows] == [(r["Id"], r["Amount"]) for r in expected]
