@@ -12,8 +12,10 @@ process tree (main, Dask workers) with psutil. Prints per-stage wall seconds, ro
 process, API calls per million rows (the emulator's request counter) and the median ratio; writes
 `<out>/refresh_vs_baseline_<profile>_<engine>[_<tag>].json` and `.png` (stage bars, RSS over time).
 --no-baseline runs only the refresh (memory at sizes where the script would not fit; no ratio).
-With --py-spy the refresh runs under `py-spy record` (collapsed stacks beside the result, summarized
-by bench/pyspy_summary.py; the RSS figures of such a run describe py-spy, not the refresh).
+After each refresh every Parquet file in the output folder is checked against `output.parquet_profile`
+(`storage/parquet_profile.py`): the files outside it are printed and kept in the JSON. With --py-spy the
+refresh runs under `py-spy record` (collapsed stacks beside the result, summarized by bench/pyspy_summary.py;
+the RSS figures of such a run describe py-spy, not the refresh).
 """
 from __future__ import annotations
 
@@ -129,8 +131,19 @@ def run_refresh(org, config: Path, folder: Path, py_spy: Path | None) -> dict:
         for name, (start, end) in stages["windows"].items()}
     rows = sum(int(m.group(1).replace(",", "")) for m in map(ROWS_LINE.match, done.stdout.splitlines()) if m)
     return {"kind": "sf_assets", "wall_s": round(seconds, 2), "refresh_id": refresh_id, "rows": rows, **stages,
+            "profile_violations": profile_check(config, folder / "output"),
             "api_requests": requests, "api_breakdown": calls, "peak_rss_mb": sampler.peak_by_label(),
             "processes": sampler.processes(), "rss_series": sampler.samples}
+
+
+def profile_check(config: Path, output: Path) -> dict[str, list[str]]:
+    """Every Parquet file the refresh left in ``output`` checked against the configured profile: {file: violations}."""
+    from sf_assets.storage.parquet_profile import profile_violations
+
+    profile = (yaml.safe_load(config.read_text(encoding="utf-8")).get("output") or {}).get("parquet_profile", "gateway")
+    files = sorted(output.rglob("*.parquet"))
+    print(f"         Parquet profile {profile}: {len(files)} files checked", flush=True)
+    return {str(f.relative_to(output)): found for f in files if (found := profile_violations(f, profile))}
 
 
 def api_breakdown(before: dict, after: dict) -> dict:
@@ -179,6 +192,7 @@ def print_round(i: int, r: dict) -> None:
     print(f"round {i}: sf-assets run {s['wall_s']:.1f} s{ratio}; {s['rows']:,} rows; "
           f"{s['api_requests']} requests; peak RSS {s['peak_rss_mb']}")
     print(f"         API calls: {s['api_breakdown']}")
+    print(f"         files outside the Parquet profile: {s['profile_violations'] or 'none'}")
     print("         stages: " + ", ".join(f"{k} {v:.1f}" for k, v in s["stages"].items()))
     print(
         "         main RSS peak by stage (MB): "

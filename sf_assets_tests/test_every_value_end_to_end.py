@@ -1,6 +1,7 @@
 """The full Salesforce value domain through a real refresh, once per engine: every column of every
 dataset equals what the emulator's generator says, value for value (dates 1700-4000, millisecond
-datetimes, times, 18-digit currency, doubles 1e-15..9.9e17, Contact.Name, awkward text).
+datetimes, times, 18-digit currency, doubles 1e-15..9.9e17, Contact.Name, awkward text). Every output and share
+file is inside the gateway Parquet profile and DuckDB's reader returns the same values as pyarrow's.
 
 Expected values and types come from the emulator's own field definitions and generator, never
 from anything the pipeline wrote; the Power BI types are the documented mapping
@@ -11,6 +12,7 @@ import datetime as dt
 from decimal import Decimal
 
 import dagster as dg
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -18,6 +20,7 @@ import pytest
 
 from sf_assets.config import load_config
 from sf_assets.defs.driver import execute_refresh
+from sf_assets.storage.parquet_profile import profile_violations
 from sf_assets_tests.pipeline_helpers import write_config
 
 OBJECTS = [
@@ -121,6 +124,15 @@ def assert_equal_tables(name: str, got: pa.Table, expected: pa.Table, types: dic
         assert got.column(column).to_pylist() == want, (name, column)
 
 
+def assert_duckdb_reads_the_same(file) -> None:
+    """DuckDB's own Parquet reader (not Arrow's C++ one) returns every value pyarrow returns, in the same order."""
+    arrow = pq.read_table(file)
+    second = duckdb.connect().sql(f"SELECT * FROM read_parquet('{file.as_posix()}')").fetch_arrow_table()
+    assert second.column_names == arrow.column_names, file
+    for name in arrow.column_names:
+        assert second.column(name).to_pylist() == arrow.column(name).to_pylist(), (file, name)
+
+
 def expected_join(sql_name: str, tables: dict, types: dict) -> tuple[pa.Table, dict[str, pa.DataType]]:
     account, account_types = tables["Account"], types["Account"]
     if sql_name == "opportunity_account":
@@ -144,10 +156,16 @@ def test_every_value_reaches_power_bi_exactly(org, tmp_path, engine):
     datasets += [{"name": n, "sql": sql} for n, sql in JOINS.items()]
     dask = {"n_workers": 1, "threads_per_worker": 2, "memory_limit": "2GB"}
     path = write_config(org, tmp_path, objects=OBJECTS, datasets=datasets, transform={"engine": engine}, dask=dask,
-                        extraction={"chunk_size": 700}, paths={"share_dir": None})
+                        extraction={"chunk_size": 700}, paths={"create_share_dir": True},
+                        publish={"include_dataset_folder": True})
     with dg.instance_for_test() as instance:
         outcome = execute_refresh(load_config(path), instance)
     assert outcome.ok, outcome.failures
+    files = sorted((tmp_path / "output").rglob("*.parquet")) + sorted((tmp_path / "share").rglob("*.parquet"))
+    assert len([f for f in files if f.is_relative_to(tmp_path / "share")]) >= 2 * len(datasets)  # file + folder
+    for file in files:  # every published file: inside the gateway profile, and a second reader sees the same values
+        assert profile_violations(file) == [], file
+        assert_duckdb_reads_the_same(file)
 
     def output(name: str) -> pa.Table:
         return pq.read_table(tmp_path / "output" / name / f"{name}.parquet")

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sf_assets.config.drift import DriftConfig, MissingFieldRule
+from sf_assets.config.output import OutputConfig
 from sf_assets.config.schedule import ScheduleConfig
 
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
@@ -256,24 +257,6 @@ class DatasetConfig(_Model):
         if len(value) > MAX_DATASET_NAME:  # keeps output paths under Windows' MAX_PATH on a UNC share
             raise ValueError(f"dataset name '{value}' is longer than {MAX_DATASET_NAME} characters")
         return value
-
-
-class OutputConfig(_Model):
-    """Power BI Parquet output."""
-
-    consolidate_for_powerbi: bool = Field(True, description="Also write one consolidated snappy Parquet file.")
-    compression: Literal["snappy", "zstd", "gzip", "none"] = Field("snappy", description="Parquet codec; snappy "
-                                                                  "is safest for Power BI.")
-    row_group_rows: int = Field(1_000_000, gt=0, description="Rows per Parquet row group.")
-    max_rows_per_file: int = Field(5_000_000, gt=0, description="Rows per file of the partitioned dataset.")
-    max_file_size_mb: int = Field(256, gt=0, description="Approximate size cap per dataset file.")
-    decimals_as_float: bool = Field(False, description="Write currency/percent as float64 instead of decimal.")
-    cleanup_after_hours: float = Field(72.0, ge=0,
-                                       description="Temp files older than this are removed at refresh start.")
-    keep_versions: int = Field(2, ge=1, description="Output versions kept per dataset (the current one included).")
-    in_use_wait_s: float = Field(
-        300.0, ge=0, description="How long to wait for a Power BI file another program (Power BI Desktop) holds open "
-        "before the refresh's files are left as they were.")
 
 
 class PublishConfig(_Model):

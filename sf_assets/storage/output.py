@@ -159,7 +159,7 @@ def _dataset_files(
         return [folder / "part-0.parquet"]
     row_group = min(cfg.row_group_rows, max_rows)
     limits = PartitionedWriteLimits(max_rows_per_file=max_rows, row_group_rows=row_group, buffer_rows=row_group)
-    return write_partitioned(parts, schema, folder, partition_cols, limits, cfg.compression)
+    return write_partitioned(parts, schema, folder, partition_cols, limits, cfg.compression, cfg.parquet_profile)
 
 
 def _consolidated(
@@ -173,7 +173,7 @@ def _consolidated(
         log.warning("%s: %s; skipped", tmp.parent.name, message)
         return {"skipped": message}
     started = time.perf_counter()
-    consolidate(parts, tmp / name, schema, cfg.row_group_rows, cfg.compression)
+    consolidate(parts, tmp / name, schema, cfg.row_group_rows, cfg.compression, cfg.parquet_profile)
     timings["consolidate"] = time.perf_counter() - started
     return {"file": name}
 

@@ -13,12 +13,29 @@ import pyarrow.parquet as pq
 log = logging.getLogger(__name__)
 
 
-def writer_options(compression: str) -> dict[str, object]:
-    """ParquetWriter options Power BI reads: UTC microsecond timestamps, never INT96."""
+def writer_options(compression: str, profile: str = "gateway") -> dict[str, object]:
+    """ParquetWriter options, each passed explicitly so a pyarrow default never decides what a reader must know.
+
+    ``gateway`` (docs/VALUES.md): format 2.4, data page v1, only PLAIN / RLE / RLE_DICTIONARY encodings, UTC
+    microsecond timestamps (never INT96), decimals as FIXED_LEN_BYTE_ARRAY at every precision, statistics.
+    ``modern`` keeps the same types and pages and allows format 2.6 and zstd.
+    """
+    gateway = profile == "gateway"
     return {
+        "version": "2.4" if gateway else "2.6",  # 2.4: every logical type we write, no nanosecond timestamps
+        "data_page_version": "1.0",  # v2 pages are what older readers fail on
+        "use_dictionary": True,  # RLE_DICTIONARY, falling back to PLAIN when the dictionary grows too large
+        "use_byte_stream_split": False,
+        "column_encoding": None,  # no DELTA_* encodings
         "compression": None if compression == "none" else compression,
         "coerce_timestamps": "us",
+        "allow_truncated_timestamps": False,  # a timestamp finer than a microsecond fails instead of losing digits
         "use_deprecated_int96_timestamps": False,
+        "store_decimal_as_integer": False,  # every precision as FIXED_LEN_BYTE_ARRAY, as every reader knows it
+        "write_time_adjusted_to_utc": False,  # TIME: a time of day without a zone (isAdjustedToUTC false)
+        "write_statistics": True,
+        "write_page_index": False,
+        "store_schema": True,
     }
 
 
@@ -28,7 +45,8 @@ def has_room(folder: Path, needed_bytes: int) -> bool:
 
 
 def consolidate(
-    parts: Sequence[Path], target: Path, schema: pa.Schema, row_group_rows: int, compression: str = "snappy"
+    parts: Sequence[Path], target: Path, schema: pa.Schema, row_group_rows: int, compression: str = "snappy",
+    profile: str = "gateway",
 ) -> int:
     """Stream the parts' rows into ``target`` in row groups of ``row_group_rows``; returns rows.
 
@@ -37,7 +55,7 @@ def consolidate(
     rows = 0
     pending: list[pa.RecordBatch] = []
     pending_rows = 0
-    with pq.ParquetWriter(target, schema, **writer_options(compression)) as writer:
+    with pq.ParquetWriter(target, schema, **writer_options(compression, profile)) as writer:
         for part in parts:
             with pq.ParquetFile(part) as handle:
                 for batch in handle.iter_batches(batch_size=min(row_group_rows, 65_536)):

@@ -56,10 +56,10 @@ class PartitionedWriteLimits:
 
 def write_partitioned(
     parts: Sequence[Path], schema: pa.Schema, folder: Path, partition_cols: Sequence[str],
-    limits: PartitionedWriteLimits, compression: str,
+    limits: PartitionedWriteLimits, compression: str, profile: str = "gateway",
 ) -> list[Path]:
     """Write the parts' rows under ``folder`` by ``partition_cols`` (none: one rolling file series)."""
-    writer = _PartitionedWriter(schema, folder, list(partition_cols), limits, compression)
+    writer = _PartitionedWriter(schema, folder, list(partition_cols), limits, compression, profile)
     try:
         for part in parts:
             with pq.ParquetFile(part) as handle:
@@ -73,10 +73,10 @@ def write_partitioned(
 
 class _PartitionedWriter:
     def __init__(self, schema: pa.Schema, folder: Path, partition_cols: list[str], limits: PartitionedWriteLimits,
-                 compression: str) -> None:
+                 compression: str, profile: str) -> None:
         self.folder, self.partition_cols, self.limits = folder, partition_cols, limits
         self.file_schema = pa.schema([f for f in schema if f.name not in partition_cols])
-        self.options = writer_options(compression)
+        self.options = writer_options(compression, profile)
         self.partitions: dict[Key, _Partition] = {}
         self.open: OrderedDict[Key, None] = OrderedDict()  # least recently written first
         self.buffered_rows = 0
