@@ -10,8 +10,6 @@ from collections.abc import Iterable, Iterator, Mapping
 import numpy as np
 import pyarrow as pa
 
-from sf_assets.schema.address import address_key
-
 from .ids import IdSpace
 from .live import ChangeCounts, ChangeLog, Snapshot
 from .objects import DEFAULT_ROWS, OBJECTS
@@ -130,7 +128,9 @@ class DataGenerator:
             return self.ids(obj, idx)
         if f.type in ("address", "location"):
             parts = [self.column(obj, c, idx) for c in f.components]
-            keys = [address_key(f.name, c) for c in f.components] if f.type == "address" else ("latitude", "longitude")
+            prefix = f.name.removesuffix("Address")
+            keys = ([_lower_first(c.removeprefix(prefix)) for c in f.components] if f.type == "address"
+                    else ("latitude", "longitude"))
             return pa.StructArray.from_arrays(parts, names=list(keys))
         assert f.gen is not None
         sobj = self.sobject(obj)
@@ -202,3 +202,8 @@ class DataGenerator:
         """Rows of ``object_name`` created, updated and deleted from ``since`` to ``until`` (defaults as in
         ``held_still``): what the org's SOQL counts by CreatedDate / SystemModstamp / queryAll."""
         return self.live.counts(self.sobject(object_name).name, *self.live.window(since, until))
+
+
+def _lower_first(part: str) -> str:
+    """A component's key in an address's REST value (PostalCode → postalCode)."""
+    return part[:1].lower() + part[1:]

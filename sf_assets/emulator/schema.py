@@ -10,8 +10,6 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sf_assets.schema.address import address_components
-
 from .values import Flag, Gen, Integer, Later, Moment, Number, Text, WideDouble
 
 SOAP_TYPES = {
@@ -122,13 +120,11 @@ def address(prefix: str, null: float = 0.05) -> list[Field]:
         "Longitude": Number(-180_000000, 180_000000, 6, as_float=True, null=null),
     }
     fields = []
-    for name in address_components(compound, picklists=False):
-        part = name.removeprefix(prefix)
-        if part not in gens:
-            continue
+    for part in gens:  # Salesforce's order of an Address's components
         geo = part in ("Latitude", "Longitude")
-        fields.append(Field(name, "double" if geo else "textarea" if part == "Street" else "string", gens[part],
-                            precision=18 if geo else 0, scale=15 if geo else 0, compound_field_name=compound))
+        kind = "double" if geo else "textarea" if part == "Street" else "string"
+        fields.append(Field(prefix + part, kind, gens[part], precision=18 if geo else 0, scale=15 if geo else 0,
+                            compound_field_name=compound))
     return fields + [Field(compound, "address", components=tuple(f.name for f in fields), updateable=False)]
 
 

@@ -6,7 +6,8 @@ state and country/territory picklists are enabled
 (https://developer.salesforce.com/docs/platform/object-reference/guide/compound-fields-address.html).
 Bulk API 2.0 refuses compound fields, so a selected address becomes its components: from describe() when
 the org's catalog is known (the field planner), from here when it is not (the offline check's text plan).
-The emulator builds its addresses from here too (the one module of the product it imports).
+The emulator models the org's addresses on its own (it imports nothing of the product), so a wrong table here
+fails against it instead of agreeing with it.
 """
 
 from __future__ import annotations
@@ -28,8 +29,3 @@ def address_components(compound: str, *, picklists: bool = True) -> tuple[str, .
     prefix = compound.removesuffix(_SUFFIX)
     return tuple(prefix + part for part in ADDRESS_PARTS if picklists or part not in PICKLIST_PARTS)
 
-
-def address_key(compound: str, component: str) -> str:
-    """A component's key in the compound's REST value: (BillingAddress, BillingPostalCode) → postalCode."""
-    part = component.removeprefix(compound.removesuffix(_SUFFIX))
-    return part[:1].lower() + part[1:]
