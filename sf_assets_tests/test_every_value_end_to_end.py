@@ -154,7 +154,8 @@ def expected_join(sql_name: str, tables: dict, types: dict) -> tuple[pa.Table, d
 def test_every_value_reaches_power_bi_exactly(org, tmp_path, engine):
     datasets = [{"name": n, "sql": f"SELECT * FROM {o}"} for n, o in OWN.items()]
     datasets += [{"name": n, "sql": sql} for n, sql in JOINS.items()]
-    dask = {"n_workers": 1, "threads_per_worker": 2, "memory_limit": "2GB"}
+    # worker processes although the data is small: every value crosses a process boundary as on a large refresh
+    dask = {"n_workers": 1, "threads_per_worker": 2, "memory_limit": "2GB", "in_process_below_rows": 0}
     path = write_config(org, tmp_path, objects=OBJECTS, datasets=datasets, transform={"engine": engine}, dask=dask,
                         extraction={"chunk_size": 700}, paths={"create_share_dir": True},
                         publish={"include_dataset_folder": True})

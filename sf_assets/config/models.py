@@ -240,6 +240,16 @@ class DaskConfig(_Model):
     threads_per_worker: int = Field(1, ge=1, description="Threads per LocalCluster worker.")
     memory_limit: str = Field("3GB", description="Per worker, e.g. '3GB'.")
     spill_dir: Path | None = Field(None, description="Defaults to <work_dir>/dask-spill.")
+    in_process_below_rows: int = Field(
+        250_000, ge=0,
+        description="A run whose datasets read fewer staged rows than this runs them on worker threads in its own "
+                    "process (no worker processes to start, 2-3 s less; no per-worker memory limit); 0: always "
+                    "worker processes.")
+
+    def worker_processes(self, input_rows: int | None) -> bool:
+        """Whether a LocalCluster for datasets reading `input_rows` staged rows (None: unknown) gets worker
+        processes."""
+        return input_rows is None or input_rows >= self.in_process_below_rows
 
 
 class DatasetConfig(_Model):

@@ -32,7 +32,7 @@ from sf_assets.storage.state_db import state_session
 from sf_assets.storage.temp_owner import owner_tag, remove_dead_temps
 from sf_assets.transform.datasets import DatasetsReport, build_datasets
 from sf_assets.transform.engines import dataset_engine
-from sf_assets.transform.staged import referenced_tables
+from sf_assets.transform.staged import referenced_tables, rows_read, staged_tables
 
 log = logging.getLogger(__name__)
 
@@ -201,7 +201,8 @@ def record_outputs(config: PipelineConfig, refresh_id: str, outputs: OutputsRepo
 def _run_datasets(config: PipelineConfig, datasets: Sequence[DatasetConfig], parts_root: Path) -> DatasetsReport:
     if not datasets:
         return DatasetsReport(())
-    with dataset_engine(config.transform.engine).start(config, config.paths.work_dir) as runner:
+    input_rows = rows_read((ds.sql for ds in datasets), staged_tables(config.paths.staging_db))
+    with dataset_engine(config.transform.engine).start(config, config.paths.work_dir, input_rows=input_rows) as runner:
         return build_datasets(datasets, config.paths.staging_db, parts_root, runner)
 
 

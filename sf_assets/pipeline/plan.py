@@ -23,6 +23,7 @@ from sf_assets.salesforce.connection import SalesforceConnection
 from sf_assets.salesforce.governor import ApiGovernor
 from sf_assets.storage.chunk_keys import set_key_target
 from sf_assets.storage.field_mapping import load_plan
+from sf_assets.storage.job_slots import JobSlotFiles
 from sf_assets.storage.refresh_facts import get_fact, record_api_usage
 from sf_assets.storage.state_db import transaction
 
@@ -47,9 +48,9 @@ def extract_context(
     """An ExtractContext for the refresh (throttled when preflight found API usage above the warn threshold);
     a daily limit or an expired access token inside it becomes a recorded `RefreshStopped`. On the way out the
     last API usage Salesforce reported is recorded with its time."""
-    governor = ApiGovernor(
-        config.api_usage, config.extraction.max_concurrent_jobs, throttled=bool(get_fact(conn, refresh_id, "throttled"))
-    )
+    throttled = bool(get_fact(conn, refresh_id, "throttled"))
+    governor = ApiGovernor(config.api_usage, config.extraction.max_concurrent_jobs, throttled=throttled,
+                           shared_slots=JobSlotFiles(config.paths.state_db.parent))
     client = BulkClient(connection, governor, config.retry, config.extraction)
     try:
         with stops_at_once(conn, refresh_id, config.extraction.resume_window_hours):

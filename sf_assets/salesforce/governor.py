@@ -7,6 +7,10 @@ States follow the latest usage seen (usage only grows within Salesforce's rollin
 `stop()` halts at once on a `RefreshStop` (a daily limit, an expired access token): every later check
 raises that error again. `cancel()` does the same with `ExtractionCancelled` when the run is interrupted;
 every wait of the Bulk client (`pause`) is cut short by both.
+
+The job slots are this process's (`max_concurrent_jobs` threads at once) and, when `shared_slots` is given,
+also the machine's: a job starts only while its thread holds one of the slots every process of this install
+shares (`storage.job_slots`), so Bulk jobs stay within the limit when several runs extract at once.
 """
 
 from __future__ import annotations
@@ -15,10 +19,10 @@ import copy
 import dataclasses
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, Protocol
 
 from sf_assets.config.models import ApiUsageConfig
 from sf_assets.salesforce.api_usage import ApiUsage, usage_from_header
@@ -28,6 +32,15 @@ log = logging.getLogger(__name__)
 GovernorState = Literal["normal", "throttled", "halted"]
 THROTTLED_POLL_FACTOR = 4.0
 _SLOT_WAIT_S = 0.5
+_SHARED_SLOT_WAIT_S = 0.2
+
+
+class SharedJobSlots(Protocol):
+    """Job slots shared with other processes (`storage.job_slots.JobSlotFiles`)."""
+
+    def try_take(self, limit: int) -> Callable[[], None] | None:
+        """Hold one of slots 1..`limit`: its release function, or None when all are held."""
+        ...
 
 
 class ApiBudgetExceeded(RuntimeError):
@@ -41,8 +54,10 @@ class ExtractionCancelled(RuntimeError):
 class ApiGovernor:
     """Thread-safe API budget keeper and job semaphore (`max_concurrent_jobs`, 1 when throttled)."""
 
-    def __init__(self, policy: ApiUsageConfig, max_concurrent_jobs: int = 1, throttled: bool = False) -> None:
+    def __init__(self, policy: ApiUsageConfig, max_concurrent_jobs: int = 1, throttled: bool = False,
+                 shared_slots: SharedJobSlots | None = None) -> None:
         self.policy = policy
+        self._shared_slots = shared_slots
         self.max_concurrent_jobs = max_concurrent_jobs
         self._forced_throttle = throttled
         self._usage: ApiUsage | None = None
@@ -145,11 +160,28 @@ class ApiGovernor:
                 self._cond.wait(_SLOT_WAIT_S)
             self._active_jobs += 1
         try:
-            yield
+            release = self._take_shared_slot()
+            try:
+                yield
+            finally:
+                release()
         finally:
             with self._cond:
                 self._active_jobs -= 1
                 self._cond.notify_all()
+
+    def _take_shared_slot(self) -> Callable[[], None]:
+        """Wait for one of the machine's slots (cut short like `pause`); its release function."""
+        if self._shared_slots is None:
+            return lambda: None
+        waited = False
+        while (release := self._shared_slots.try_take(self.job_limit())) is None:
+            if not waited:
+                log.info("Waiting for a Bulk job slot: other runs of this install have %d Bulk job(s) open "
+                         "(extraction.max_concurrent_jobs)", self.job_limit())
+                waited = True
+            self.pause(_SHARED_SLOT_WAIT_S)
+        return release
 
     def _check_locked(self) -> None:
         if self._cancelled is not None:

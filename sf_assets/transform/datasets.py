@@ -15,14 +15,17 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt, wait_incrementing
 
 from sf_assets.config.models import DatasetConfig
 from sf_assets.storage.deletion import delete_when_free
-from sf_assets.transform.engine_result import EngineResult
 from sf_assets.transform.engines import SqlRunner
 from sf_assets.transform.staged import referenced_tables, staged_tables
+
+if TYPE_CHECKING:  # pandas, which engine_result imports, loads with the engine (transform.engines)
+    from sf_assets.transform.engine_result import EngineResult
 
 log = logging.getLogger(__name__)
 

@@ -58,10 +58,15 @@ class DaskSqlRunner:
 
 
 @contextmanager
-def start(config: PipelineConfig, work_dir: Path, *, trial: bool = False) -> Iterator[DaskSqlRunner]:
+def start(config: PipelineConfig, work_dir: Path, *, trial: bool = False,
+          input_rows: int | None = None) -> Iterator[DaskSqlRunner]:
     """The engine of `transform.engine: dask_sql` (`transform.engines`): a client of `config.dask`'s scheduler or
-    LocalCluster, closed on exit; `trial`: one worker thread in this process."""
-    client_of = dask_client(TRIAL_DASK, work_dir, processes=False) if trial else dask_client(config.dask, work_dir)
+    LocalCluster, closed on exit, its workers threads of this process when the datasets read fewer than
+    `dask.in_process_below_rows` staged rows; `trial`: one worker thread in this process."""
+    if trial:
+        client_of = dask_client(TRIAL_DASK, work_dir, processes=False)
+    else:
+        client_of = dask_client(config.dask, work_dir, processes=config.dask.worker_processes(input_rows))
     with client_of as client:
         yield DaskSqlRunner(client, config.output.decimals_as_float)
 

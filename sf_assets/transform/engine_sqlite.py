@@ -48,7 +48,8 @@ class SqliteRunner:
 
 
 @contextmanager
-def start(config: PipelineConfig, work_dir: Path, *, trial: bool = False) -> Iterator[SqliteRunner]:
+def start(config: PipelineConfig, work_dir: Path, *, trial: bool = False,
+          input_rows: int | None = None) -> Iterator[SqliteRunner]:
     """The engine of `transform.engine: sqlite` (`transform.engines`): no process, no cluster."""
     yield SqliteRunner(config.output.decimals_as_float)
 

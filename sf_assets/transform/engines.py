@@ -1,7 +1,8 @@
 """The dataset engines by the name `transform.engine` gives them: a new engine is its module plus one line here.
 
-An engine module has `start(config, work_dir, *, trial=False)`: a context manager that starts the engine once
-(a Dask client, nothing for SQLite) and yields a `SqlRunner`, which runs one dataset's SQL over the staged tables
+An engine module has `start(config, work_dir, *, trial=False, input_rows=None)`: a context manager that starts the
+engine once (a Dask client, nothing for SQLite; `input_rows`, the staged rows its datasets read, lets it start
+small for small inputs) and yields a `SqlRunner`, which runs one dataset's SQL over the staged tables
 into Parquet parts (`engine_result`). `trial` asks for the smallest in-process start (`sf-assets config check`
 runs every dataset's SQL on empty tables). Modules are imported when an engine starts, so a process that never
 builds with Dask never imports dask_sql (about 2 s). An unknown name is a configuration error.
@@ -13,11 +14,13 @@ import importlib
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 from sf_assets.config import ConfigError, PipelineConfig
-from sf_assets.transform.engine_result import EngineResult
 from sf_assets.transform.staged import StagedTable
+
+if TYPE_CHECKING:  # pandas, which engine_result imports, loads with the engine (~0.4 s a process otherwise)
+    from sf_assets.transform.engine_result import EngineResult
 
 
 class SqlRunner(Protocol):
@@ -33,7 +36,7 @@ class SqlRunner(Protocol):
 
 
 class _EngineModule(Protocol):
-    def start(self, config: PipelineConfig, work_dir: Path, *, trial: bool = False
+    def start(self, config: PipelineConfig, work_dir: Path, *, trial: bool = False, input_rows: int | None = None
               ) -> AbstractContextManager[SqlRunner]:
         ...
 
@@ -47,10 +50,11 @@ class DatasetEngine:
     kind: str  # the Dagster kind shown under each dataset's lineage node
     label: str  # the engine's name in words
 
-    def start(self, config: PipelineConfig, work_dir: Path, *, trial: bool = False
+    def start(self, config: PipelineConfig, work_dir: Path, *, trial: bool = False, input_rows: int | None = None
               ) -> AbstractContextManager[SqlRunner]:
         """Start the engine once for any number of datasets (see the module doc)."""
-        return cast(_EngineModule, importlib.import_module(self.module)).start(config, work_dir, trial=trial)
+        module = cast(_EngineModule, importlib.import_module(self.module))
+        return module.start(config, work_dir, trial=trial, input_rows=input_rows)
 
 
 ENGINES = {engine.name: engine for engine in (

@@ -69,3 +69,9 @@ def referenced_tables(sql: str, tables: Iterable[str]) -> list[str]:
     """The table names of ``tables`` (staged, or configured objects) that appear as a word in ``sql``
     (case-insensitive): what a dataset reads."""
     return [name for name in tables if re.search(rf"(?<![\w.]){re.escape(name)}(?!\w)", sql, re.IGNORECASE)]
+
+
+def rows_read(sqls: Iterable[str], tables: dict[str, StagedTable]) -> int:
+    """The staged rows the statements read together (each table counted once): what sizes a dataset build."""
+    read = {name for sql in sqls for name in referenced_tables(sql, tables)}
+    return sum(tables[name].rows for name in read)
