@@ -36,7 +36,7 @@ def _download_and_parse(sf, name: str, soql: str, out: Path) -> dict:
     folder = out / f"{name}_csv"
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    pages = getattr(sf.bulk2, name).download(soql, str(folder), max_records=PAGE_RECORDS, wait=1)
+    pages = getattr(sf.bulk2, name).download(soql, str(folder), max_records=PAGE_RECORDS, wait=0.2)
     downloaded = time.perf_counter()
     parse = pacsv.ParseOptions(newlines_in_values=True)  # Description and street values hold line breaks
     table = pa.concat_tables(

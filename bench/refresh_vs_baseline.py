@@ -1,6 +1,7 @@
 """`sf-assets run` against the straight-line script (issue 12), on the same emulated org, alternating.
 
     python bench/refresh_vs_baseline.py [--profile small|large|1m|10m] [--rounds 2] [--engine dask_sql|sqlite]
+                                        [--service-profile local|wan|slow] [--service rtt_ms=80,...]
                                         [--set section.key=value ...] [--tag NAME] [--keep DIR]
                                         [--out bench/results] [--py-spy] [--no-baseline]
 
@@ -10,7 +11,9 @@ otherwise, no share), then per round runs `bench/baseline_script.py` and `sf-ass
 --new-refresh` as child processes (alternating which goes first), sampling the RSS of each child's
 process tree (main, Dask workers) with psutil. Prints per-stage wall seconds, rows/s, peak RSS per
 process, API calls per million rows (the emulator's request counter) and the median ratio; writes
-`<out>/refresh_vs_baseline_<profile>_<engine>[_<tag>].json` and `.png` (stage bars, RSS over time).
+`<out>/refresh_vs_baseline_<profile>_<engine>[_<service profile>][_<tag>].json` and `.png` (stage bars, RSS
+over time). --service-profile makes the org far away for both (docs/EMULATOR.md "A far-away org"); cap
+`--service conn_bytes_per_s=...` low enough that the emulator's CPU (~10 MB/s of CSV on 2 cores) is not measured.
 --no-baseline runs only the refresh (memory at sizes where the script would not fit; no ratio).
 After each refresh every Parquet file in the output folder is checked against `output.parquet_profile`
 (`storage/parquet_profile.py`): the files outside it are printed and kept in the JSON. With --py-spy the
@@ -34,6 +37,9 @@ from pathlib import Path
 
 import yaml
 from process_tree_rss import TreeSampler, own_peak_mb
+
+from sf_assets.emulator.service import PROFILES as SERVICE_PROFILES
+from sf_assets.emulator.service import service_profile
 
 HERE = Path(__file__).resolve().parent
 BIN = Path(sys.executable).parent
@@ -214,17 +220,27 @@ def main() -> None:
                         help="only `sf-assets run` (memory at sizes where the script would not fit): no ratios")
     parser.add_argument("--keep", type=Path, help="work in this folder and keep it (default: a temp folder)")
     parser.add_argument("--py-spy", action="store_true", help="profile the refresh with py-spy (slower)")
+    parser.add_argument("--service-profile", choices=sorted(SERVICE_PROFILES), default="local",
+                        help="how far away the emulated org answers (both the refresh and the script)")
+    parser.add_argument("--service", default="", metavar="NAME=VALUE,...",
+                        help="override the service profile's parameters, e.g. conn_bytes_per_s=500000")
     args = parser.parse_args()
     from sf_assets.emulator import EmulatorOrg, OrgSettings
 
+    try:
+        service = service_profile(args.service_profile, args.service)
+    except ValueError as exc:
+        parser.error(str(exc))
+
     counts = {"Contact": 10, "Widget__c": 10, **PROFILES[args.profile]}
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"refresh_vs_baseline_{args.profile}_{args.engine}{'_' + args.tag if args.tag else ''}"
+    far = "" if service.is_local else f"_{args.service_profile}"
+    stem = args.out / f"refresh_vs_baseline_{args.profile}_{args.engine}{far}{'_' + args.tag if args.tag else ''}"
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
     with (
         contextlib.nullcontext(str(args.keep)) if args.keep else tempfile.TemporaryDirectory(prefix="sf_bench_") as tmp,
-        EmulatorOrg(OrgSettings(rows=counts, state_dir=Path(tmp) / "org")) as org,
+        EmulatorOrg(OrgSettings(rows=counts, state_dir=Path(tmp) / "org", service=service)) as org,
     ):
         folder = Path(tmp)
         state_file = org.write_state_file(folder / "org.json")
@@ -243,7 +259,7 @@ def main() -> None:
             print_round(i, result)
         emulator_peak = own_peak_mb()
     summary = {"profile": args.profile, "engine": args.engine, "counts": PROFILES[args.profile], "overrides": args.set,
-               "command": " ".join(sys.argv),
+               "command": " ".join(sys.argv), "service": service.describe(),
                "emulator_peak_rss_mb": round(emulator_peak, 1), "load_average_at_end": os.getloadavg(),
                **summarize(rounds), "rounds": rounds}
     stem.with_name(stem.name + ".json").write_text(json.dumps(summary, indent=1))

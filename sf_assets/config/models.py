@@ -155,7 +155,10 @@ class ExtractionConfig(_Model):
     max_concurrent_jobs: int = Field(2, ge=1, le=2, description="Bulk jobs at once, across threads and runs.")
     max_records_per_page: int = Field(
         400_000, gt=0, description="maxRecords of each results page; above chunk_size, a chunk is one page.")
-    poll_initial_s: float = Field(0.2, gt=0, description="First wait between job status polls (doubles).")
+    poll_initial_s: float = Field(0.2, gt=0, description="Shortest wait between job status polls.")
+    poll_fraction: float = Field(
+        0.25, gt=0, le=1, description="Each wait between job status polls is at most this fraction of the time the "
+        "job has been waited for, so a processed job is noticed within that fraction of its processing time.")
     poll_max_s: float = Field(30.0, gt=0, description="Longest wait between job status polls.")
     resume_window_hours: float = Field(20.0, ge=0, description="An unfinished refresh younger than this is resumed.")
     job_timeout_minutes: float = Field(240.0, gt=0, description="Abort a Bulk job that has not completed by then.")
@@ -207,7 +210,8 @@ class PathsConfig(_Model):
 class PreflightConfig(_Model):
     """Checks before any extraction."""
 
-    min_free_disk_gb: float = Field(20.0, ge=0, description="Free space required on work and output drives.")
+    min_free_disk_gb: float = Field(20.0, ge=0, description="Free space each drive of work, staging and output must "
+                                    "keep beyond what preflight predicts the refresh needs there (decimal GB).")
     catalog_ttl_hours: float = Field(24.0, ge=0, description="Reuse cached describe() results younger than this "
         "(never for `SELECT *`, a SOQL field it lacks, or a field Salesforce rejects: INVALID_FIELD).")
 

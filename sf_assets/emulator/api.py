@@ -11,6 +11,7 @@ from .limits import CONCURRENCY, TOTAL_REQUESTS
 from .org_api import Org
 from .plan import QueryPlan
 from .rest import describe, sobject_summary
+from .result_pages import refuse_results, result_pages
 from .server import DATA, Handler
 from .soql import SoqlError
 
@@ -168,6 +169,8 @@ def _jobs(org: Org, h: Handler, method: str, version: str, rest: str, query: dic
         return h.send_error_json(404, "NOT_FOUND", "The requested resource does not exist")
     if parts[1:] == ["results"] and method == "GET":
         return _results(org, h, job, version, query)
+    if parts[1:] == ["resultPages"] and method == "GET":
+        return result_pages(org, h, job, version, query, DEFAULT_MAX_RECORDS)
     if parts[1:]:
         return h.send_error_json(404, "NOT_FOUND", "The requested resource does not exist")
     if method == "GET":
@@ -203,7 +206,8 @@ def _create_job(org: Org, h: Handler, version: str, body: bytes) -> None:
     plan = QueryPlan(org.data, spec.get("query") or "", all_rows=operation == "queryAll", bulk=True, schema=org.schema)
     obj = plan.sobject.name
     job = Job(org.jobs.new_id(), plan, operation, version, delimiter, line_ending,
-              fail=org.jobs.should_fail(obj, org.faults.job_fail_once), extra_polls=org.faults.slow_jobs)
+              fail=org.jobs.should_fail(obj, org.faults.job_fail_once), extra_polls=org.faults.slow_jobs,
+              processing_s=org.service.processing_s(plan.count()) if org.service.timed_jobs else None)
     if job.fail:
         org.stats.add("errors", "job_fail_once")
     org.jobs.add(job)
@@ -212,11 +216,8 @@ def _create_job(org: Org, h: Handler, version: str, body: bytes) -> None:
 
 
 def _results(org: Org, h: Handler, job: Job, version: str, query: dict[str, str]) -> None:
-    if job.api_version != version:
-        return h.send_error_json(409, "INVALIDJOBSTATE", f"This job was created with API version {job.api_version}; "
-                                 f"get its results with the same version (requested {version})")
-    if job.state != "JobComplete":
-        return h.send_error_json(400, "INVALIDJOBSTATE", f"Job {job.id} is not complete (state {job.state})")
+    if refuse_results(h, job, version):
+        return
     try:
         max_records = int(query.get("maxRecords") or DEFAULT_MAX_RECORDS)
         idx, locator = job.page(query.get("locator") or None, max_records)

@@ -13,6 +13,7 @@ from .live import LiveRates
 from .objects import DEFAULT_ROWS, OBJECTS
 from .org import EmulatorOrg, OrgSettings
 from .schema import parse_schema_changes
+from .service import PARAMETERS, PROFILES, service_profile
 
 
 def parse_rows(spec: str) -> dict[str, int]:
@@ -49,6 +50,12 @@ def add_serve_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--empty-result", choices=EMPTY_RESULT_FORMS, default=DEFAULT_EMPTY_RESULT,
                    help="what a Bulk query job without records answers for its results: no body, the CSV header "
                         "line, or Bulk 1.0's 'Records not found for this query' (see docs/EMULATOR.md)")
+    p.add_argument("--service-profile", choices=sorted(PROFILES), default="local",
+                   help="how far away the org answers: local (at CPU speed), wan (80 ms, 8 MB/s per connection, "
+                        "jobs 100k rows/s, 2 s minimum) or slow (200 ms, 2 MB/s, 20k rows/s, 5 s): docs/EMULATOR.md")
+    p.add_argument("--service", default="", metavar="NAME=VALUE,...",
+                   help=f"override parameters of the service profile, e.g. rtt_ms=80,conn_bytes_per_s=500000 "
+                        f"({', '.join(PARAMETERS)})")
     p.add_argument("--state-file", type=Path, default=Path("var/org/org.json"),
                    help="where to write URL, token and CA path, owner-only (default: the one "
                         "config/pipeline.yaml reads, from the repo root)")
@@ -66,6 +73,7 @@ def run_serve(args: argparse.Namespace) -> int:
                                port=args.port, live=LiveRates.parse(args.live_changes),
                                schema_changes=",".join(map(str, parse_schema_changes(args.schema_changes))),
                                empty_result=args.empty_result,
+                               service=service_profile(args.service_profile, args.service),
                                state_dir=args.state_dir or args.state_file.parent)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -75,7 +83,7 @@ def run_serve(args: argparse.Namespace) -> int:
     previous = {s: signal.signal(s, lambda *_: stop.set()) for s in stop_signals}  # SIGBREAK: Ctrl+Break on Windows
     with EmulatorOrg(settings) as org:
         org.write_state_file(args.state_file)
-        print(f"instance_url: {org.instance_url}\nca_path: {org.ca_path}\n"
+        print(f"instance_url: {org.instance_url}\nca_path: {org.ca_path}\nservice: {org.service.describe()}\n"
               f"state_file: {args.state_file} (holds the access token; readable by you only)", flush=True)
         try:
             while not stop.wait(0.5):

@@ -23,6 +23,7 @@ from .objects import DEFAULT_ROWS
 from .rest import Cursors
 from .schema import SchemaChanges
 from .server import Handler, OrgServer
+from .service import ServiceProfile
 from .tls import ensure_certificates, ensure_jwt_key
 
 CREDENTIALS = {
@@ -47,6 +48,7 @@ class OrgSettings:
     live: LiveRates = field(default_factory=LiveRates)
     schema_changes: str = ""  # e.g. "drop:Opportunity.Description,add:Widget__c.Memo__c:string"
     empty_result: str = DEFAULT_EMPTY_RESULT  # a 0-record job's results body: empty | header | not_found
+    service: ServiceProfile = field(default_factory=ServiceProfile)  # how far away it answers (default: local)
 
 
 class EmulatorOrg:
@@ -58,6 +60,7 @@ class EmulatorOrg:
         self.data = DataGenerator(self.settings.rows, self.settings.seed)
         self.data.live.set_rates(self.settings.live)
         self.faults = self.settings.faults
+        self.service = self.settings.service
         self.empty_result = check_empty_result_form(self.settings.empty_result)
         self.stats = Counters()
         self.jobs = JobStore()

@@ -11,6 +11,7 @@ from .jobs import JobStore
 from .limits import DailyLimits
 from .rest import Cursors
 from .schema import SchemaChanges
+from .service import ServiceProfile
 
 
 class Org(Protocol):
@@ -26,6 +27,7 @@ class Org(Protocol):
     empty_result: str
     daily: DailyLimits
     schema: SchemaChanges
+    service: ServiceProfile
 
     def handle(self, h: Any, method: str, path: str, query: dict[str, str], body: bytes) -> None: ...
     def counters(self) -> dict[str, Any]: ...

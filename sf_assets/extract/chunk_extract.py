@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -172,17 +173,18 @@ def _attempt(ctx: ExtractContext, plan: FieldPlan, key: ChunkKey, dest: Path, la
         tracker.set_job(key, None, None)
         delete_when_free(parts_dir)
     parts_dir.mkdir(parents=True, exist_ok=True)
-    with (
-        client.governor.job_slot(),
-        open_query_job(
-            client, plan_soql(plan, state.id_lo, state.id_hi), query_all=query_all, resume=resume, label=label
-        ) as job,
-    ):
+    processing = ExitStack()  # a job slot, from before the job is created until Salesforce has processed it
+    if resume is None or resume.state != "JobComplete":
+        processing.enter_context(client.governor.job_slot())
+    with processing, open_query_job(
+        client, plan_soql(plan, state.id_lo, state.id_hi), query_all=query_all, resume=resume, label=label
+    ) as job:
         try:
             if resume is None:
                 tracker.set_job(key, job.info.id, job.info.api_version)
             note_progress(_JOB_OPEN, "job status")
             info = job.info if job.info.state == "JobComplete" else job.wait()
+            processing.close()  # processed: its download does not hold the slot, the next job can be created
             note_progress(_JOB_DONE, f"page {tracker.get(key).pages_done + 1}")
             _fetch_pages(ctx, job, plan, key, parts_dir, label)
             parts = [_part(parts_dir, page) for page in range(1, tracker.get(key).pages_done + 1)]

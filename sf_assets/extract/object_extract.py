@@ -1,6 +1,7 @@
-"""Extract every planned chunk of one object: at most max_concurrent_jobs Bulk jobs in flight.
+"""Extract every planned chunk of one object: at most max_concurrent_jobs Bulk jobs being processed at once.
 
-Chunks run on a small thread pool; the governor's job slots bound the jobs (1 when throttled).
+Chunks run on a small thread pool; the governor's job slots bound the jobs being processed (1 when throttled),
+and as many more threads download the pages of jobs already processed.
 A failed chunk does not stop the others; an interrupt (KeyboardInterrupt, run termination)
 cancels the governor so that every worker aborts its open job at its next check. A `RefreshStop`
 (a daily limit, an expired access token) stops the governor the same way and is raised once every
@@ -56,7 +57,9 @@ def _extract_object(ctx: ExtractContext, plan: FieldPlan, query_all: bool, chunk
     if not ids:
         return outcome
     governor = ctx.client.governor
-    workers = min(governor.max_concurrent_jobs, len(ids))
+    # A job holds its slot only until Salesforce has processed it (`chunk_extract`): one more thread per slot
+    # downloads a processed job's pages while the next job is created and processed.
+    workers = min(2 * governor.max_concurrent_jobs, len(ids))
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=f"extract-{plan.object_name}")
     try:
         futures: dict[Future[ChunkResult], str] = {

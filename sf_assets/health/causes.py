@@ -177,7 +177,7 @@ def _known(exc: BaseException) -> Cause | None:
     if type(exc).__name__ == "TooManyChunks":  # extract/ imports health/: by name; its line names the fix
         return Cause(text, fix_first=True)
     if type(exc).__name__ == "PreflightError" and text.startswith("Not enough disk space"):  # pipeline/: above us
-        return Cause(text, f"free space there (or move paths.work_dir / output_dir), {RESUMES}")
+        return Cause(text, f"free space there (or move paths.work_dir, staging_db or output_dir), {RESUMES}")
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
         return Cause(f"the disk is full{' at ' + str(exc.filename) if exc.filename else ''}", f"free space, {RESUMES}")
     if isinstance(exc, PublishError):

@@ -108,6 +108,7 @@ class HealthReport:
     api_usage_start: ApiUsage | None = None
     api_usage_end: ApiUsage | None = None
     disk_free_start: dict[str, DiskFree] = field(default_factory=dict)
+    disk_forecast: Mapping[str, Any] | None = None  # preflight's prediction of the refresh's peak disk
     disk_free_end: dict[str, DiskFree] = field(default_factory=dict)
     dask: Mapping[str, Any] = field(default_factory=dict)
     sqlite: Mapping[str, Any] = field(default_factory=dict)

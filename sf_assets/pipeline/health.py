@@ -121,7 +121,8 @@ def _render(config: PipelineConfig, refresh_id: str, run_ids: Sequence[str], end
         errors=Messages.of(list(dict.fromkeys(health_errors(facts).values()))),
         warnings=Messages.of(list(dict.fromkeys([*keyed_warnings.values(), *retried]))),
         api_usage_start=_usage(facts.get("api_usage_start")), api_usage_end=usage_end,
-        disk_free_start=_disk_start(facts.get("disk_free_start")), disk_free_end=end.disk_free,
+        disk_free_start=_disk_start(facts.get("disk_free_start")), disk_forecast=facts.get("disk_forecast"),
+        disk_free_end=end.disk_free,
         dask={"engine": config.transform.engine, **config.dask.model_dump(mode="json")},  # the JSON's shape of before
         sqlite=end.sqlite, final_files=end.final_files,
         published=_published(facts), outputs=facts.get("outputs") or {}, sections=sections,

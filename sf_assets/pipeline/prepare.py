@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import sqlite3
@@ -14,22 +15,26 @@ from pathlib import Path
 from typing import Any
 
 from sf_assets.config.models import ApiUsageConfig, ObjectConfig, PathsConfig, PipelineConfig, RetryConfig
-from sf_assets.extract.tracker import extracted_sizes
 from sf_assets.observability.logs import log_context
+from sf_assets.pipeline.catalog import build_catalog
+from sf_assets.pipeline.disk_forecast import DiskForecast, area_paths, drive_of, forecast_disk
 from sf_assets.pipeline.field_plans import plan_object_fields, record_plan
+from sf_assets.publish.units import human_bytes
 from sf_assets.salesforce.api_usage import ApiUsage, usage_from_limits
+from sf_assets.salesforce.catalog import sf_describer
 from sf_assets.salesforce.counts import count_rows
+from sf_assets.salesforce.errors import RefreshStop
 from sf_assets.salesforce.metadata import ObjectMeta
 from sf_assets.salesforce.retry import call_with_retry
 from sf_assets.salesforce.soql import parse_soql
 from sf_assets.schema.field_plan import FieldPlan
 from sf_assets.storage.deletion import delete_when_free, retry_pending_deletes
+from sf_assets.storage.field_mapping import load_plan
 from sf_assets.storage.refresh_facts import add_health_warning, put_fact, record_api_usage
 from sf_assets.storage.state_db import transaction
 
 log = logging.getLogger(__name__)
 GB = 1024**3
-DEFAULT_BYTES_PER_ROW = 600  # chunk Parquet + staging row + output row, before the first refresh measures it
 
 
 class PreflightError(RuntimeError):
@@ -58,7 +63,8 @@ class PreflightReport:
     throttled: bool
     disks: list[DiskStatus]
     estimates: dict[str, int]
-    needed_bytes: int
+    needed_bytes: int  # beyond what the refresh's areas hold now, every drive together
+    forecast: DiskForecast
     warnings: list[str] = field(default_factory=list)
 
 
@@ -87,19 +93,42 @@ def share_warning(share_dir: Path | None) -> str | None:
     return f"Share {share_dir} is not reachable: publishing will fail until it is"
 
 
-def check_disk(folders: Iterable[Path], min_free_gb: float, needed_bytes: int) -> list[DiskStatus]:
-    """Free space of each folder's drive; raises when below the minimum plus this refresh's estimate."""
+def disk_status(folders: Iterable[Path]) -> list[DiskStatus]:
+    """Free and total space of each folder's drive."""
     usages = {f: shutil.disk_usage(f) for f in dict.fromkeys(folders)}
-    statuses = [DiskStatus(f, usage.free, usage.total) for f, usage in usages.items()]
-    required = int(min_free_gb * GB) + needed_bytes
-    for status in statuses:
-        if status.free_bytes < required:
+    return [DiskStatus(f, usage.free, usage.total) for f, usage in usages.items()]
+
+
+def share_space_warning(share_dir: Path | None, needed: int) -> str | None:
+    """A warning when the reachable share has less free space than the published files need."""
+    try:
+        free = shutil.disk_usage(share_dir).free if share_dir is not None and share_dir.is_dir() else None
+    except OSError:
+        return None
+    if free is None or free >= needed:
+        return None
+    return (f"Share {share_dir} has {human_bytes(free)} free, the published files need about {human_bytes(needed)}: "
+            "publishing will fail until space is freed there")
+
+
+def drive_needs(forecast: DiskForecast, config: PipelineConfig) -> dict[str, dict[str, int]]:
+    """Bytes each drive's areas will hold beyond what they hold now: {drive: {area: bytes}} (areas on one drive
+    summed at their common largest moment)."""
+    drives: dict[str, list[str]] = {}
+    for area, paths in area_paths(config).items():
+        drives.setdefault(drive_of(paths[0]), []).append(area)
+    return {drive: forecast.growth(areas) for drive, areas in drives.items()}
+
+
+def check_disk(needs: Mapping[str, Mapping[str, int]], free: Mapping[str, int], min_free_gb: float) -> None:
+    """Raises when a drive's forecast (`needs`) plus the minimum exceeds its `free` bytes."""
+    for drive, areas in needs.items():
+        needed = sum(areas.values())
+        if free[drive] < needed + min_free_gb * 1e9:
+            parts = ", ".join(f"{area} {human_bytes(size)}" for area, size in areas.items())
             raise PreflightError(
-                f"Not enough disk space on {status.path}: {status.free_gb:.1f} GB free, "
-                f"{required / GB:.1f} GB needed ({min_free_gb:g} GB minimum + {needed_bytes / GB:.1f} GB for this "
-                "refresh)"
-            )
-    return statuses
+                f"Not enough disk space: this refresh needs about {human_bytes(needed)} on {drive} ({parts}) plus "
+                f"the {min_free_gb:.12g} GB minimum; {human_bytes(free[drive])} free")
 
 
 def check_api_usage(
@@ -139,14 +168,27 @@ def estimate_rows(query: Callable[..., Mapping], objects: Iterable[ObjectConfig]
     return estimates
 
 
-def needed_bytes(estimates: Mapping[str, int], bytes_per_row: Mapping[str, float]) -> int:
-    """Disk this refresh needs: rows x measured bytes/row (default before the first measurement)."""
-    return int(sum(rows * bytes_per_row.get(name, DEFAULT_BYTES_PER_ROW) for name, rows in estimates.items()))
-
-
-def measured_bytes_per_row(conn: sqlite3.Connection) -> dict[str, float]:
-    """Bytes per row of each object's chunk files in earlier refreshes (x3: chunks, staging, output)."""
-    return {obj: 3.0 * size / rows for obj, (size, rows) in extracted_sizes(conn).items() if rows}
+def field_plans_for_forecast(sf: Any, config: PipelineConfig, conn: sqlite3.Connection,
+                             refresh_id: str) -> dict[str, FieldPlan]:
+    """Each object's field plan: the stored one, else (first refresh) planned now from describe(), which the
+    catalog step then finds cached; an object that cannot be planned yet is left out (its field plan step says why)."""
+    plans: dict[str, FieldPlan] = {}
+    for obj in config.objects:
+        with contextlib.suppress(KeyError):
+            plans[obj.name] = load_plan(conn, obj.name)
+    missing = [obj for obj in config.objects if obj.name not in plans]
+    if not missing:
+        return plans
+    try:
+        catalog = build_catalog(sf_describer(sf), missing, conn, ttl_hours=config.preflight.catalog_ttl_hours,
+                                retry=config.retry)
+        for obj in missing:
+            plans[obj.name] = plan_object_fields(config, obj, catalog, conn, refresh_id)
+    except RefreshStop:  # a daily limit, an expired token: the refresh stops now
+        raise
+    except Exception as exc:  # the catalog or field plan step fails on it next, with the line that names it
+        log.debug("Disk forecast without the field plans of %s: %s", ", ".join(o.name for o in missing), exc)
+    return plans
 
 
 def run_preflight(sf: Any, config: PipelineConfig, conn: sqlite3.Connection, refresh_id: str,
@@ -165,8 +207,19 @@ def run_preflight(sf: Any, config: PipelineConfig, conn: sqlite3.Connection, ref
 
     usage, throttled = check_api_usage(read_usage, config.api_usage, sleep)
     estimates = estimate_rows(sf.query, config.objects, config.retry)
-    needed = needed_bytes(estimates, measured_bytes_per_row(conn))
-    disks = check_disk([config.paths.work_dir, config.paths.output_dir], config.preflight.min_free_disk_gb, needed)
+    forecast = forecast_disk(config, conn, estimates, field_plans_for_forecast(sf, config, conn, refresh_id))
+    needs = drive_needs(forecast, config)
+    free = {drive: shutil.disk_usage(drive).free for drive in needs}
+    with transaction(conn):  # in the health JSON of a refused refresh too
+        put_fact(conn, refresh_id, "disk_forecast", {
+            **forecast.to_dict(),
+            "drives": {drive: {"needed_bytes": areas, "free_bytes": free[drive]} for drive, areas in needs.items()}})
+    check_disk(needs, free, config.preflight.min_free_disk_gb)
+    share = share_space_warning(config.paths.share_dir, forecast.share)
+    if share:
+        log.warning(share)
+        warnings.append(share)
+    disks = disk_status([config.paths.work_dir, config.paths.output_dir, config.paths.staging_db.parent])
     now = datetime.now(UTC).isoformat()
     with transaction(conn):
         conn.executemany(
@@ -178,7 +231,10 @@ def run_preflight(sf: Any, config: PipelineConfig, conn: sqlite3.Connection, ref
         record_api_usage(conn, refresh_id, usage.to_dict())
         put_fact(conn, refresh_id, "disk_free_start",
                  {str(d.path): {"free_bytes": d.free_bytes, "total_bytes": d.total_bytes} for d in disks})
-    return PreflightReport(usage, throttled, disks, estimates, needed, warnings)
+        if share:
+            add_health_warning(conn, refresh_id, "share_space", share)
+    needed = sum(sum(areas.values()) for areas in needs.values())
+    return PreflightReport(usage, throttled, disks, estimates, needed, forecast, warnings)
 
 
 def schema_dir(config: PipelineConfig) -> Path:

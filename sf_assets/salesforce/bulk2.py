@@ -251,14 +251,15 @@ class QueryJob:
         self.label = label
 
     def wait(self) -> JobInfo:
-        """Poll (poll_initial_s doubling to poll_max_s, longer when throttled) until JobComplete.
+        """Poll until JobComplete, fast at first and backing off with the job's time: each wait is
+        `poll_fraction` of the time waited so far, within poll_initial_s..poll_max_s (longer when throttled).
 
         Raises BulkJobFailed (Failed/Aborted), BulkPermanentError (failed on an invalid query or
         field, or not done within job_timeout_minutes) and ApiBudgetExceeded from the governor.
         """
         client, cfg = self.client, self.client.extraction
-        deadline = time.monotonic() + cfg.job_timeout_minutes * 60
-        delay = cfg.poll_initial_s
+        started = time.monotonic()
+        deadline = started + cfg.job_timeout_minutes * 60
         while True:
             client.governor.check()
             self.info = info = client.get_job(self.info.id, self.info.api_version, label=self.label)
@@ -268,8 +269,9 @@ class QueryJob:
                 raise job_failure(info)
             if time.monotonic() >= deadline:
                 raise BulkPermanentError(f"Bulk job {info.id} not complete after {cfg.job_timeout_minutes:g} minutes")
-            client.sleep(client.governor.poll_delay(delay))
-            delay = min(delay * 2, cfg.poll_max_s)
+            waited = time.monotonic() - started
+            client.sleep(client.governor.poll_delay(min(max(cfg.poll_initial_s, cfg.poll_fraction * waited),
+                                                        cfg.poll_max_s)))
 
     def results_page(self, locator: str | None, max_records: int) -> ResultsPage:
         """Open one results page of this job, with the job's own API version."""

@@ -99,9 +99,9 @@ CASES = {
                            "starts a new refresh."),)),
     "disk": Case(
         sections={"preflight": {"min_free_disk_gb": 100000}},
-        commands=((RUN, 1, "preflight: Not enough disk space on …: … GB free, 100000.0 GB needed (100000 GB minimum + "
-                           "0.0 GB for this refresh): free space there (or move paths.work_dir / output_dir), "
-                           f"{RESUMES}"),)),
+        commands=((RUN, 1, "preflight: Not enough disk space: this refresh needs about … on … (work …, staging …, "
+                           "output …) plus the 100000 GB minimum; … free: free space there (or move paths.work_dir, "
+                           f"staging_db or output_dir), {RESUMES}"),)),
     "chunk failures": Case(
         faults="reset:1",
         commands=((RUN, 1, "1 chunk of Account failed: connection reset by Salesforce while downloading results (3 "

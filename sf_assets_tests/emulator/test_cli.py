@@ -28,7 +28,8 @@ def test_parse_rows() -> None:
             parse_rows(bad)
 
 
-@pytest.mark.parametrize("argv", [("--rows", "Nope=3"), ("--faults", "boom:1"), ("--live-changes", "every=week")])
+@pytest.mark.parametrize("argv", [("--rows", "Nope=3"), ("--faults", "boom:1"), ("--live-changes", "every=week"),
+                                  ("--service", "rtt=30")])
 def test_bad_specs_exit_2(argv: tuple[str, ...], capsys: pytest.CaptureFixture[str]) -> None:
     args = _args(*argv)
     assert args.func(args) == 2

@@ -1,4 +1,4 @@
-"""A refresh killed mid-chunk resumes: finished chunks are kept, the cut chunk continues from its locator.
+"""A refresh killed mid-chunk resumes: finished chunks are kept, the cut chunks continue from their locators.
 
 The kill is `Popen.kill()`: SIGKILL on POSIX, TerminateProcess on Windows; no clean-up runs in the child.
 """
@@ -50,7 +50,10 @@ def test_killed_mid_refresh_then_resume(org, connection, plans, tmp_path):
     at_kill = {s.key.chunk_id: s for s in tracker.chunks(refresh_id, "Opportunity")}
     first = org.counters()
     finished = {c for c, s in at_kill.items() if s.status == "success"}
-    (cut,) = [s for s in at_kill.values() if s.status == "running"]
+    # the chunks cut: one job's slot plus one downloading thread (`object_extract`), so two at most, one of them
+    # mid-download; the other downloading too, or its job being processed, or waiting for the slot with no job yet
+    started = [s for s in at_kill.values() if s.status == "running"]
+    assert 1 <= len(started) <= 2 and any(s.pages_done >= 3 for s in started)
     mtimes = {c: Path(at_kill[c].file_path).stat().st_mtime_ns for c in finished}
     # every page the first run fetched is recorded, except at most the one in flight
     recorded = sum(s.pages_done for s in at_kill.values()) + 1  # + the planner's Id page
@@ -65,11 +68,12 @@ def test_killed_mid_refresh_then_resume(org, connection, plans, tmp_path):
 
     final = {s.key.chunk_id: s for s in tracker.chunks(refresh_id, "Opportunity")}
     assert all(s.status == "success" for s in final.values())
-    assert final[cut.key.chunk_id].job_id == cut.job_id  # resumed from the saved locator of the same job
+    # every cut chunk with a job resumed it (from its saved locator): no new job for it
+    assert all(final[s.key.chunk_id].job_id == s.job_id for s in started if s.job_id)
     assert all(Path(final[c].file_path).stat().st_mtime_ns == mtimes[c] for c in finished)
     counters = org.counters()
-    queued = [c for c, s in at_kill.items() if s.status == "queued"]
-    assert counters["jobs_created"]["Opportunity"] - first["jobs_created"]["Opportunity"] == len(queued)
+    without_job = [c for c, s in at_kill.items() if s.status == "queued" or (s in started and not s.job_id)]
+    assert counters["jobs_created"]["Opportunity"] - first["jobs_created"]["Opportunity"] == len(without_job)
     assert counters["pages"] - first["pages"] == sum(final[c].pages_done - at_kill[c].pages_done
                                                      for c in final if c not in finished)
     assert tracker.conn.execute("SELECT status FROM refreshes").fetchall() == [("success",)]

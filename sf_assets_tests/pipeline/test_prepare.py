@@ -48,7 +48,8 @@ def test_usage_falling_during_wait_continues_unthrottled(org, tmp_path):
 
 
 def test_disk_halt_names_free_and_needed(org, tmp_path):
-    with pytest.raises(PreflightError, match=r"Not enough disk space on .*: [\d.]+ GB free, [\d.]+ GB needed"):
+    with pytest.raises(PreflightError, match=r"Not enough disk space: this refresh needs about [\d.]+ [KM]?B on .+ "
+                                             r"plus the 10000000 GB minimum; [\d.]+ [KMGT]?B free$"):
         preflight(org, tmp_path, preflight={"min_free_disk_gb": 10**7})
 
 

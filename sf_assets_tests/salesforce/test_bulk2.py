@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import requests
@@ -163,3 +164,31 @@ def test_expired_session_logs_in_again_once(make_org, tmp_path):
         connection.close()
     counters = org.counters()
     assert counters["logins"] >= 2 and counters["errors"]["expire_session_after"] == counters["logins"] - 1
+
+
+def test_polling_starts_fast_and_backs_off_with_the_jobs_time(org, connection):
+    """Each wait between status polls is at most `poll_fraction` of the time waited so far (within the initial and
+    maximum waits): a job that needs many polls is asked often at first and less and less, and a processed job
+    is noticed within a quarter of its processing time. Doubling waits (the old schedule) fail the bound."""
+    from sf_assets.config.models import ExtractionConfig
+
+    waits: list[tuple[float, float]] = []  # (time waited before this sleep, the sleep)
+    started: list[float] = []
+
+    def recording_sleep(seconds: float) -> None:
+        waits.append((time.monotonic() - started[0], seconds))
+        time.sleep(seconds)
+
+    extraction = ExtractionConfig(poll_initial_s=0.01, poll_fraction=0.25, poll_max_s=0.2)
+    client = BulkClient(connection, ApiGovernor(ApiUsageConfig(), 2), RETRY, extraction, sleep=recording_sleep)
+    org.set_faults(FaultPlan.parse("slow_jobs:20"))
+    try:
+        with open_query_job(client, SOQL) as job:
+            started.append(time.monotonic())
+            assert job.wait().state == "JobComplete"
+    finally:
+        org.set_faults(FaultPlan())
+    sleeps = [s for _, s in waits]
+    assert len(waits) >= 20 and sleeps[0] < 0.03 and sleeps[-1] == 0.2  # fast at first, then backing off to the cap
+    assert all(s <= max(0.01, 0.25 * waited) + 1e-9 for waited, s in waits)
+    assert sleeps == sorted(sleeps)
