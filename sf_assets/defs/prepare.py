@@ -12,7 +12,7 @@ from sf_assets.defs.errors import one_line_failures
 from sf_assets.defs.resources import PipelineConfigResource, SalesforceResource
 from sf_assets.defs.tags import LAUNCHED_BY_TAG
 from sf_assets.pipeline.catalog import build_catalog, load_cached_catalog
-from sf_assets.pipeline.prepare import plan_objects, run_preflight, schema_dir
+from sf_assets.pipeline.prepare import GB, plan_objects, run_preflight, schema_dir
 from sf_assets.pipeline.refresh_stop import stops_at_once
 from sf_assets.salesforce.catalog import sf_describer
 from sf_assets.schema.field_plan import FieldPlan
@@ -62,7 +62,7 @@ def preflight(
         "refresh_id": refresh_id,
         **{f"api_usage_{key}": value for key, value in report.api_usage.to_dict().items()},
         "throttled": report.throttled,
-        "needed_disk_gb": round(report.needed_bytes / 1024**3, 3),
+        "needed_disk_gb": round(report.needed_bytes / GB, 3),
         **{f"free_disk_gb {d.path}": round(d.free_gb, 1) for d in report.disks},
         **{f"rows_estimate {name}": rows for name, rows in report.estimates.items()},
         "warnings": dg.MetadataValue.json(report.warnings),

@@ -34,7 +34,7 @@ from sf_assets.storage.refresh_facts import add_health_warning, put_fact, record
 from sf_assets.storage.state_db import transaction
 
 log = logging.getLogger(__name__)
-GB = 1024**3
+GB = 10**9  # decimal, as `preflight.min_free_disk_gb` and every size in our messages (publish/units.py)
 
 
 class PreflightError(RuntimeError):
@@ -124,7 +124,7 @@ def check_disk(needs: Mapping[str, Mapping[str, int]], free: Mapping[str, int], 
     """Raises when a drive's forecast (`needs`) plus the minimum exceeds its `free` bytes."""
     for drive, areas in needs.items():
         needed = sum(areas.values())
-        if free[drive] < needed + min_free_gb * 1e9:
+        if free[drive] < needed + min_free_gb * GB:
             parts = ", ".join(f"{area} {human_bytes(size)}" for area, size in areas.items())
             raise PreflightError(
                 f"Not enough disk space: this refresh needs about {human_bytes(needed)} on {drive} ({parts}) plus "
