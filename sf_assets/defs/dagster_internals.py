@@ -13,7 +13,9 @@ moves or changes any of them (see docs/ARCHITECTURE.md, "Dagster internals").
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import contextlib
+import logging
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import dagster as dg
 from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
@@ -22,6 +24,8 @@ from dagster._core.definitions.partitions.context import partition_loading_conte
 from dagster._core.events import DagsterEventBatchMetadata
 from dagster._core.execution.backfill import BulkActionsFilter, BulkActionStatus
 from dagster._core.instance.ref import InstanceRef
+from dagster._core.storage.compute_log_manager import ComputeLogManager
+from dagster._core.storage.noop_compute_log_manager import NoOpComputeLogManager
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG, BACKFILL_ID_TAG
 from dagster._daemon import controller as daemon_controller
 from dagster._daemon import sensor as sensor_daemon
@@ -97,3 +101,41 @@ class EventRewritingInstance(dg.DagsterInstance):
                          batch_metadata: DagsterEventBatchMetadata | None = None) -> None:
         """Store `event`, rewritten, and notify subscribers."""
         super().handle_new_event(self.rewrite_event(event), batch_metadata=batch_metadata)
+
+    _runs_on_threads = False  # set by `runs_on_threads`
+
+    @property
+    def compute_log_manager(self) -> ComputeLogManager:
+        """Dagster's, except while runs execute on several threads of this process (`runs_on_threads`): Dagster
+        captures a run's stdout/stderr by redirecting the process's file descriptors 1 and 2, and two runs doing
+        that at once restore each other's redirection, leaving the process's stdout in one run's log file."""
+        if self._runs_on_threads:
+            return NoOpComputeLogManager()
+        return super().compute_log_manager
+
+    def get_yaml_python_handlers(self) -> Sequence[logging.Handler]:
+        """No handlers unless dagster.yaml's `python_logs.dagster_handler_config` names some. Dagster 1.13 calls
+        `logging.config.dictConfig` for every run's log manager even with no handler configured, which closes every
+        handler of the process under the logging lock: two runs starting on threads of one process (`sf-assets run`
+        extracts its objects at the same time) deadlock there against a run emitting an event."""
+        if not self.get_python_log_dagster_handler_config():
+            return []
+        return super().get_yaml_python_handlers()
+
+
+def runs_may_share_a_process(instance: dg.DagsterInstance) -> bool:
+    """Whether runs may execute on several threads of one process with `instance` (see
+    `EventRewritingInstance.get_yaml_python_handlers`): only with this project's instance class."""
+    return isinstance(instance, EventRewritingInstance)
+
+
+@contextlib.contextmanager
+def runs_on_threads(instance: dg.DagsterInstance) -> Iterator[None]:
+    """While runs of `instance` execute on threads of this process: their stdout/stderr are not captured into
+    Dagster's compute logs (their events and our log files are complete). Needs `runs_may_share_a_process`."""
+    assert isinstance(instance, EventRewritingInstance)
+    instance._runs_on_threads = True
+    try:
+        yield
+    finally:
+        instance._runs_on_threads = False

@@ -2,6 +2,9 @@
 
 Each stage (prepare_job, one extract job per object over all its chunk keys, output_job, publish_job)
 executes in this process against the instance, tagged with the refresh id, so the runs appear in the UI.
+The objects' extract jobs run at the same time, `2 x extraction.max_concurrent_jobs` objects at once (the
+Bulk job cap itself is the job slots every run shares); Ctrl+C reaches the main thread only, which cancels
+every open extraction and waits for their jobs to be aborted.
 Dead runs (a killed earlier `sf-assets run` or run worker) are failed and their pool slots freed first.
 """
 
@@ -10,6 +13,9 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,10 +23,17 @@ from pathlib import Path
 import dagster as dg
 
 from sf_assets.config import PipelineConfig
-from sf_assets.config.models import EmulatorAuth
+from sf_assets.config.models import EmulatorAuth, ObjectConfig
 from sf_assets.defs.build import build_definitions
 from sf_assets.defs.context import lock_path, state_db
-from sf_assets.defs.dagster_internals import fail_run, free_pool_slots, partition_range_tags, pool_slot_holders
+from sf_assets.defs.dagster_internals import (
+    fail_run,
+    free_pool_slots,
+    partition_range_tags,
+    pool_slot_holders,
+    runs_may_share_a_process,
+    runs_on_threads,
+)
 from sf_assets.defs.errors import interrupted, needs_fix_first, step_failure_lines
 from sf_assets.defs.jobs import OUTPUT_JOB, PREPARE_JOB, extract_job_name
 from sf_assets.defs.partitions import IN_PROGRESS, chunk_keys
@@ -35,6 +48,7 @@ from sf_assets.extract.refresh import (
 from sf_assets.health.causes import explain
 from sf_assets.observability.logs import log_context
 from sf_assets.pipeline.health import MessageCollector, finish_refresh_with_health
+from sf_assets.pipeline.plan import cancel_open_extractions
 from sf_assets.pipeline.refresh_stop import stopped_since
 from sf_assets.storage.process_liveness import process_alive
 from sf_assets.storage.refresh_facts import get_fact
@@ -120,6 +134,7 @@ class _Stages:
                  tags: dict[str, str], outcome: RefreshOutcome) -> None:
         self.defs, self.instance, self.tags, self.outcome = defs, instance, tags, outcome
         self.state_db_path = state_db_path
+        self._lock = threading.Lock()  # stages of several objects run on threads
 
     def run(self, job_name: str, extra_tags: dict[str, str] | None = None, run_config: dict | None = None) -> bool:
         quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}  # detail: the sf_assets log and the UI
@@ -129,13 +144,15 @@ class _Stages:
             run_config={**quiet, **(run_config or {})},
             raise_on_error=False,
         )
-        self.outcome.run_ids.append(result.run_id)
         if interrupted(result.all_events):  # Dagster turned Ctrl+C into a step failure: stop the whole refresh
+            self.outcome.run_ids.append(result.run_id)
             raise KeyboardInterrupt
-        if not result.success:
-            self.outcome.failures.extend(step_failure_lines(result.all_events) or [f"{job_name} failed"])
-            self.outcome.fix_first |= needs_fix_first(result.all_events)
-            self.outcome.stop = self._stop_line()
+        with self._lock:
+            self.outcome.run_ids.append(result.run_id)
+            if not result.success:
+                self.outcome.failures.extend(step_failure_lines(result.all_events) or [f"{job_name} failed"])
+                self.outcome.fix_first |= needs_fix_first(result.all_events)
+                self.outcome.stop = self.outcome.stop or self._stop_line()
         return result.success
 
     def _stop_line(self) -> str | None:
@@ -148,17 +165,40 @@ def _run_stages(stages: _Stages, config: PipelineConfig, refresh_catalog: bool, 
     catalog = {"ops": {"metadata_catalog": {"config": {"force_refresh": refresh_catalog}}}}
     if not stages.run(PREPARE_JOB, run_config=catalog):
         return False
-    ok = True
-    for obj in config.objects:
-        keys = chunk_keys(stages.instance, obj.name)
-        with log_context(object=obj.name):
-            _say_who_holds_the_pool(stages.instance)
-            ok &= stages.run(extract_job_name(obj.name), partition_range_tags(keys[0], keys[-1]))
-        if stages.outcome.stop is not None:  # no later stage may send a request
-            return False
-    if not ok or not stages.run(OUTPUT_JOB):
+    if not _extract_objects(stages, config) or not stages.run(OUTPUT_JOB):
         return False
     return not (publish and config.paths.share_dir is not None) or stages.run("publish_job")
+
+
+def _extract_objects(stages: _Stages, config: PipelineConfig) -> bool:
+    """Every object's extract job, `2 x max_concurrent_jobs` objects at once: while one object's jobs are processed
+    by Salesforce, another's pages download. A stop at once (a daily limit) cancels the others and starts none."""
+    _say_who_holds_the_pool(stages.instance)
+
+    def extract(obj: ObjectConfig) -> bool:
+        if stages.outcome.stop is not None:  # no later request after a stop at once
+            return False
+        keys = chunk_keys(stages.instance, obj.name)
+        with log_context(object=obj.name):
+            ok = stages.run(extract_job_name(obj.name), partition_range_tags(keys[0], keys[-1]))
+        if stages.outcome.stop is not None:
+            cancel_open_extractions(stages.outcome.stop)
+        return ok
+
+    if len(config.objects) == 1 or not runs_may_share_a_process(stages.instance):  # (a foreign instance class)
+        return all([extract(obj) for obj in config.objects]) and stages.outcome.stop is None
+    width = min(len(config.objects), 2 * config.extraction.max_concurrent_jobs)
+    with runs_on_threads(stages.instance):
+        pool = ThreadPoolExecutor(max_workers=width, thread_name_prefix="object")
+        try:
+            futures = [pool.submit(copy_context().run, extract, obj) for obj in config.objects]
+            results = [future.result() for future in futures]
+        except BaseException:  # Ctrl+C (main thread only) or a Dagster error: every open extraction aborts its jobs
+            cancel_open_extractions("sf-assets run interrupted")
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+    return all(results) and stages.outcome.stop is None
 
 
 def execute_refresh(config: PipelineConfig, instance: dg.DagsterInstance, *, new_refresh: bool = False,

@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
+import threading
+import weakref
 from collections.abc import Iterator
 
 from sf_assets.config import PipelineConfig
@@ -28,6 +30,17 @@ from sf_assets.storage.refresh_facts import get_fact, record_api_usage
 from sf_assets.storage.state_db import transaction
 
 log = logging.getLogger(__name__)
+_open_governors: weakref.WeakSet[ApiGovernor] = weakref.WeakSet()  # of this process's open extract contexts
+_open_lock = threading.Lock()
+
+
+def cancel_open_extractions(reason: str) -> None:
+    """Cancel every open extraction of this process (`sf-assets run` runs objects on threads, and Ctrl+C reaches
+    only the main thread): each worker aborts its open Bulk job at its next check."""
+    with _open_lock:
+        governors = list(_open_governors)
+    for governor in governors:
+        governor.cancel(reason)
 
 
 def _record_last_usage(conn: sqlite3.Connection, refresh_id: str, governor: ApiGovernor) -> None:
@@ -52,10 +65,14 @@ def extract_context(
     governor = ApiGovernor(config.api_usage, config.extraction.max_concurrent_jobs, throttled=throttled,
                            shared_slots=JobSlotFiles(config.paths.state_db.parent))
     client = BulkClient(connection, governor, config.retry, config.extraction)
+    with _open_lock:
+        _open_governors.add(governor)
     try:
         with stops_at_once(conn, refresh_id, config.extraction.resume_window_hours):
             yield ExtractContext(client, ChunkTracker(conn), refresh_id, config.paths.work_dir)
     finally:  # the last usage Salesforce reported: what the failure sensor reports (it never calls Salesforce)
+        with _open_lock:
+            _open_governors.discard(governor)
         _record_last_usage(conn, refresh_id, governor)
 
 

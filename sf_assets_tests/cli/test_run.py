@@ -12,12 +12,14 @@ from pathlib import Path
 import pytest
 
 from sf_assets.emulator import FaultPlan
+from sf_assets.emulator.service import ServiceProfile
 from sf_assets.storage.refresh_lock import refresh_lock
 from sf_assets_tests.pipeline_helpers import write_config
 
 REPO = Path(__file__).resolve().parents[2]
 OBJECTS = [{"name": "Account", "soql": "SELECT Id, Name, Industry FROM Account"}]
 DATASETS = [{"name": "accounts", "sql": "SELECT Id, Name, Industry FROM Account"}]
+TWO_OBJECTS = [*OBJECTS, {"name": "Contact", "soql": "SELECT Id, LastName, Email FROM Contact"}]  # a chunk each
 
 
 def start(path, tmp_path):
@@ -46,6 +48,24 @@ def test_run_prints_where_the_outputs_are(org, tmp_path):
     assert (tmp_path / "dagster_home" / "storage").is_dir()  # runs recorded in the persistent instance
 
 
+def test_objects_extract_at_the_same_time(make_org, tmp_path):
+    """On an org whose jobs take time to process, `sf-assets run` extracts its objects at the same time: their
+    extract runs (as the UI lists them) overlap, and the output is complete."""
+    import dagster as dg
+
+    org = make_org(service=ServiceProfile("jobs take 1.5 s", job_min_s=1.5))
+    path = write_config(org, tmp_path, objects=TWO_OBJECTS, datasets=DATASETS, paths={"share_dir": None})
+    proc = start(path, tmp_path)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err[-3000:]
+    with dg.DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        runs = {r.dagster_run.job_name: r for r in instance.get_run_records()}
+    account, contact = runs["extract_Account_job"], runs["extract_Contact_job"]
+    assert account.start_time < contact.end_time and contact.start_time < account.end_time, out
+    checks = [line.strip() for line in out.splitlines() if line.strip().startswith("row check passed: ")]
+    assert "SUCCESS" in out and len(checks) == 2, out + err[-3000:]
+
+
 def test_second_refresh_is_refused_while_one_runs(org, tmp_path):
     path = write_config(org, tmp_path, objects=OBJECTS, datasets=DATASETS)
     with refresh_lock(tmp_path / "state" / "refresh.lock"):
@@ -57,20 +77,22 @@ def test_second_refresh_is_refused_while_one_runs(org, tmp_path):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGINT delivery to a child differs on Windows")
-def test_ctrl_c_aborts_the_open_job_and_reports(org, tmp_path):
-    path = write_config(org, tmp_path, objects=OBJECTS, datasets=DATASETS)
-    org.set_faults(FaultPlan.parse("slow_jobs:1000"))  # the job stays InProgress until we interrupt
+def test_ctrl_c_aborts_the_open_jobs_of_every_object_and_reports(org, tmp_path):
+    """Two objects extract at the same time on threads; Ctrl+C reaches the main thread only, yet both open jobs
+    are aborted."""
+    path = write_config(org, tmp_path, objects=TWO_OBJECTS, datasets=DATASETS)
+    org.set_faults(FaultPlan.parse("slow_jobs:1000"))  # the jobs stay InProgress until we interrupt
     proc = start(path, tmp_path)
     deadline = time.monotonic() + 120
-    while not org.counters()["jobs_created"] and time.monotonic() < deadline and proc.poll() is None:
+    while len(org.counters()["jobs_created"]) < 2 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.2)
-    assert org.counters()["jobs_created"], proc.communicate()[1][-2000:]
+    assert org.counters()["jobs_created"] == {"Account": 1, "Contact": 1}, proc.communicate()[1][-2000:]
     time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-2000:]
     assert "interrupted" in err
-    assert org.counters()["aborts"] >= 1
+    assert org.counters()["aborts"] == 2, err[-2000:]
     health = sorted((tmp_path / "output").glob("health_check_*.json"))
     assert health and json.loads(health[-1].read_text(encoding="utf-8"))["status"] == "failed"
 
