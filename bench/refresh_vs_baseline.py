@@ -16,9 +16,9 @@ over time). --service-profile makes the org far away for both (docs/EMULATOR.md 
 `--service conn_bytes_per_s=...` low enough that the emulator's CPU (~10 MB/s of CSV on 2 cores) is not measured.
 --no-baseline runs only the refresh (memory at sizes where the script would not fit; no ratio).
 After each refresh every Parquet file in the output folder is checked against `output.parquet_profile`
-(`storage/parquet_profile.py`): the files outside it are printed and kept in the JSON. With --py-spy the
-refresh runs under `py-spy record` (collapsed stacks beside the result, summarized by bench/pyspy_summary.py;
-the RSS figures of such a run describe py-spy, not the refresh).
+(`storage/parquet_profile.py`): the files outside it are printed and kept in the JSON, and the bench exits 1.
+With --py-spy the refresh runs under `py-spy record` (collapsed stacks beside the result, summarized by
+bench/pyspy_summary.py; the RSS figures of such a run describe py-spy, not the refresh).
 """
 from __future__ import annotations
 
@@ -272,6 +272,8 @@ def main() -> None:
     print(f"rows/s {summary['rows_per_s']}; API calls per million rows {summary['api_calls_per_million_rows']}; "
           f"emulator peak RSS {emulator_peak:.0f} MB")
     print(f"wrote {stem.with_name(stem.name + '.json')} and {stem.with_name(stem.name + '.png')}")
+    if any(r["sf_assets"]["profile_violations"] for r in rounds if "sf_assets" in r):
+        sys.exit("Parquet files outside the profile (listed above and in the JSON): the bench fails")
 
 
 if __name__ == "__main__":

@@ -115,7 +115,7 @@ def as_values(column: pa.ChunkedArray, target: pa.DataType) -> list:
 
 
 def assert_equal_tables(name: str, got: pa.Table, expected: pa.Table, types: dict[str, pa.DataType]) -> None:
-    assert set(got.column_names) == set(expected.column_names), name
+    assert got.column_names == expected.column_names, name  # the SQL's order (SELECT *: the field plan's)
     assert got.num_rows == expected.num_rows > 0, name
     got, expected = got.sort_by("Id"), expected.sort_by("Id")
     for column in expected.column_names:

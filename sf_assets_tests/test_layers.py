@@ -6,7 +6,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "sf_assets"
 RANK = {  # higher may import lower, never the reverse
     "cli": 6, "defs": 5, "definitions": 5, "instance": 5, "pipeline": 4,
-    "salesforce": 3, "extract": 3, "storage": 3, "transform": 3, "publish": 3, "health": 3,
+    "salesforce": 3, "extract": 3, "storage": 3, "transform": 3, "publish": 3, "health": 3, "powerbi": 3,
     "schema": 1, "config": 1, "observability": 1,
 }
 FORBIDDEN = {("salesforce", "storage"), ("storage", "salesforce"), ("transform", "salesforce"),

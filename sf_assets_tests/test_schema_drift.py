@@ -49,12 +49,30 @@ def _truth(org, name, fields):
     return table.filter(pa.compute.invert(table.column("IsDeleted"))).sort_by("Id")
 
 
+def _assert_precision_loss(org, health):
+    """The health JSON names each decimal column whose values Power BI keeps to 15 significant digits, counted
+    against the emulator's own values (its currency(18, 2) fields hold 1234567890123456.78)."""
+    truth = _truth(org, "Widget__c", ["Amount__c", "Score__c"])
+    wide = {name: [str(v) for v in truth.column(name).to_pylist()
+                   if v is not None and len(str(abs(v)).replace(".", "").strip("0")) > 15]
+            for name in ("Amount__c", "Score__c")}
+    assert "1234567890123456.78" in wide["Amount__c"] and "-1234567890123456.78" in wide["Amount__c"]
+    lost = health["precision_loss"]
+    assert lost["opportunities"] == {} and set(lost["widgets"]) == {n for n, values in wide.items() if values}
+    for name, found in lost["widgets"].items():
+        assert found["values"] == len(wide[name]) and found["example"] in wide[name]
+    warning = next(w for w in health["warnings"]["last"] if w.startswith("widgets: values with more than 15"))
+    assert "Amount__c (" in warning and "type_overrides" in warning and "output.decimals_as_float" in warning
+
+
 def test_fields_dropped_added_and_retyped_between_refreshes(make_org, tmp_path, capsys):
     org = make_org(rows=ROWS)
     path = _config(org, tmp_path)
     with dg.instance_for_test() as instance:
-        first, _ = _refresh(path, instance)
+        first, health = _refresh(path, instance)
         assert first.ok, first.failures
+        columns_before = _output(tmp_path, "widgets").column_names
+        _assert_precision_loss(org, health)
         assert _fields_check(instance, "Opportunity").passed
         widget = _fields_check(instance, "Widget__c")  # SELECT *: base64 and deprecated fields were never named
         assert widget.passed and widget.description.endswith("; 2 field(s) of SELECT * left out by nature")
@@ -83,6 +101,11 @@ def test_fields_dropped_added_and_retyped_between_refreshes(make_org, tmp_path, 
             "Description"] and changes["Opportunity"]["replanned_during_refresh"] is True
         assert changes["Widget__c"]["added"] == ["Memo__c"] and changes["Widget__c"]["removed"] == ["Text__c"]
         assert [r["field"] for r in changes["Widget__c"]["retyped"]] == ["Ratio__c"]
+        # what a Power BI model sees: the old columns in their order, the new one after them, and nothing else
+        assert widgets.column_names == [*columns_before, "Memo__c"]
+        assert changes["dataset/widgets"] == {"added": ["Memo__c"], "removed": [], "retyped": [], "reordered": False,
+                                              "since_refresh": first.refresh_id}
+        assert "dataset/opportunities" not in changes  # Description kept: same name, type and place
         warnings = " | ".join(health["warnings"]["last"])
         assert "Opportunity.Description is no longer delivered by Salesforce" in warnings
         assert "Widget__c.Text__c is no longer delivered by Salesforce" in warnings
@@ -96,6 +119,9 @@ def test_fields_dropped_added_and_retyped_between_refreshes(make_org, tmp_path, 
         assert "Text__c" not in _output(tmp_path, "widgets").column_names
         assert "Description" in _output(tmp_path, "opportunities").column_names  # named in the SOQL: kept
         assert health["schema_changes"]["Widget__c"]["dropped"] == ["Text__c"]
+        assert health["schema_changes"]["dataset/widgets"]["removed"] == ["Text__c"]
+        assert "dataset widgets: its columns change for Power BI models: removed Text__c" in " | ".join(
+            health["warnings"]["last"])
         assert _fields_check(instance, "Widget__c").description == "Widget__c: Text__c dropped from the output"
         assert "Widget__c.Text__c is no longer delivered by Salesforce: dropped" in " | ".join(
             health["warnings"]["last"])

@@ -1,4 +1,4 @@
-"""`sf-assets` command line: run the refresh, serve the local org emulator, check configuration."""
+"""`sf-assets` command line: run the refresh, serve the local org emulator, check configuration, print Power BI M."""
 
 from __future__ import annotations
 
@@ -58,6 +58,12 @@ def _cmd_config_check(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_USAGE
 
 
+def _cmd_powerbi(args: argparse.Namespace) -> int:
+    from sf_assets.cli.powerbi import print_queries
+
+    return print_queries(args.config or default_config_path(), args.dataset, args.share)
+
+
 def _cmd_config_doc(args: argparse.Namespace) -> int:
     from sf_assets.config.reference import render_reference
 
@@ -91,6 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="show the current/last refresh and its chunks by status")
     _add_config_arg(status)
     status.set_defaults(func=_cmd_status)
+
+    powerbi = commands.add_parser("powerbi", help="print the Power Query M of a dataset (all when none is named)")
+    _add_config_arg(powerbi)
+    powerbi.add_argument("dataset", nargs="?", default=None, help="a dataset of the configuration")
+    powerbi.add_argument("--share", action="store_true",
+                         help="the share's query (the newest published copy with its READY marker)")
+    powerbi.set_defaults(func=_cmd_powerbi)
 
     org = commands.add_parser("org", help="the built-in local Salesforce org emulator")
     add_serve_parser(org.add_subparsers(dest="org_command", required=True, metavar="ORG_COMMAND"))

@@ -28,6 +28,7 @@ class _Model(BaseModel):
 
 
 EnvVarName = Annotated[str, Field(pattern=_ENV_NAME.pattern, description="Name of an environment variable")]
+ChunkSize = Annotated[int, Field(gt=0)] | Literal["auto"]
 
 
 class EmulatorAuth(_Model):
@@ -137,7 +138,8 @@ class ObjectConfig(_Model):
     index_fields: list[str] = Field(default_factory=list, description="Extra fields indexed in SQLite staging.")
     type_overrides: dict[str, str] = Field(
         default_factory=dict, description="Field -> string|int64|float64|bool|date|timestamp|time|decimal(p,s).")
-    chunk_size: int | None = Field(None, gt=0, description="Overrides extraction.chunk_size for this object.")
+    chunk_size: ChunkSize | None = Field(
+        None, description="Overrides extraction.chunk_size for this object.")
     on_missing_field: MissingFieldRule | None = Field(None, description="Overrides drift.on_missing_field here.")
 
     @field_validator("name")
@@ -151,10 +153,16 @@ class ObjectConfig(_Model):
 class ExtractionConfig(_Model):
     """Bulk API 2.0 extraction."""
 
-    chunk_size: int = Field(250_000, gt=0, description="Target rows per chunk (one Bulk job = one partition).")
+    chunk_size: ChunkSize = Field("auto", description=(
+        "Most rows per chunk (one Bulk job = one partition). `auto`: as many rows as the object's jobs extracted in "
+        "5 minutes on the last refresh (0.5-10 M; 2.5 M before any), so a chunk is one job unless it is big."))
     max_concurrent_jobs: int = Field(2, ge=1, le=2, description="Bulk jobs at once, across threads and runs.")
     max_records_per_page: int = Field(
-        400_000, gt=0, description="maxRecords of each results page; above chunk_size, a chunk is one page.")
+        400_000, gt=0, description="maxRecords of each results page; above chunk_size, a chunk is one page. With API "
+        "58.0+ a job's pages are smaller when that spreads them over the parallel downloads (at least 20,000 rows).")
+    max_concurrent_requests: int = Field(
+        8, ge=1, le=24, description="Salesforce requests in flight at once per connection (polls, results pages, "
+        "counts, job creations), below the org's limit of 25 long-running ones; results pages take at most 2 fewer.")
     poll_initial_s: float = Field(0.2, gt=0, description="Shortest wait between job status polls.")
     poll_fraction: float = Field(
         0.25, gt=0, le=1, description="Each wait between job status polls is at most this fraction of the time the "

@@ -35,7 +35,8 @@ from sf_assets.defs.dagster_internals import (
     runs_on_threads,
 )
 from sf_assets.defs.errors import interrupted, needs_fix_first, step_failure_lines
-from sf_assets.defs.jobs import OUTPUT_JOB, PREPARE_JOB, extract_job_name
+from sf_assets.defs.extract import chunk_plans
+from sf_assets.defs.jobs import OUTPUT_JOB, PREPARE_BEFORE_CHUNKS, PREPARE_JOB, extract_job_name
 from sf_assets.defs.partitions import IN_PROGRESS, chunk_keys
 from sf_assets.defs.tags import CLI_LAUNCHER, LAUNCHED_BY_TAG, PID_TAG, POOL, REFRESH_TAG, UI_LAUNCHED_BY_TAG
 from sf_assets.extract.refresh import (
@@ -136,13 +137,15 @@ class _Stages:
         self.state_db_path = state_db_path
         self._lock = threading.Lock()  # stages of several objects run on threads
 
-    def run(self, job_name: str, extra_tags: dict[str, str] | None = None, run_config: dict | None = None) -> bool:
+    def run(self, job_name: str, extra_tags: dict[str, str] | None = None, run_config: dict | None = None,
+            assets: list[dg.AssetKey] | None = None) -> bool:
         quiet = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}  # detail: the sf_assets log and the UI
         result = self.defs.resolve_job_def(job_name).execute_in_process(
             instance=self.instance,
             tags={**self.tags, **(extra_tags or {})},
             run_config={**quiet, **(run_config or {})},
             raise_on_error=False,
+            asset_selection=assets,
         )
         if interrupted(result.all_events):  # Dagster turned Ctrl+C into a step failure: stop the whole refresh
             self.outcome.run_ids.append(result.run_id)
@@ -163,7 +166,7 @@ class _Stages:
 
 def _run_stages(stages: _Stages, config: PipelineConfig, refresh_catalog: bool, publish: bool) -> bool:
     catalog = {"ops": {"metadata_catalog": {"config": {"force_refresh": refresh_catalog}}}}
-    if not stages.run(PREPARE_JOB, run_config=catalog):
+    if not stages.run(PREPARE_JOB, run_config=catalog, assets=PREPARE_BEFORE_CHUNKS):
         return False
     if not _extract_objects(stages, config) or not stages.run(OUTPUT_JOB):
         return False
@@ -171,16 +174,21 @@ def _run_stages(stages: _Stages, config: PipelineConfig, refresh_catalog: bool, 
 
 
 def _extract_objects(stages: _Stages, config: PipelineConfig) -> bool:
-    """Every object's extract job, `2 x max_concurrent_jobs` objects at once: while one object's jobs are processed
-    by Salesforce, another's pages download. A stop at once (a daily limit) cancels the others and starts none."""
+    """Every object's chunk plan and extract job, `2 x max_concurrent_jobs` objects at once: while one object is
+    planned or its jobs are processed by Salesforce, another's pages download. A stop at once (a daily limit) cancels
+    the others and starts none."""
     _say_who_holds_the_pool(stages.instance)
 
     def extract(obj: ObjectConfig) -> bool:
+        """Plan the object's chunks, then extract them: an object whose plan is ready starts while others plan."""
         if stages.outcome.stop is not None:  # no later request after a stop at once
             return False
-        keys = chunk_keys(stages.instance, obj.name)
         with log_context(object=obj.name):
-            ok = stages.run(extract_job_name(obj.name), partition_range_tags(keys[0], keys[-1]))
+            plan = {"ops": {"chunk_plans": {"config": {"objects": [obj.name]}}}}
+            ok = stages.run(PREPARE_JOB, run_config=plan, assets=[chunk_plans.key])
+            if ok:
+                keys = chunk_keys(stages.instance, obj.name)
+                ok = stages.run(extract_job_name(obj.name), partition_range_tags(keys[0], keys[-1]))
         if stages.outcome.stop is not None:
             cancel_open_extractions(stages.outcome.stop)
         return ok

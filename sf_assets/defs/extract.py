@@ -38,21 +38,33 @@ def object_asset_key(object_name: str) -> dg.AssetKey:
     return dg.AssetKey(["salesforce", object_name])
 
 
+class ChunkPlansConfig(dg.Config):
+    """Run configuration of `chunk_plans`."""
+
+    objects: list[str] = []  # plan only these (`sf-assets run` plans each object just before extracting it)
+
+
 @dg.asset(group_name=GROUP, deps=[field_plans], kinds=SALESFORCE,
           description="Id ranges per object for the current refresh, one per chunk partition key. Materialize it to "
                       "plan a refresh's chunks before extracting; its metadata shows each object's chunk count.")
 def chunk_plans(
-    context: dg.AssetExecutionContext, pipeline: PipelineConfigResource, salesforce: SalesforceResource
+    context: dg.AssetExecutionContext, pipeline: PipelineConfigResource, salesforce: SalesforceResource,
+    config: ChunkPlansConfig,
 ) -> dg.MaterializeResult:
     """In a backfill (UI "Materialize all", the schedule) the ranges fill exactly the keys it was launched with;
-    otherwise the object gets ~chunk_size-row ranges and its keys are set to match."""
-    config = pipeline.load()
+    otherwise the object gets ~chunk_size-row ranges and its keys are set to match. The run config `objects` plans
+    only those objects (all by default)."""
+    return _plan_chunks(context, pipeline.load(), salesforce, config.objects)
+
+
+def _plan_chunks(context: dg.AssetExecutionContext, config: PipelineConfig, salesforce: SalesforceResource,
+                 only: list[str]) -> dg.MaterializeResult:
     in_backfill = backfill_id_of(context.run.tags) is not None
     metadata: dict[str, Any] = {}
     with state_db(config) as conn, one_line_failures("chunk planning"):
         refresh_id = enter_refresh(conn, context.run, refresh_of_step(conn, context.run))
         with extract_context(config, salesforce.connection(), conn, refresh_id) as ctx:
-            for obj in config.objects:
+            for obj in [o for o in config.objects if not only or o.name in only]:
                 keys = chunk_keys(context.instance, obj.name)
                 try:
                     plan = plan_object(ctx, config, obj, conn, chunk_count=max(1, len(keys)) if in_backfill else None)
@@ -66,7 +78,9 @@ def chunk_plans(
                 metadata[f"{obj.name} planning"] = f"{plan.method}, {plan.api_requests} API requests"
                 if plan.ideal_chunks is not None and plan.ideal_chunks != len(plan.ranges):
                     metadata[f"{obj.name} keys next refresh"] = plan.ideal_chunks
-        put_fact(conn, refresh_id, "planned", True)
+        tracker = ChunkTracker(conn)
+        if all(tracker.chunks(refresh_id, obj.name) for obj in config.objects):
+            put_fact(conn, refresh_id, "planned", True)
     return dg.MaterializeResult(metadata={"refresh_id": refresh_id, **metadata})
 
 

@@ -11,6 +11,7 @@ from sf_assets.defs.prepare import field_plans, metadata_catalog, preflight
 from sf_assets.defs.tags import REFRESH_CONCURRENCY_TAG, STAGE_TAG
 
 PREPARE_ASSETS = [preflight, metadata_catalog, field_plans, chunk_plans]
+PREPARE_BEFORE_CHUNKS = [preflight.key, metadata_catalog.key, field_plans.key]  # `sf-assets run` plans per object
 PREPARE_JOB, OUTPUT_JOB = "prepare_job", "output_job"
 
 

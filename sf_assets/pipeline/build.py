@@ -20,6 +20,8 @@ from pathlib import Path
 from sf_assets.config import PipelineConfig
 from sf_assets.config.models import DatasetConfig
 from sf_assets.observability.logs import log_context
+from sf_assets.pipeline.output_report import record_built_version
+from sf_assets.pipeline.powerbi_handoff import write_output_handoff
 from sf_assets.storage.deletion import delete_when_free
 from sf_assets.storage.manifest import read_manifest
 from sf_assets.storage.output import CURRENT, BuiltVersion, PromotedDataset, build_version, consolidated_name
@@ -117,6 +119,7 @@ def build_held(config: PipelineConfig, refresh_id: str, names: Iterable[str] | N
                     version = build_version(
                         by_name[result.name], result.result.parts, result.result.schema, result.result.rows, root,
                         config.output, refresh_id, source_rows=result.source_rows, timings={"build_s": result.seconds})
+                    record_built_version(config, refresh_id, version)
                     sources = {t: staged_at[t] for t in result.source_rows if t in staged_at}
                     report.held.append(hold(version, root, by_name[result.name].sql, sources))
                 except Exception as exc:  # reported per dataset; the others go on
@@ -164,6 +167,7 @@ def promote_refresh(config: PipelineConfig, refresh_id: str) -> OutputsReport:
             _promote(config, ready, outputs)
             if not outputs.failed:
                 outputs.promoted_datasets += current
+                write_output_handoff(config)
         record_outputs(config, refresh_id, outputs)
     return outputs
 

@@ -17,7 +17,7 @@ import sqlite3
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 
 from sf_assets.config import ConfigError
 from sf_assets.config.login_secrets import login_secrets
@@ -82,11 +82,24 @@ def check_offline(config: PipelineConfig, env: Mapping[str, str] | None = None,
         report.errors.append(f"a path of {longest.length} characters (limit {PATH_LIMIT}, Windows MAX_PATH): "
                              f"{longest.path}; shorten the folders under paths: or the object or dataset names")
     report.checked.append(f"longest path: {longest.length} characters (limit {PATH_LIMIT})")
+    if (mapped := mapped_drive_warning(config)) is not None:
+        report.warnings.append(mapped)
     if plans and len(queries) == len(config.objects):
         planned = _plans(config, queries, report)
         if planned is not None and config.datasets:
             check_dataset_sql(config, planned, engines, report)
     return report
+
+
+def mapped_drive_warning(config: PipelineConfig) -> str | None:
+    """A share given by drive letter (S:\\...) is warned unless `create_share_dir` says it is a local folder: the
+    gateway's service account does not see a user's mapped drives, so Power BI needs the UNC path."""
+    share = config.paths.share_dir
+    drive = PureWindowsPath(str(share)).drive if share is not None else ""
+    if len(drive) != 2 or config.paths.create_share_dir:
+        return None
+    return (f"paths.share_dir {share} is a drive letter: the Power BI gateway runs as a service whose account does "
+            "not see mapped drives; give the UNC path (\\\\server\\share\\...) instead")
 
 
 def _plans(config: PipelineConfig, queries: dict, report: CheckReport) -> dict | None:

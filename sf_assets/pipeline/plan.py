@@ -19,6 +19,7 @@ from sf_assets.extract.chunk_extract import ExtractContext
 from sf_assets.extract.chunk_planner import ChunkPlan, plan_chunks
 from sf_assets.extract.tracker import ChunkTracker
 from sf_assets.observability.logs import log_context
+from sf_assets.pipeline.chunk_sizing import chunk_rows
 from sf_assets.pipeline.refresh_stop import stops_at_once
 from sf_assets.salesforce.bulk2 import BulkClient
 from sf_assets.salesforce.connection import SalesforceConnection
@@ -94,7 +95,7 @@ def plan_object(ctx: ExtractContext, config: PipelineConfig, obj: ObjectConfig, 
             stops_at_once(conn, ctx.refresh_id, config.extraction.resume_window_hours):
         plan = plan_chunks(
             ctx.client, ctx.tracker, load_plan(conn, obj.name), ctx.refresh_id,
-            chunk_size=obj.chunk_size or config.extraction.chunk_size,
+            chunk_size=chunk_rows(conn, config, obj, ctx.refresh_id),
             estimate=estimate(conn, ctx.refresh_id, obj.name), query_all=obj.query_all, chunk_count=chunk_count,
         )
         if plan.ideal_chunks is not None:

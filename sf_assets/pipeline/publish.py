@@ -10,6 +10,7 @@ from sf_assets.config import PipelineConfig
 from sf_assets.health import PublishStatus
 from sf_assets.health.causes import describe_error
 from sf_assets.observability.logs import log_context
+from sf_assets.pipeline.powerbi_handoff import write_share_handoff
 from sf_assets.publish import PublishError, publish_file, publish_folder
 from sf_assets.storage.output import CURRENT
 
@@ -66,4 +67,5 @@ def publish_outputs(config: PipelineConfig, refresh_id: str) -> list[PublishStat
                 statuses.append(PublishStatus(source=source, ok=False, error=cause))
             else:
                 statuses.append(PublishStatus.from_result(source, result))
+        write_share_handoff(config, statuses)
     return statuses

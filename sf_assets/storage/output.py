@@ -38,6 +38,7 @@ from sf_assets.storage.files import link_or_copy
 from sf_assets.storage.manifest import build_manifest, file_entry, write_manifest
 from sf_assets.storage.output_consolidate import consolidate, has_room
 from sf_assets.storage.output_partitioned import PartitionedWriteLimits, write_partitioned
+from sf_assets.storage.output_precision import PrecisionTally
 from sf_assets.storage.temp_owner import owner_tag
 
 log = logging.getLogger(__name__)
@@ -113,10 +114,12 @@ def build_version(
     tmp = root / f".tmp-{owner_tag()}-{uuid.uuid4().hex[:8]}"  # short: paths must fit MAX_PATH
     tmp.mkdir(parents=True)
     timings = dict(timings or {})
+    precision = PrecisionTally(schema)
     try:
-        consolidated = _consolidated(parts, schema, tmp, consolidated_name(dataset.name), cfg, timings)
+        consolidated = _consolidated(parts, schema, tmp, consolidated_name(dataset.name), cfg, timings, precision)
         started = time.perf_counter()
-        files = _dataset_files(parts, schema, tmp, consolidated.get("file"), dataset.partition_cols, cfg)
+        files = _dataset_files(parts, schema, tmp, consolidated.get("file"), dataset.partition_cols, cfg,
+                               None if "file" in consolidated else precision)
         timings["partitioned_write"] = time.perf_counter() - started
         _verify(files, rows, _file_schema(schema, dataset.partition_cols))
         if "file" in consolidated:
@@ -127,6 +130,7 @@ def build_version(
             consolidated=consolidated, partition_cols=list(dataset.partition_cols),
             source_rows=dict(source_rows or {}), timings=timings,
         )
+        manifest["precision_loss"] = precision.found()
         write_manifest(tmp, manifest)
     except BaseException:
         delete_when_free(tmp)
@@ -141,10 +145,11 @@ def _file_schema(schema: pa.Schema, partition_cols: Sequence[str]) -> pa.Schema:
 
 def _dataset_files(
     parts: Sequence[Path], schema: pa.Schema, tmp: Path, consolidated: str | None, partition_cols: Sequence[str],
-    cfg: OutputConfig,
+    cfg: OutputConfig, precision: PrecisionTally | None,
 ) -> list[Path]:
     """The ``dataset/`` folder: without partition columns, when the consolidated file fits one dataset file, that
-    same file (hard link, else a copy: it holds exactly those rows, written once); otherwise streamed from the parts."""
+    same file (hard link, else a copy: it holds exactly those rows, written once); otherwise streamed from the parts
+    (``precision`` counting their values when no consolidated file did)."""
     missing = [c for c in partition_cols if c not in schema.names]
     if missing:
         raise ValueError(f"partition columns {missing} are not result columns {schema.names}")
@@ -159,11 +164,13 @@ def _dataset_files(
         return [folder / "part-0.parquet"]
     row_group = min(cfg.row_group_rows, max_rows)
     limits = PartitionedWriteLimits(max_rows_per_file=max_rows, row_group_rows=row_group, buffer_rows=row_group)
-    return write_partitioned(parts, schema, folder, partition_cols, limits, cfg.compression, cfg.parquet_profile)
+    return write_partitioned(parts, schema, folder, partition_cols, limits, cfg.compression, cfg.parquet_profile,
+                             precision.observe if precision else None)
 
 
 def _consolidated(
-    parts: Sequence[Path], schema: pa.Schema, tmp: Path, name: str, cfg: OutputConfig, timings: dict[str, float]
+    parts: Sequence[Path], schema: pa.Schema, tmp: Path, name: str, cfg: OutputConfig, timings: dict[str, float],
+    precision: PrecisionTally,
 ) -> dict[str, Any]:
     if not cfg.consolidate_for_powerbi:
         return {"skipped": "consolidate_for_powerbi is off"}
@@ -173,7 +180,8 @@ def _consolidated(
         log.warning("%s: %s; skipped", tmp.parent.name, message)
         return {"skipped": message}
     started = time.perf_counter()
-    consolidate(parts, tmp / name, schema, cfg.row_group_rows, cfg.compression, cfg.parquet_profile)
+    consolidate(parts, tmp / name, schema, cfg.row_group_rows, cfg.compression, cfg.parquet_profile,
+                precision.observe)
     timings["consolidate"] = time.perf_counter() - started
     return {"file": name}
 

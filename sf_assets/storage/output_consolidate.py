@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pyarrow as pa
@@ -46,11 +46,11 @@ def has_room(folder: Path, needed_bytes: int) -> bool:
 
 def consolidate(
     parts: Sequence[Path], target: Path, schema: pa.Schema, row_group_rows: int, compression: str = "snappy",
-    profile: str = "gateway",
+    profile: str = "gateway", observe: Callable[[pa.RecordBatch], None] | None = None,
 ) -> int:
     """Stream the parts' rows into ``target`` in row groups of ``row_group_rows``; returns rows.
 
-    At most one row group (plus one source row group) is held in memory.
+    At most one row group (plus one source row group) is held in memory; ``observe`` sees every batch read.
     """
     rows = 0
     pending: list[pa.RecordBatch] = []
@@ -59,6 +59,8 @@ def consolidate(
         for part in parts:
             with pq.ParquetFile(part) as handle:
                 for batch in handle.iter_batches(batch_size=min(row_group_rows, 65_536)):
+                    if observe is not None:
+                        observe(batch)
                     pending.append(batch)
                     pending_rows += batch.num_rows
                     if pending_rows >= row_group_rows:

@@ -17,7 +17,7 @@ them (Arrow's string form, percent-encoded; null is ``__HIVE_DEFAULT_PARTITION__
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
@@ -57,13 +57,17 @@ class PartitionedWriteLimits:
 def write_partitioned(
     parts: Sequence[Path], schema: pa.Schema, folder: Path, partition_cols: Sequence[str],
     limits: PartitionedWriteLimits, compression: str, profile: str = "gateway",
+    observe: Callable[[pa.RecordBatch], None] | None = None,
 ) -> list[Path]:
-    """Write the parts' rows under ``folder`` by ``partition_cols`` (none: one rolling file series)."""
+    """Write the parts' rows under ``folder`` by ``partition_cols`` (none: one rolling file series); ``observe``
+    sees every batch read."""
     writer = _PartitionedWriter(schema, folder, list(partition_cols), limits, compression, profile)
     try:
         for part in parts:
             with pq.ParquetFile(part) as handle:
                 for batch in handle.iter_batches(batch_size=min(READ_BATCH_ROWS, limits.row_group_rows)):
+                    if observe is not None:
+                        observe(batch)
                     writer.add(pa.Table.from_batches([batch], schema=schema))
         writer.finish()
     finally:

@@ -48,22 +48,32 @@ def test_run_prints_where_the_outputs_are(org, tmp_path):
     assert (tmp_path / "dagster_home" / "storage").is_dir()  # runs recorded in the persistent instance
 
 
-def test_objects_extract_at_the_same_time(make_org, tmp_path):
-    """On an org whose jobs take time to process, `sf-assets run` extracts its objects at the same time: their
+def test_objects_plan_and_extract_at_the_same_time(make_org, tmp_path):
+    """On an org whose jobs take time to process, `sf-assets run` plans and extracts its objects at the same time:
+    Account (one chunk with `chunk_size: auto`, no planning job) extracts while Opportunity's Id scan runs, their
     extract runs (as the UI lists them) overlap, and the output is complete."""
     import dagster as dg
 
     org = make_org(service=ServiceProfile("jobs take 1.5 s", job_min_s=1.5))
-    path = write_config(org, tmp_path, objects=TWO_OBJECTS, datasets=DATASETS, paths={"share_dir": None})
+    objects = [*OBJECTS, {"name": "Opportunity", "soql": "SELECT Id, Name, Amount FROM Opportunity",
+                          "chunk_size": 1000}]  # 2,440 rows: an Id scan job, then 3 chunks
+    path = write_config(org, tmp_path, objects=objects, datasets=DATASETS, paths={"share_dir": None},
+                        extraction={"chunk_size": "auto"})
     proc = start(path, tmp_path)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-3000:]
-    with dg.DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
-        runs = {r.dagster_run.job_name: r for r in instance.get_run_records()}
-    account, contact = runs["extract_Account_job"], runs["extract_Contact_job"]
-    assert account.start_time < contact.end_time and contact.start_time < account.end_time, out
     checks = [line.strip() for line in out.splitlines() if line.strip().startswith("row check passed: ")]
     assert "SUCCESS" in out and len(checks) == 2, out + err[-3000:]
+    assert org.counters()["jobs_created"] == {"Account": 1, "Opportunity": 4}
+    with dg.DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+        records = instance.get_run_records()
+    runs = {r.dagster_run.job_name: r for r in records}
+    account, opportunity = runs["extract_Account_job"], runs["extract_Opportunity_job"]
+    assert account.start_time < opportunity.end_time and opportunity.start_time < account.end_time, out
+    planning = {r.dagster_run.run_config["ops"]["chunk_plans"]["config"]["objects"][0]: r for r in records
+                if r.dagster_run.job_name == "prepare_job" and "chunk_plans" in r.dagster_run.run_config.get("ops", {})}
+    assert set(planning) == {"Account", "Opportunity"}
+    assert account.start_time < planning["Opportunity"].end_time  # Account extracts while Opportunity is planned
 
 
 def test_second_refresh_is_refused_while_one_runs(org, tmp_path):
