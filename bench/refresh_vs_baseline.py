@@ -49,6 +49,7 @@ PROFILES = {
     "large": {"Account": 200_000, "Opportunity": 2_000_000},
     "1m": {"Account": 200_000, "Opportunity": 1_000_000},
     "10m": {"Account": 200_000, "Opportunity": 10_000_000},
+    "50m": {"Account": 200_000, "Opportunity": 50_000_000},  # ~37 GB of peak disk: preflight says if it fits
 }
 
 

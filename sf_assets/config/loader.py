@@ -20,6 +20,7 @@ CONFIG_ENV_VAR = "SF_ASSETS_CONFIG"
 DEFAULT_CONFIG = Path("config") / "pipeline.yaml"  # under the working directory (where workspace.yaml is)
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:[\\\\/]")
 _TAGS = {"emulator", "access_token", "password", "client_credentials", "jwt"}
+_UNION_MEMBER = re.compile(r"^(constrained-\w+|literal\[.*\]|function-\w+\[.*\])$")  # pydantic's names of members
 _WARNED: set[tuple[Path, str]] = set()  # each deprecation logged once per process (sensors load every tick)
 
 
@@ -78,16 +79,19 @@ def _warn_once(file: Path, line: str) -> None:
 
 
 def _describe(exc: ValidationError) -> str:
-    parts = []
+    messages: dict[str, str] = {}  # one message per key: a value of a union (`int` or `auto`) fails each member
+    inputs: dict[str, str] = {}
     for error in exc.errors():
         loc = _format_loc(error["loc"])
-        message = error["msg"]
-        if error["type"] == "extra_forbidden":
-            message = "unknown key"
-        elif "input" in error and not isinstance(error["input"], (dict, list)) and error["type"] != "missing":
-            message = f"{message} (got {error['input']!r})"
-        parts.append(f"{loc}: {message}" if loc else message)
-    return "; ".join(parts)
+        if loc in messages:
+            if error["type"] == "literal_error":
+                messages[loc] += f", or {error['ctx']['expected']}"
+            continue
+        messages[loc] = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+        got = error.get("input")
+        if not isinstance(got, (dict, list)) and error["type"] not in ("missing", "extra_forbidden"):
+            inputs[loc] = f" (got {got!r})"
+    return "; ".join(f"{loc}: {message}{inputs.get(loc, '')}" if loc else message for loc, message in messages.items())
 
 
 def _format_loc(loc: tuple[Any, ...]) -> str:
@@ -95,8 +99,8 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
     for i, part in enumerate(loc):
         if isinstance(part, int):
             text += f"[{part}]"
-        elif i > 0 and loc[i - 1] == "auth" and part in _TAGS:
-            continue  # pydantic's discriminator tag, not a key the user wrote
+        elif (i > 0 and loc[i - 1] == "auth" and part in _TAGS) or _UNION_MEMBER.match(part):
+            continue  # pydantic's discriminator tag or union member, not a key the user wrote
         else:
             text += f".{part}" if text else str(part)
     return text

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sf_assets.config.drift import DriftConfig, MissingFieldRule
+from sf_assets.config.extraction import ChunkSize, ExtractionConfig
 from sf_assets.config.output import OutputConfig
 from sf_assets.config.schedule import ScheduleConfig
 
@@ -28,7 +29,6 @@ class _Model(BaseModel):
 
 
 EnvVarName = Annotated[str, Field(pattern=_ENV_NAME.pattern, description="Name of an environment variable")]
-ChunkSize = Annotated[int, Field(gt=0)] | Literal["auto"]
 
 
 class EmulatorAuth(_Model):
@@ -138,8 +138,7 @@ class ObjectConfig(_Model):
     index_fields: list[str] = Field(default_factory=list, description="Extra fields indexed in SQLite staging.")
     type_overrides: dict[str, str] = Field(
         default_factory=dict, description="Field -> string|int64|float64|bool|date|timestamp|time|decimal(p,s).")
-    chunk_size: ChunkSize | None = Field(
-        None, description="Overrides extraction.chunk_size for this object.")
+    chunk_size: ChunkSize | None = Field(None, description="Overrides extraction.chunk_size for this object.")
     on_missing_field: MissingFieldRule | None = Field(None, description="Overrides drift.on_missing_field here.")
 
     @field_validator("name")
@@ -148,31 +147,6 @@ class ObjectConfig(_Model):
         if not _IDENTIFIER.match(value):
             raise ValueError(f"'{value}' is not a Salesforce API name")
         return value
-
-
-class ExtractionConfig(_Model):
-    """Bulk API 2.0 extraction."""
-
-    chunk_size: ChunkSize = Field("auto", description=(
-        "Most rows per chunk (one Bulk job = one partition). `auto`: as many rows as the object's jobs extracted in "
-        "5 minutes on the last refresh (0.5-10 M; 2.5 M before any), so a chunk is one job unless it is big."))
-    max_concurrent_jobs: int = Field(2, ge=1, le=2, description="Bulk jobs at once, across threads and runs.")
-    max_records_per_page: int = Field(
-        400_000, gt=0, description="maxRecords of each results page; above chunk_size, a chunk is one page. With API "
-        "58.0+ a job's pages are smaller when that spreads them over the parallel downloads (at least 20,000 rows).")
-    max_concurrent_requests: int = Field(
-        8, ge=1, le=24, description="Salesforce requests in flight at once per connection (polls, results pages, "
-        "counts, job creations), below the org's limit of 25 long-running ones; results pages take at most 2 fewer.")
-    poll_initial_s: float = Field(0.2, gt=0, description="Shortest wait between job status polls.")
-    poll_fraction: float = Field(
-        0.25, gt=0, le=1, description="Each wait between job status polls is at most this fraction of the time the "
-        "job has been waited for, so a processed job is noticed within that fraction of its processing time.")
-    poll_max_s: float = Field(30.0, gt=0, description="Longest wait between job status polls.")
-    resume_window_hours: float = Field(20.0, ge=0, description="An unfinished refresh younger than this is resumed.")
-    job_timeout_minutes: float = Field(240.0, gt=0, description="Abort a Bulk job that has not completed by then.")
-    row_drop_warn_pct: float = Field(
-        20.0, ge=0, le=100, description="Warn (check `row_count_drop`) when an object's rows fall by more than this "
-        "% from its last successful refresh.")
 
 
 class RetryConfig(_Model):

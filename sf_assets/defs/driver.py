@@ -152,7 +152,10 @@ class _Stages:
             raise KeyboardInterrupt
         with self._lock:
             self.outcome.run_ids.append(result.run_id)
-            if not result.success:
+            if not result.success and self.outcome.stop is not None:  # another object's run stopped the refresh
+                log.warning("%s failed after the refresh was stopped: %s", job_name,
+                            "; ".join(step_failure_lines(result.all_events)))  # the stop's one line says it all
+            elif not result.success:
                 self.outcome.failures.extend(step_failure_lines(result.all_events) or [f"{job_name} failed"])
                 self.outcome.fix_first |= needs_fix_first(result.all_events)
                 self.outcome.stop = self.outcome.stop or self._stop_line()

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 from urllib.parse import parse_qs
 
 from .bulkcsv import DELIMITERS, LINE_ENDINGS, csv_page, empty_result_body
+from .faults import SLOW_PAGE_S
 from .jobs import Job
 from .limits import CONCURRENCY, TOTAL_REQUESTS
 from .org_api import Org
@@ -218,6 +220,13 @@ def _create_job(org: Org, h: Handler, version: str, body: bytes) -> None:
 def _results(org: Org, h: Handler, job: Job, version: str, query: dict[str, str]) -> None:
     if refuse_results(h, job, version):
         return
+    nth = org.count_results_page()  # the page_* faults: the n-th page asked for since the fault plan was set
+    if nth == org.faults.page_503:
+        org.stats.add("errors", "page_503")
+        return h.send_error_json(503, "SERVER_UNAVAILABLE", "Server is temporarily unavailable (injected fault)")
+    if nth == org.faults.slow_page:
+        org.stats.add("errors", "slow_page")
+        time.sleep(SLOW_PAGE_S)
     try:
         max_records = int(query.get("maxRecords") or DEFAULT_MAX_RECORDS)
         idx, locator = job.page(query.get("locator") or None, max_records)
@@ -234,9 +243,9 @@ def _results(org: Org, h: Handler, job: Job, version: str, query: dict[str, str]
     if len(idx) and org.faults.hits("short_page", org.settings.seed, seq):
         org.stats.add("errors", "short_page")
         rows = idx[:len(idx) - max(1, len(idx) // 10)]
-    reset = org.faults.hits("reset", org.settings.seed, seq)
+    reset = nth == org.faults.page_reset or org.faults.hits("reset", org.settings.seed, seq)
     if reset:
-        org.stats.add("errors", "reset")
+        org.stats.add("errors", "page_reset" if nth == org.faults.page_reset else "reset")
     org.stats.add("rows_served", n=len(rows))
     gzip = h.accepts_gzip()
     chunks = csv_page(job.plan, rows, DELIMITERS[job.column_delimiter], LINE_ENDINGS[job.line_ending], gzip=gzip)

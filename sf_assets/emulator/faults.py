@@ -5,7 +5,10 @@ a concurrency limit's text: transient), ``reset`` (connection reset mid-body), `
 from when the plan is set: ``slow_jobs:N`` (extra polls per job), ``expire_session_after:N`` (uses per
 token), ``daily_limit_after:N`` (N more API requests, then the day's API requests are used up: 403
 TotalRequests), ``bulk_job_cap_after:N`` and ``bulk_result_cap_after:N`` (N more Bulk query jobs, then
-the daily job cap or the daily result-size cap refuses new ones). ``job_fail_once:<Object>``.
+the daily job cap or the daily result-size cap refuses new ones); ``slow_page:N`` (answers 0.5 s late),
+``page_503:N`` and ``page_reset:N``: the N-th Bulk results page asked for from then (1 = the first), whichever
+job and path (locator or ``resultPages``) it belongs to, so one page of parallel downloads fails or arrives late
+while the others do not. ``job_fail_once:<Object>``.
 """
 from __future__ import annotations
 
@@ -13,7 +16,9 @@ import hashlib
 from dataclasses import dataclass, field
 
 PROBABILISTIC = ("503", "concurrent", "reset", "short_page")
-COUNTED = ("slow_jobs", "expire_session_after", "daily_limit_after", "bulk_job_cap_after", "bulk_result_cap_after")
+COUNTED = ("slow_jobs", "expire_session_after", "daily_limit_after", "bulk_job_cap_after", "bulk_result_cap_after",
+           "slow_page", "page_503", "page_reset")
+SLOW_PAGE_S = 0.5  # how late the ``slow_page`` answers
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,9 @@ class FaultPlan:
     daily_limit_after: int = 0
     bulk_job_cap_after: int = 0
     bulk_result_cap_after: int = 0
+    slow_page: int = 0
+    page_503: int = 0
+    page_reset: int = 0
 
     @classmethod
     def parse(cls, spec: str | None) -> FaultPlan:

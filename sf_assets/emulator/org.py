@@ -1,6 +1,7 @@
 """EmulatorOrg: a local Salesforce org served over HTTPS on 127.0.0.1 from a background thread."""
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import ssl
@@ -70,6 +71,7 @@ class EmulatorOrg:
         self.daily = DailyLimits(self.settings.api_max, self.settings.bulk_jobs_max)
         self.daily.set_faults(self.faults)
         self.daily.set_api_used_pct(self.settings.api_used_pct)
+        self._pages_since_faults = itertools.count(1)  # the page_* faults count results pages from their plan
         self._server: OrgServer | None = None
         self._thread: threading.Thread | None = None
         self.ca_path = Path()
@@ -129,6 +131,7 @@ class EmulatorOrg:
         self.faults = faults
         self.jobs.rearm_fail_once()
         self.daily.set_faults(faults)
+        self._pages_since_faults = itertools.count(1)
 
     def set_api_used_pct(self, pct: float) -> None:
         self.daily.set_api_used_pct(pct)
@@ -191,6 +194,10 @@ class EmulatorOrg:
         """Count one /services/data request (unless not `counts`); returns its sequence number."""
         self.data.live.after_request()
         return self.daily.count_request(counts)
+
+    def count_results_page(self) -> int:
+        """Count one Bulk results page asked for; its number since the fault plan was set (1 = the first)."""
+        return next(self._pages_since_faults)  # atomic under the GIL
 
     def limit_info(self) -> str:
         return self.daily.limit_info()

@@ -1,14 +1,14 @@
 """Extract one chunk (one Id range, one Bulk query job) into one typed Parquet file, resumably.
 
 Each results page is streamed into a Parquet part and recorded in the tracker (job id, API
-version, next locator, pages done) before the next page is asked for, so a crash resumes from the
-next page of the same job when Salesforce still has it, and otherwise starts the chunk over
-cleanly. When the last page is in, the parts are merged into the chunk file (temp name, atomic
-rename) after checking rows == Σ Sforce-NumberOfRecords == the job's numberRecordsProcessed;
-the merge checks that Ids are present, unique and inside the range.
+version, the page and its locator or URL) once written (`page_fetch`: in parallel through `resultPages` from API
+58.0, else one after another by locator), so a crash resumes with the pages not recorded yet of the same job when
+Salesforce still has it, and otherwise starts the chunk over cleanly. When the last page is in, the parts are
+merged into the chunk file (temp name, atomic rename) after checking rows == Σ Sforce-NumberOfRecords == the
+job's numberRecordsProcessed; the merge checks that Ids are present, unique and inside the range.
 
 Retries (tenacity, RetryConfig): a request failing transiently is sent again; a short page or a
-body cut mid-stream is fetched again from the same locator; a Failed job or a count/Id mismatch
+body cut mid-stream is fetched again (that page alone); a Failed job or a count/Id mismatch
 starts a new job. Permanent errors (invalid field, malformed query, ...) fail at once. Every retry of a
 chunk (its job, a page, a REST call) counts in one "Attempt n of N" sequence of `retry.attempts`, so the log
 never counts back; each new page reached starts a new sequence named after it ("page 4"), and "failed
@@ -25,7 +25,8 @@ from functools import partial
 from pathlib import Path
 
 from sf_assets.extract.chunk_file import ChunkFileStats, chunk_plan_fingerprint, merge_parts, parquet_rows
-from sf_assets.extract.page_writer import ChunkValidationError, write_page
+from sf_assets.extract.page_fetch import JOB_DONE, JOB_OPEN, fetch_pages, recorded_parts
+from sf_assets.extract.page_writer import ChunkValidationError
 from sf_assets.extract.tracker import ChunkKey, ChunkState, ChunkTracker
 from sf_assets.health.causes import chunk_failure
 from sf_assets.observability.logs import log_context
@@ -34,19 +35,17 @@ from sf_assets.salesforce.bulk2 import (
     BulkJobFailed,
     BulkJobNotFound,
     JobInfo,
-    QueryJob,
     open_query_job,
     retry_call,
 )
 from sf_assets.salesforce.errors import RefreshStop
-from sf_assets.salesforce.retry import is_transient, note_progress, observe_retries, one_attempt_sequence
+from sf_assets.salesforce.retry import note_progress, observe_retries, one_attempt_sequence
 from sf_assets.salesforce.soql import plan_soql
 from sf_assets.schema.field_plan import FieldPlan
 from sf_assets.storage.deletion import delete_when_free
 from sf_assets.storage.files import file_digest
 
 log = logging.getLogger(__name__)
-_JOB_OPEN, _JOB_DONE = 1, 2  # how far a chunk got (then _JOB_DONE + pages recorded): a retry past it counts from 1
 
 
 @dataclass(frozen=True)
@@ -81,10 +80,6 @@ def chunk_path(work_dir: Path, refresh_id: str, object_name: str, chunk_id: str)
 
 def _parts_dir(dest: Path) -> Path:
     return dest.with_name(dest.stem + ".parts")
-
-
-def _part(parts_dir: Path, page: int) -> Path:
-    return parts_dir / f"page-{page:05d}.parquet"
 
 
 def _is_done(state: ChunkState, plan: FieldPlan) -> bool:
@@ -146,20 +141,27 @@ def extract_chunk(ctx: ExtractContext, plan: FieldPlan, chunk_id: str, *, query_
 
 
 def _resumable_job(ctx: ExtractContext, state: ChunkState, parts_dir: Path, label: str) -> JobInfo | None:
-    """The chunk's saved job when Salesforce still has it (not Failed/Aborted) and its parts are on disk."""
-    if state.job_id is None or state.job_api_version is None:
+    """The chunk's saved job when Salesforce still has it (not Failed/Aborted), with the pages whose parts are on
+    disk. When one is missing, a chunk never recorded as extracted (a one-page chunk's part is renamed into the chunk
+    file, and a kill can come before the record) fetches the job's pages again; one extracted before starts over."""
+    job_id, api_version = state.job_id, state.job_api_version
+    if job_id is None or api_version is None:
         return None
-    if any(not _part(parts_dir, page).is_file() for page in range(1, state.pages_done + 1)):
-        log.warning("Parts of job %s are missing: starting the chunk over", state.job_id)
-        return None
+    if any(not part.is_file() for part in recorded_parts(ctx.tracker, state.key, parts_dir)):
+        if state.checksum is not None:
+            log.warning("Parts of job %s are missing: starting the chunk over", job_id)
+            return None
+        log.warning("Parts of job %s are missing: fetching its pages again", job_id)
+        ctx.tracker.set_job(state.key, job_id, api_version)
     try:
-        info = ctx.client.get_job(state.job_id, state.job_api_version, label=label)
+        info = ctx.client.get_job(job_id, api_version, label=label)
     except BulkJobNotFound:
         log.warning("Bulk job %s no longer exists: starting the chunk over", state.job_id)
         return None
     if info.state in ("Failed", "Aborted"):
         return None
-    log.info("Resuming Bulk job %s (%s) after page %d", info.id, info.state, state.pages_done)
+    log.info("Resuming Bulk job %s (%s) with %d page(s) written", info.id, info.state,
+             ctx.tracker.get(state.key).pages_done)
     return info
 
 
@@ -182,44 +184,18 @@ def _attempt(ctx: ExtractContext, plan: FieldPlan, key: ChunkKey, dest: Path, la
         try:
             if resume is None:
                 tracker.set_job(key, job.info.id, job.info.api_version)
-            note_progress(_JOB_OPEN, "job status")
+            note_progress(JOB_OPEN, "job status")
             info = job.info if job.info.state == "JobComplete" else job.wait()
             processing.close()  # processed: its download does not hold the slot, the next job can be created
-            note_progress(_JOB_DONE, f"page {tracker.get(key).pages_done + 1}")
-            _fetch_pages(ctx, job, plan, key, parts_dir, label)
-            parts = [_part(parts_dir, page) for page in range(1, tracker.get(key).pages_done + 1)]
+            note_progress(JOB_DONE, f"page {tracker.get(key).pages_done + 1}")
+            fetch_pages(client, tracker, job, plan, key, parts_dir, label)
+            parts = recorded_parts(tracker, key, parts_dir)
             _check_counts(parquet_rows(parts), tracker.page_records(key), info)
             stats = merge_parts(parts, dest, plan, state.id_lo, state.id_hi)
         except (ChunkValidationError, BulkJobFailed):
             tracker.set_job(key, None, None)  # the next attempt starts a new job
             raise
     return stats, info
-
-
-def _fetch_pages(ctx: ExtractContext, job: QueryJob, plan: FieldPlan, key: ChunkKey, parts_dir: Path,
-                 label: str) -> None:
-    """Fetch every page after the last one recorded, each written and recorded before the next."""
-    state = ctx.tracker.get(key)
-    page, locator = state.pages_done, state.next_locator
-    for stale in parts_dir.glob("page-*.parquet"):  # written, but the crash came before it was recorded
-        if int(stale.stem.split("-")[1]) > page:
-            delete_when_free(stale)
-    max_records = ctx.client.extraction.max_records_per_page
-
-    def fetch(page_no: int, from_locator: str | None) -> tuple[int, str | None]:
-        with job.results_page(from_locator, max_records) as results:
-            write_page(results, plan, _part(parts_dir, page_no), results.records,
-                       empty_job=job.info.records_processed == 0)  # no records: any empty-result form is no rows
-            return results.records, results.next_locator
-
-    while page == 0 or locator is not None:
-        page += 1
-        records, next_locator = retry_call(
-            partial(fetch, page, locator), label, ctx.client.retry, sleep=ctx.client.sleep,
-            retry_on=lambda exc: is_transient(exc) and not isinstance(exc, ChunkValidationError))
-        ctx.tracker.page_done(key, page, locator, records, next_locator)
-        note_progress(_JOB_DONE + page, f"page {page + 1}")
-        locator = next_locator
 
 
 def _check_counts(rows: int, page_records: int, info: JobInfo) -> None:

@@ -5,7 +5,8 @@ other stages show of the chunks are the named functions at the end.
 
 Statuses: queued → running → success | failed. While a chunk runs, its Bulk job id, the job's API
 version, the next results locator and the pages done are saved after every page (the pages
-themselves in `chunk_pages`), so a crashed process resumes from the next page of the same job.
+themselves in `chunk_pages`, each with the locator or `resultPages` URL it was fetched from), so a crashed
+process resumes with the pages not recorded yet of the same job.
 """
 
 from __future__ import annotations
@@ -143,15 +144,23 @@ class ChunkTracker:
             )
 
     def page_done(self, key: ChunkKey, page: int, locator: str | None, records: int, next_locator: str | None) -> None:
-        """Record page `page` (fetched with `locator`, `records` rows) and where the next one starts."""
+        """Record page `page` (fetched with `locator` or from that URL, `records` rows) and where the next one
+        starts (None: no page after it, or pages fetched in parallel); `pages_done` counts the pages recorded."""
         with self._lock, transaction(self.conn):
             self.conn.execute(
                 "INSERT OR REPLACE INTO chunk_pages (refresh_id, object, chunk_id, page, locator, records) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (key.refresh_id, key.object, key.chunk_id, page, locator, records),
             )
-            self.conn.execute(f"UPDATE chunks SET next_locator = ?, pages_done = ? WHERE {_WHERE}",
-                              (next_locator, page, key.refresh_id, key.object, key.chunk_id))
+            self.conn.execute(
+                f"UPDATE chunks SET next_locator = ?, pages_done = (SELECT COUNT(*) FROM chunk_pages WHERE {_WHERE}) "
+                f"WHERE {_WHERE}", (next_locator, *(key.refresh_id, key.object, key.chunk_id) * 2))
+
+    def pages(self, key: ChunkKey) -> dict[int, str | None]:
+        """The pages recorded for the chunk's job: page number → the locator or URL it was fetched from."""
+        with self._lock:
+            return dict(self.conn.execute(f"SELECT page, locator FROM chunk_pages WHERE {_WHERE} ORDER BY page",
+                                          (key.refresh_id, key.object, key.chunk_id)).fetchall())
 
     def page_records(self, key: ChunkKey) -> int:
         """Sum of Sforce-NumberOfRecords over the pages done."""
@@ -244,3 +253,14 @@ def chunk_files_of(conn: sqlite3.Connection, refresh_ids: Collection[str]) -> li
     wanted = set(refresh_ids)  # filtered here: a long-lived state DB holds more refreshes than SQL parameters
     return [Path(path) for refresh_id, path in conn.execute(
         "SELECT refresh_id, file_path FROM chunks WHERE file_path IS NOT NULL") if refresh_id in wanted]
+
+
+def extraction_speed(conn: sqlite3.Connection, refresh_id: str, object_name: str) -> tuple[int, float]:
+    """Rows and wall seconds (last attempt, job latency and download included) of the object's extracted chunks."""
+    rows, seconds = 0, 0.0
+    for count, started, ended in conn.execute(
+            "SELECT rows, started_at, ended_at FROM chunks WHERE refresh_id = ? AND object = ? AND status = 'success' "
+            "AND rows IS NOT NULL AND started_at IS NOT NULL AND ended_at IS NOT NULL", (refresh_id, object_name)):
+        rows += count
+        seconds += (datetime.fromisoformat(ended) - datetime.fromisoformat(started)).total_seconds()
+    return rows, seconds

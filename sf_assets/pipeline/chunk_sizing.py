@@ -11,11 +11,11 @@ job, and a big one still resumes in pieces of minutes. Pages within a job resume
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime
 
 from sf_assets.config import PipelineConfig
 from sf_assets.config.models import ObjectConfig
 from sf_assets.extract.refresh import previous_success
+from sf_assets.extract.tracker import extraction_speed
 
 AUTO_JOB_SECONDS = 300.0
 AUTO_UNMEASURED_ROWS = 2_500_000
@@ -39,12 +39,5 @@ def chunk_rows(conn: sqlite3.Connection, config: PipelineConfig, obj: ObjectConf
 def rows_per_job_second(conn: sqlite3.Connection, refresh_id: str, object_name: str) -> float | None:
     """Rows per second of one Bulk job of `object_name` in `refresh_id` (its chunks' rows over their wall time, job
     latency and download included); None when it extracted none or too little to measure (< 1 s)."""
-    rows = conn.execute(
-        "SELECT rows, started_at, ended_at FROM chunks WHERE refresh_id = ? AND object = ? AND status = 'success' "
-        "AND rows IS NOT NULL AND started_at IS NOT NULL AND ended_at IS NOT NULL", (refresh_id, object_name),
-    ).fetchall()
-    seconds = sum((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
-                  for _, start, end in rows)
-    if seconds < 1.0:
-        return None
-    return sum(r for r, _, _ in rows) / seconds
+    rows, seconds = extraction_speed(conn, refresh_id, object_name)
+    return rows / seconds if seconds >= 1.0 else None

@@ -180,6 +180,12 @@ class BulkClient:
         self.sleep = sleep or governor.pause  # every wait is cut short by cancellation
         self.requests_sent = 0
         self._lock = threading.Lock()
+        connection.limit_requests(self.extraction.max_concurrent_requests)
+
+    @property
+    def download_width(self) -> int:
+        """Results pages that may download at once (`extraction.max_concurrent_requests` less the short requests')."""
+        return self.connection.http.budget.download_width
 
     def _url(self, api_version: str, *parts: str) -> str:
         return "/".join([f"{self.connection.instance_url}/services/data/v{api_version}/jobs/query", *parts])
@@ -231,13 +237,24 @@ class BulkClient:
         log.warning("Aborted Bulk job %s", job_id)
         return info
 
+    def get_json(self, path: str, label: str, **params: Any) -> dict[str, Any]:
+        """GET `path` (from /services/...) as JSON, retried when transient."""
+        return self._json("GET", self.connection.instance_url + path, label, params=params)
+
     def results_page(self, job_id: str, api_version: str, locator: str | None, max_records: int) -> ResultsPage:
         """Open ONE results page (not retried here: the caller retries the whole page, body included)."""
-        self.governor.check()
         params: dict[str, Any] = {"maxRecords": max_records}
         if locator:
             params["locator"] = locator
-        response = self._send("GET", self._url(api_version, job_id, "results"), stream=True, params=params,
+        return self._open_page(self._url(api_version, job_id, "results"), params)
+
+    def results_page_at(self, path: str) -> ResultsPage:
+        """Open the results page a `resultPages` URL names (a path from /services/...; not retried here)."""
+        return self._open_page(self.connection.instance_url + path, {})
+
+    def _open_page(self, url: str, params: dict[str, Any]) -> ResultsPage:
+        self.governor.check()
+        response = self._send("GET", url, stream=True, params=params,
                               headers={"Accept": "text/csv", "Accept-Encoding": "gzip"})
         return ResultsPage(response)
 

@@ -13,7 +13,7 @@ from simple_salesforce import Salesforce
 from sf_assets.config.models import AccessTokenAuth, EmulatorAuth, SalesforceConfig
 from sf_assets.salesforce.auth import SalesforceAuthError, SalesforceSession, login
 from sf_assets.salesforce.errors import AccessTokenExpired
-from sf_assets.salesforce.http import SalesforceHttpSession, token_was_accepted
+from sf_assets.salesforce.http import DEFAULT_REQUESTS_IN_FLIGHT, SalesforceHttpSession, token_was_accepted
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,7 @@ class SalesforceConnection:
         self._client: Salesforce | None = None
         self._session: SalesforceSession | None = None
         self._http: SalesforceHttpSession | None = None
+        self._max_in_flight = DEFAULT_REQUESTS_IN_FLIGHT
 
     @property
     def api_version(self) -> str:
@@ -58,6 +59,13 @@ class SalesforceConnection:
         self.client()
         assert self._session is not None
         return self._session.instance_url
+
+    def limit_requests(self, max_in_flight: int) -> None:
+        """At most `max_in_flight` requests of this connection at once (`extraction.max_concurrent_requests`)."""
+        with self._lock:
+            self._max_in_flight = max_in_flight
+            if self._http is not None:
+                self._http.limit_requests(max_in_flight)
 
     def auth_headers(self) -> dict[str, str]:
         """Authorization header of the current session (never log it)."""
@@ -101,12 +109,14 @@ class SalesforceConnection:
                 raise SalesforceAuthError("auth.kind emulator needs the local org: open the connection with "
                                           "sf_assets.pipeline.emulator.open_connection")
             session, ca_path = self._emulator_login(cfg.auth, cfg.api_version)
-            http = SalesforceHttpSession(ca_bundle=cfg.ca_bundle or ca_path, verify=cfg.verify, timeout=timeout)
+            http = SalesforceHttpSession(ca_bundle=cfg.ca_bundle or ca_path, verify=cfg.verify, timeout=timeout,
+                                         max_requests_in_flight=self._max_in_flight)
         else:
             domain = getattr(cfg.auth, "domain", "login")
             redirect = (f"https://{domain}.salesforce.com", cfg.login_url) if cfg.login_url else None
             http = SalesforceHttpSession(
-                ca_bundle=cfg.ca_bundle, verify=cfg.verify, timeout=timeout, login_redirect=redirect
+                ca_bundle=cfg.ca_bundle, verify=cfg.verify, timeout=timeout, login_redirect=redirect,
+                max_requests_in_flight=self._max_in_flight,
             )
             session = self._login(http)
         http.renew_session = self._renew_session

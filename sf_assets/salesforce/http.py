@@ -1,9 +1,12 @@
-"""The one requests Session every Salesforce call goes through: TLS trust, timeouts, pooling, an expired
-session renewed once, and a daily limit raised as `DailyLimitExceeded` before any caller can retry it."""
+"""The one requests Session every Salesforce call goes through: TLS trust, timeouts, pooling, the budget of
+requests in flight, an expired session renewed once, and a daily limit raised as `DailyLimitExceeded` before any
+caller can retry it."""
 
 from __future__ import annotations
 
 import hashlib
+import threading
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,7 +20,38 @@ if TYPE_CHECKING:
 from sf_assets.salesforce.errors import daily_limit_in
 
 RenewSession = Callable[[str], str]
+DEFAULT_REQUESTS_IN_FLIGHT = 8  # extraction.max_concurrent_requests' default
+RESERVED_FOR_SHORT_REQUESTS = 2  # slots a streamed download never takes: polls, creates and counts find one
 _accepted: set[str] = set()  # digests of the bearer tokens Salesforce accepted in this process
+
+
+class RequestBudget:
+    """At most `limit` requests in flight at once; streamed downloads (results pages) at most `download_width`,
+    `limit` less the slots kept for short requests, so a poll or a job creation never waits behind pages."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.download_width = max(1, limit - RESERVED_FOR_SHORT_REQUESTS)
+        self._all = threading.BoundedSemaphore(limit)
+        self._downloads = threading.BoundedSemaphore(self.download_width)
+
+    def take(self, stream: bool) -> Callable[[], None]:
+        """Wait for a slot (a download's too when `stream`); the function that releases it (once)."""
+        if stream:
+            self._downloads.acquire()
+        self._all.acquire()
+        lock, held = threading.Lock(), [True]
+
+        def release() -> None:
+            with lock:
+                if not held[0]:
+                    return
+                held[0] = False
+            self._all.release()
+            if stream:
+                self._downloads.release()
+
+        return release
 
 
 class SalesforceHttpSession(requests.Session):
@@ -41,7 +75,7 @@ class SalesforceHttpSession(requests.Session):
         verify: bool = True,
         timeout: tuple[float, float] = (15.0, 300.0),
         login_redirect: tuple[str, str] | None = None,
-        pool_size: int = 8,
+        max_requests_in_flight: int = DEFAULT_REQUESTS_IN_FLIGHT,
     ) -> None:
         super().__init__()
         self._explicit_verify: bool | str | None = (
@@ -52,7 +86,15 @@ class SalesforceHttpSession(requests.Session):
         self.timeout = timeout
         self._login_redirect = login_redirect
         self.renew_session: RenewSession | None = None
-        self.mount("https://", HTTPAdapter(pool_connections=4, pool_maxsize=pool_size))
+        self.budget = RequestBudget(max_requests_in_flight)
+        self.mount("https://", HTTPAdapter(pool_connections=4, pool_maxsize=max_requests_in_flight))
+
+    def limit_requests(self, max_in_flight: int) -> None:
+        """A new budget of requests in flight (those in flight release their slot to the old one); the connection
+        pool keeps as many connections, so no request pays a new connection's handshakes within the budget."""
+        if max_in_flight != self.budget.limit:
+            self.budget = RequestBudget(max_in_flight)
+            self.mount("https://", HTTPAdapter(pool_connections=4, pool_maxsize=max_in_flight))
 
     def merge_environment_settings(
         self, url: str | bytes | None, proxies: Any, stream: Any, verify: Any, cert: Any
@@ -73,19 +115,43 @@ class SalesforceHttpSession(requests.Session):
             raise requests.exceptions.InvalidSchema(
                 f"refusing to send a Salesforce request without TLS: {url.split('?')[0]}"
             )
-        response = super().request(method, url, *args, **kwargs)
+        response = self._within_budget(method, url, *args, **kwargs)
         token = _bearer(kwargs.get("headers"))
         if response.status_code == 401 and token is not None and self.renew_session is not None:
             response.close()
             token = self.renew_session(token)
             kwargs["headers"] = {**kwargs["headers"], "Authorization": f"Bearer {token}"}
-            response = super().request(method, url, *args, **kwargs)
+            response = self._within_budget(method, url, *args, **kwargs)
         if token is not None and response.status_code != 401:
             _accepted.add(_digest(token))
         limit = daily_limit_in(response)
         if limit is not None:
             response.close()
             raise limit
+        return response
+
+    def _within_budget(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        """One request holding a slot of the budget: until its body is read, or for a streamed response until it
+        is closed (or collected)."""
+        release = self.budget.take(bool(kwargs.get("stream")))
+        try:
+            response = super().request(method, url, *args, **kwargs)
+        except BaseException:
+            release()
+            raise
+        if not kwargs.get("stream"):
+            release()
+            return response
+        close = response.close
+
+        def close_and_release() -> None:
+            try:
+                close()
+            finally:
+                release()
+
+        response.close = close_and_release  # type: ignore[method-assign]
+        weakref.finalize(response, release)
         return response
 
 

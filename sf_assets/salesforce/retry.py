@@ -147,11 +147,18 @@ def one_attempt_sequence(attempts: int) -> Iterator[AttemptSequence]:
     the next attempt of ONE sequence of `attempts`: the log reads "Attempt 2 of 3", "Attempt 3 of 3", then the
     block fails; without this, nested retries would each count from 1. Progress past the furthest point reached
     (`note_progress`) starts a new sequence, named by its step ("page 4"), so a long chunk is not failed by
-    retries that each succeeded; a job started over counts on until it gets further than the last one."""
+    retries that each succeeded; a job started over counts on until it gets further than the last one. A sequence
+    nested in another (one results page of a chunk's parallel download) that fails with its attempts used up uses
+    up the outer one too: the chunk does not try the page `attempts` times more."""
+    outer = _sequence.get()
     sequence = AttemptSequence(attempts)
     token = _sequence.set(sequence)
     try:
         yield sequence
+    except Exception:
+        if outer is not None and sequence.attempt >= sequence.attempts:
+            outer.attempt = max(outer.attempt, outer.attempts)
+        raise
     finally:
         _sequence.reset(token)
 

@@ -35,8 +35,7 @@ def test_repository_configs_load(monkeypatch):
 
 def test_defaults_and_relative_paths(tmp_path):
     config = load_config(write(tmp_path, MINIMAL))
-    assert config.extraction.chunk_size == 250_000
-    assert config.extraction.max_records_per_page > config.extraction.chunk_size  # a planned chunk is one page
+    assert config.extraction.chunk_size == "auto"  # rows per chunk from the service's measured speed
     assert config.extraction.max_concurrent_jobs == 2
     assert (config.api_usage.warn_pct, config.api_usage.halt_pct) == (80, 90)
     assert config.preflight.min_free_disk_gb == 20
@@ -57,6 +56,9 @@ def test_env_interpolation_with_defaults(tmp_path, monkeypatch):
     [
         (MINIMAL + "extraction: {chunk_sise: 5}\n", "extraction.chunk_sise: unknown key"),
         (MINIMAL + "extraction: {chunk_size: lots}\n", "extraction.chunk_size: Input should be a valid integer"),
+        (MINIMAL + "objects: [{name: Account, soql: SELECT Id FROM Account, chunk_size: Auto}]\n",  # one line
+         "objects[0].chunk_size: Input should be a valid integer, unable to parse string as an integer, or 'auto' "
+         "(got 'Auto')"),
         (
             MINIMAL + "extraction: {max_concurrent_jobs: 3}\n",
             "extraction.max_concurrent_jobs: Input should be less than or equal to 2",

@@ -27,10 +27,11 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--chunk-size", type=int, required=True)
     parser.add_argument("--page-records", type=int, required=True)
     parser.add_argument("--page-delay", type=float, default=0.0)
+    parser.add_argument("--api-version", default="62.0", help="below 58.0: pages by locator, one after another")
     args = parser.parse_args(argv)
 
-    connection = open_connection(SalesforceConfig(auth=EmulatorAuth(kind="emulator", state_file=args.state_file,
-                                                                         autostart=False)))
+    connection = open_connection(SalesforceConfig(api_version=args.api_version, auth=EmulatorAuth(
+        kind="emulator", state_file=args.state_file, autostart=False)))
     extraction = FAST_EXTRACTION.model_copy(
         update={"max_records_per_page": args.page_records, "max_concurrent_jobs": 1}
     )

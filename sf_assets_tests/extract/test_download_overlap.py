@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sf_assets.emulator.service import ServiceProfile
@@ -30,7 +30,7 @@ def test_the_next_job_is_processed_while_the_last_one_downloads(make_org, tmp_pa
     holds: list[list[float]] = []  # [thread, acquired, released] of every job slot
     pages: list[tuple[int, float]] = []  # (thread, when) of every results page asked for
     lock = threading.Lock()
-    job_slot, results_page = ctx.client.governor.job_slot, ctx.client.results_page
+    job_slot = ctx.client.governor.job_slot
 
     @contextmanager
     def recorded_slot() -> Iterator[None]:
@@ -43,14 +43,17 @@ def test_the_next_job_is_processed_while_the_last_one_downloads(make_org, tmp_pa
             finally:
                 hold[2] = time.monotonic()
 
-    def recorded_page(*args, **kwargs) -> ResultsPage:
-        with lock:
-            pages.append((threading.get_ident(), time.monotonic()))
-        time.sleep(0.02)  # a page takes a moment to arrive, as over any real network
-        return results_page(*args, **kwargs)
+    def recording(open_page: Callable[..., ResultsPage]) -> Callable[..., ResultsPage]:
+        def recorded_page(*args, **kwargs) -> ResultsPage:
+            with lock:
+                pages.append((threading.get_ident(), time.monotonic()))
+            time.sleep(0.02)  # a page takes a moment to arrive, as over any real network
+            return open_page(*args, **kwargs)
+        return recorded_page
 
     ctx.client.governor.job_slot = recorded_slot  # type: ignore[method-assign]
-    ctx.client.results_page = recorded_page  # type: ignore[method-assign]
+    ctx.client.results_page = recording(ctx.client.results_page)  # type: ignore[method-assign]
+    ctx.client.results_page_at = recording(ctx.client.results_page_at)  # type: ignore[method-assign]  # API 58.0+
     outcome = extract_all(ctx, plan, chunk_size=expected.num_rows // 4 + 1)
 
     assert outcome.failures == {} and len(outcome.results) == 4

@@ -1,4 +1,5 @@
-"""A refresh killed mid-chunk resumes: finished chunks are kept, the cut chunks continue from their locators.
+"""A refresh killed mid-chunk resumes: finished chunks are kept, the cut chunks continue from their locators
+(API 57.0: pages one after another by locator; the parallel `resultPages` path: test_parallel_pages.py).
 
 The kill is `Popen.kill()`: SIGKILL on POSIX, TerminateProcess on Windows; no clean-up runs in the child.
 """
@@ -18,10 +19,10 @@ ROOT = Path(__file__).resolve().parents[2]
 CHUNK_SIZE, PAGE_RECORDS = 500, 50
 
 
-def _child(state_file: Path, folder: Path, page_delay: float = 0.0) -> subprocess.Popen:
+def _child(state_file: Path, folder: Path, page_delay: float = 0.0, api_version: str = "57.0") -> subprocess.Popen:
     command = [sys.executable, "-m", "sf_assets_tests.extract.extract_child", "--state-file", str(state_file),
                "--dir", str(folder), "--objects", "Opportunity", "--chunk-size", str(CHUNK_SIZE),
-               "--page-records", str(PAGE_RECORDS), "--page-delay", str(page_delay)]
+               "--page-records", str(PAGE_RECORDS), "--page-delay", str(page_delay), "--api-version", api_version]
     return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
