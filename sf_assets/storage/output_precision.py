@@ -10,6 +10,7 @@ the model: nothing is lost on the way in, so it is not counted. Counted per batc
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -26,8 +27,10 @@ class _Column:
 
 
 def loses_digits(field_type: pa.DataType) -> bool:
-    """Whether a column of ``field_type`` becomes a Power BI "Decimal number" from an exact decimal."""
-    return bool(pa.types.is_decimal(field_type)) and field_type != POWERBI_DECIMAL
+    """Whether a column of ``field_type`` becomes a Power BI "Decimal number" from an exact decimal that can hold
+    more than 15 significant digits."""
+    return (bool(pa.types.is_decimal(field_type)) and field_type != POWERBI_DECIMAL
+            and field_type.precision > POWERBI_DOUBLE_DIGITS)
 
 
 def significant_digits(arr: pa.Array) -> pa.Array:
@@ -47,6 +50,10 @@ class PrecisionTally:
         """Count the values of ``batch`` (the tally's schema) that lose digits in Power BI."""
         for name, column in self.columns.items():
             arr = batch.column(name)
+            smallest = pa.scalar(Decimal(10) ** (POWERBI_DOUBLE_DIGITS - arr.type.scale), arr.type)
+            arr = arr.filter(pc.greater_equal(pc.abs(arr), smallest))  # fewer digits below 10^15 units: fast path
+            if len(arr) == 0:
+                continue
             wide = pc.greater(significant_digits(arr), POWERBI_DOUBLE_DIGITS)
             count = pc.sum(wide).as_py() or 0
             if count:
