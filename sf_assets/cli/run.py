@@ -22,6 +22,8 @@ def run_refresh(config_path: Path, new_refresh: bool = False, refresh_catalog: b
     """Run or resume a refresh in the persistent local Dagster instance and print a summary."""
     from sf_assets.defs.driver import ensure_dagster_home, execute_refresh
     from sf_assets.pipeline.publish import current_files
+    from sf_assets.powerbi.pbids import PBIDS_NAME
+    from sf_assets.powerbi.readme import README_NAME
     from sf_assets.transform.engines import dataset_engine
 
     config = load_config(config_path)
@@ -40,6 +42,10 @@ def run_refresh(config_path: Path, new_refresh: bool = False, refresh_catalog: b
     for path in current_files(config, outcome.refresh_id):
         print(f"  Power BI file: {path}")
     print(f"  Health JSON:   {outcome.health_path or 'not written (see the log)'}")
+    handoff = config.paths.output_dir / PBIDS_NAME
+    if handoff.is_file():  # docs/POWERBI.md
+        print(f"  Power BI:      {handoff} opens Desktop on the folder; typed queries: {README_NAME} there, "
+              "or `sf-assets powerbi`")
     if outcome.health_path:
         published = _health(config, outcome.refresh_id).get("published") or []
         for copy in published:

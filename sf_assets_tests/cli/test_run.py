@@ -37,8 +37,10 @@ def test_run_prints_where_the_outputs_are(org, tmp_path):
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err[-3000:]
     lines = dict(map(str.strip, line.strip().split(": ", 1)) for line in out.splitlines() if line.strip().startswith(
-        ("Power BI file:", "Health JSON:", "Published:")))
+        ("Power BI file:", "Health JSON:", "Published:", "Power BI:")))
     assert os.path.isfile(lines["Power BI file"]) and os.path.isfile(lines["Health JSON"])
+    assert lines["Power BI"].split(" opens Desktop")[0].endswith("sf_assets.pbids")  # the hand-off, beside the data
+    assert os.path.isfile(lines["Power BI"].split(" opens Desktop")[0])
     assert os.path.isfile(lines["Published"])
     assert "SUCCESS" in out and "Account" in out
     checks = [line.strip() for line in out.splitlines() if line.strip().startswith("row check ")]
