@@ -2,9 +2,9 @@
 
 Each stage (prepare_job, one extract job per object over all its chunk keys, output_job, publish_job)
 executes in this process against the instance, tagged with the refresh id, so the runs appear in the UI.
-The objects' extract jobs run at the same time, `2 x extraction.max_concurrent_jobs` objects at once (the
-Bulk job cap itself is the job slots every run shares); Ctrl+C reaches the main thread only, which cancels
-every open extraction and waits for their jobs to be aborted.
+After the field plans, each object's chunk plan and extract job run one after the other, and the objects at the
+same time, `2 x extraction.max_concurrent_jobs` at once (the Bulk job cap itself is the job slots every run shares);
+Ctrl+C reaches the main thread only, which cancels every open extraction and waits for their jobs to be aborted.
 Dead runs (a killed earlier `sf-assets run` or run worker) are failed and their pool slots freed first.
 """
 
@@ -147,11 +147,11 @@ class _Stages:
             raise_on_error=False,
             asset_selection=assets,
         )
-        if interrupted(result.all_events):  # Dagster turned Ctrl+C into a step failure: stop the whole refresh
-            self.outcome.run_ids.append(result.run_id)
-            raise KeyboardInterrupt
         with self._lock:
             self.outcome.run_ids.append(result.run_id)
+        if interrupted(result.all_events):  # Dagster turned Ctrl+C into a step failure: stop the whole refresh
+            raise KeyboardInterrupt
+        with self._lock:
             if not result.success and self.outcome.stop is not None:  # another object's run stopped the refresh
                 log.warning("%s failed after the refresh was stopped: %s", job_name,
                             "; ".join(step_failure_lines(result.all_events)))  # the stop's one line says it all
