@@ -116,8 +116,13 @@ def run_baseline(org, state_file: Path, folder: Path) -> dict:
 
 
 def run_refresh(org, config: Path, folder: Path, py_spy: Path | None) -> dict:
-    """`sf-assets run --new-refresh` in a child process; stages from its Dagster records and log."""
-    env = {**os.environ, "DAGSTER_HOME": str(folder / "dagster_home")}
+    """`sf-assets run --new-refresh` in a child process, on a Dagster instance configured as shipped (the copied
+    `dagster_home/dagster.yaml`: the instance class that lets the objects' runs share the process, as users run it);
+    stages from its Dagster records and log."""
+    home = folder / "dagster_home"
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(HERE.parent / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
     command = [str(BIN / "sf-assets"), "run", "--config", str(config), "--new-refresh"]
     if py_spy is not None:
         command = [str(BIN / "py-spy"), "record", "--subprocesses", "--format", "raw", "--rate", "50",

@@ -197,6 +197,10 @@ def _extract_objects(stages: _Stages, config: PipelineConfig) -> bool:
         return ok
 
     if len(config.objects) == 1 or not runs_may_share_a_process(stages.instance):  # (a foreign instance class)
+        if len(config.objects) > 1:
+            log.warning("Objects extract one after another: the Dagster instance in %s is not configured with "
+                        "sf_assets' instance class (copy dagster_home/dagster.yaml of the repository there)",
+                        os.environ.get("DAGSTER_HOME", "DAGSTER_HOME"))
         return all([extract(obj) for obj in config.objects]) and stages.outcome.stop is None
     width = min(len(config.objects), 2 * config.extraction.max_concurrent_jobs)
     with runs_on_threads(stages.instance):

@@ -118,7 +118,8 @@ def build_held(config: PipelineConfig, refresh_id: str, names: Iterable[str] | N
                 try:
                     version = build_version(
                         by_name[result.name], result.result.parts, result.result.schema, result.result.rows, root,
-                        config.output, refresh_id, source_rows=result.source_rows, timings={"build_s": result.seconds})
+                        config.output, refresh_id, source_rows=result.source_rows, timings={"build_s": result.seconds},
+                        part_format=result.result.part_format)
                     record_built_version(config, refresh_id, version)
                     sources = {t: staged_at[t] for t in result.source_rows if t in staged_at}
                     report.held.append(hold(version, root, by_name[result.name].sql, sources))

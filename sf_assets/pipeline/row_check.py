@@ -15,11 +15,12 @@ deleted since it started), are measured with a fixed few `COUNT()` requests and 
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import sqlite3
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -154,28 +155,38 @@ def _audit_fields(conn: sqlite3.Connection, object_name: str) -> set[str]:
     return set(AUDIT_FIELDS)  # not cached: try them all, a refusal only leaves the figure unknown
 
 
-def measure_change(query: Query, config: PipelineConfig, obj: ObjectConfig, since: datetime,
-                   fields: set[str]) -> OrgChange:
-    """Rows created, modified and deleted since `since`: three COUNT() requests (fewer when a field is missing)."""
-    parsed = parse_soql(obj.soql)
-    stamp = soql_datetime(since)
+def _change_counts(stamp: str, fields: set[str]) -> dict[str, tuple[list[str], bool]]:
+    """The COUNT() requests (extra WHERE terms, include deleted) measuring the change since `stamp`, by label."""
+    counts: dict[str, tuple[list[str], bool]] = {}
+    if "CreatedDate" in fields:
+        counts["created"] = ([f"CreatedDate >= {stamp}"], False)
+    if {"CreatedDate", "SystemModstamp"} <= fields:
+        counts["modified"] = ([f"SystemModstamp >= {stamp}", f"CreatedDate < {stamp}"], False)
+    if {"IsDeleted", "SystemModstamp"} <= fields:
+        counts["deleted"] = (["IsDeleted = true", f"SystemModstamp >= {stamp}"], True)
+    return counts
 
-    def count(extra: Sequence[str], include_deleted: bool = False) -> int | None:
+
+def _counts_at_once(query: Query, config: PipelineConfig, obj: ObjectConfig,
+                    requests: dict[str, tuple[list[str], bool]]) -> dict[str, int | None]:
+    """The object's COUNT() requests on threads at once (a far-away org makes each a round trip, a large object
+    seconds of Salesforce's time); a count that fails is None, logged; a refresh stop is raised."""
+    parsed = parse_soql(obj.soql)
+
+    def count(extra: list[str], include_deleted: bool) -> int | None:
         try:
             return count_rows(query, parsed.object_name, parsed.where, config.retry, include_deleted=include_deleted,
                               extra=extra)
         except RefreshStop:  # a daily limit or an expired token: no further request
             raise
-        except Exception as exc:  # the measurement informs; it never fails the refresh
-            log.warning("Could not measure the change of %s during the refresh: %s", obj.name, describe_error(exc))
+        except Exception as exc:  # the counts inform; they never fail the refresh
+            log.warning("Could not count %s for its row check: %s", obj.name, describe_error(exc))
             return None
 
-    created = count([f"CreatedDate >= {stamp}"]) if "CreatedDate" in fields else None
-    modified = count([f"SystemModstamp >= {stamp}", f"CreatedDate < {stamp}"]) \
-        if {"CreatedDate", "SystemModstamp"} <= fields else None
-    deleted = count(["IsDeleted = true", f"SystemModstamp >= {stamp}"], include_deleted=True) \
-        if {"IsDeleted", "SystemModstamp"} <= fields else None
-    return OrgChange(stamp, created, modified, deleted, estimate=parsed.where is not None)
+    with ThreadPoolExecutor(max_workers=max(1, len(requests)), thread_name_prefix=f"count-{obj.name}") as pool:
+        futures = {label: pool.submit(contextvars.copy_context().run, count, extra, deleted)
+                   for label, (extra, deleted) in requests.items()}
+        return {label: future.result() for label, future in futures.items()}
 
 
 def evaluate_row_check(conn: sqlite3.Connection, config: PipelineConfig, obj: ObjectConfig, refresh_id: str,
@@ -188,20 +199,16 @@ def evaluate_row_check(conn: sqlite3.Connection, config: PipelineConfig, obj: Ob
     problems += gap_problems(states)
     for state in states:
         problems += chunk_problems(state, tracker.page_records(state.key), require_file=files_kept)
-    parsed = parse_soql(obj.soql)
-    count_now: int | None
-    try:
-        count_now = count_rows(query, parsed.object_name, parsed.where, config.retry, include_deleted=obj.query_all)
-    except RefreshStop:
-        raise
-    except Exception as exc:  # Salesforce's count informs the verdict, it is not its evidence
-        log.warning("Could not count %s now: %s", obj.name, describe_error(exc))
-        count_now = None
     started = refresh_started_at(conn, refresh_id)
-    change = measure_change(query, config, obj, started, _audit_fields(conn, obj.name)) if started else None
+    stamp = soql_datetime(started) if started else None
+    requests = {"now": ([], obj.query_all),
+                **(_change_counts(stamp, _audit_fields(conn, obj.name)) if stamp else {})}
+    counts = _counts_at_once(query, config, obj, requests)
+    change = OrgChange(stamp, counts.get("created"), counts.get("modified"), counts.get("deleted"),
+                       estimate=parse_soql(obj.soql).where is not None) if stamp else None
     done = [s for s in states if s.status == "success"]
     check = RowCheck(obj.name, refresh_id, sum(s.rows or 0 for s in done), len(states), len(done),
-                     estimate(conn, refresh_id, obj.name), count_now, change, tuple(problems))
+                     estimate(conn, refresh_id, obj.name), counts["now"], change, tuple(problems))
     put_fact(conn, refresh_id, f"row_check:{obj.name}", {"passed": check.passed, "line": check.describe()})
     put_health(conn, refresh_id, "row_checks", check.to_dict(), obj.name)
     (log.info if check.passed else log.error)("Row check of %s %s: %s", obj.name,

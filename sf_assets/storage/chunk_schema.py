@@ -124,11 +124,15 @@ def check_chunks(plan: FieldPlan, files: Sequence[Path], max_invalid_pct: float)
     return result
 
 
-def read_conformed(path: Path, master: pa.Schema, batch_rows: int = 65_536) -> Iterator[pa.RecordBatch]:
-    """Stream a chunk file as batches conformed to ``master`` (see conform_batch)."""
+def read_conformed(path: Path, master: pa.Schema, batch_rows: int = 65_536,
+                   row_groups: Sequence[int] | None = None) -> Iterator[pa.RecordBatch]:
+    """Stream a chunk file (only ``row_groups``, when given) as batches conformed to ``master`` (see conform_batch)."""
+    if row_groups is not None and not row_groups:
+        return
     with pq.ParquetFile(path) as handle:
         present = [n for n in master.names if n in handle.schema_arrow.names]
-        for batch in handle.iter_batches(batch_size=batch_rows, columns=present):
+        for batch in handle.iter_batches(batch_size=batch_rows, columns=present,
+                                         row_groups=None if row_groups is None else list(row_groups)):
             yield conform_batch(batch, master)
 
 

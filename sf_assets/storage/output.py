@@ -36,7 +36,7 @@ from sf_assets.config.models import DatasetConfig, OutputConfig
 from sf_assets.storage.deletion import delete_when_free
 from sf_assets.storage.files import link_or_copy
 from sf_assets.storage.manifest import build_manifest, file_entry, write_manifest
-from sf_assets.storage.output_consolidate import consolidate, has_room
+from sf_assets.storage.output_consolidate import PartFormat, consolidate, has_room
 from sf_assets.storage.output_partitioned import PartitionedWriteLimits, write_partitioned
 from sf_assets.storage.output_precision import PrecisionTally
 from sf_assets.storage.temp_owner import owner_tag
@@ -107,8 +107,10 @@ def build_version(
     *,
     source_rows: dict[str, int] | None = None,
     timings: dict[str, float] | None = None,
+    part_format: PartFormat | None = None,
 ) -> BuiltVersion:
-    """Write and verify the output of one dataset from its engine part files, in a temp folder."""
+    """Write and verify the output of one dataset from its engine part files (written in `part_format`, if
+    known), in a temp folder."""
     root = output_dir / dataset.name
     version = version_name(refresh_id)
     tmp = root / f".tmp-{owner_tag()}-{uuid.uuid4().hex[:8]}"  # short: paths must fit MAX_PATH
@@ -116,7 +118,8 @@ def build_version(
     timings = dict(timings or {})
     precision = PrecisionTally(schema)
     try:
-        consolidated = _consolidated(parts, schema, tmp, consolidated_name(dataset.name), cfg, timings, precision)
+        consolidated = _consolidated(parts, schema, tmp, consolidated_name(dataset.name), cfg, timings, precision,
+                                     part_format)
         started = time.perf_counter()
         files = _dataset_files(parts, schema, tmp, consolidated.get("file"), dataset.partition_cols, cfg,
                                None if "file" in consolidated else precision)
@@ -170,7 +173,7 @@ def _dataset_files(
 
 def _consolidated(
     parts: Sequence[Path], schema: pa.Schema, tmp: Path, name: str, cfg: OutputConfig, timings: dict[str, float],
-    precision: PrecisionTally,
+    precision: PrecisionTally, part_format: PartFormat | None,
 ) -> dict[str, Any]:
     if not cfg.consolidate_for_powerbi:
         return {"skipped": "consolidate_for_powerbi is off"}
@@ -180,8 +183,13 @@ def _consolidated(
         log.warning("%s: %s; skipped", tmp.parent.name, message)
         return {"skipped": message}
     started = time.perf_counter()
-    consolidate(parts, tmp / name, schema, cfg.row_group_rows, cfg.compression, cfg.parquet_profile,
-                precision.observe)
+    if len(parts) == 1 and part_format == PartFormat(cfg.compression, cfg.parquet_profile, cfg.row_group_rows):
+        link_or_copy(parts[0], tmp / name)  # the engine wrote its one part as this file: no second encoding
+        precision.observe_file(tmp / name)
+        log.info("Consolidated %s: the engine's single part, written in the output's format", name)
+    else:
+        consolidate(parts, tmp / name, schema, cfg.row_group_rows, cfg.compression, cfg.parquet_profile,
+                    precision.observe)
     timings["consolidate"] = time.perf_counter() - started
     return {"file": name}
 

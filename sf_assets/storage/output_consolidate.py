@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -37,6 +38,21 @@ def writer_options(compression: str, profile: str = "gateway") -> dict[str, obje
         "write_page_index": False,
         "store_schema": True,
     }
+
+
+@dataclass(frozen=True)
+class PartFormat:
+    """How the consolidated file is written (codec, profile, row group size). An engine that writes its part
+    files this way hands over a single part as the consolidated file itself: no second encoding."""
+
+    compression: str
+    profile: str
+    row_group_rows: int
+
+    def write(self, table: pa.Table, path: str | Path) -> None:
+        """Write ``table`` as one Parquet file in this format."""
+        pq.write_table(table, path, row_group_size=self.row_group_rows,
+                       **writer_options(self.compression, self.profile))
 
 
 def has_room(folder: Path, needed_bytes: int) -> bool:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from sf_assets.storage.output_types import POWERBI_DECIMAL
 
@@ -60,6 +62,13 @@ class PrecisionTally:
                 column.values += count
                 if column.example is None:
                     column.example = str(arr.filter(wide)[0].as_py())
+
+    def observe_file(self, path: Path) -> None:
+        """Count the values of the Parquet file at ``path``, reading only the tally's columns."""
+        if self.columns:
+            with pq.ParquetFile(path) as handle:
+                for batch in handle.iter_batches(columns=list(self.columns)):
+                    self.observe(batch)
 
     def found(self) -> dict[str, dict[str, object]]:
         """``{column: {"values": n, "example": text}}`` for the columns with such values (empty: nothing lost)."""

@@ -30,6 +30,7 @@ from distributed import Client
 
 from sf_assets.config import PipelineConfig
 from sf_assets.config.models import DaskConfig
+from sf_assets.storage.output_consolidate import PartFormat
 from sf_assets.transform.cluster import dask_client
 from sf_assets.transform.dask_input import Source, dask_table
 from sf_assets.transform.dask_sql_internals import register_arrow_strings_as_varchar
@@ -49,12 +50,13 @@ class DaskSqlRunner:
     client: Client
     decimals_as_float: bool = False
     source: Source = "auto"
+    part_format: PartFormat | None = None
     engine: ClassVar[str] = "dask_sql"
 
     def __call__(self, staging_db: Path, tables: dict[str, StagedTable], sql: str, out_dir: Path) -> EngineResult:
         """Run `sql` with Dask-SQL into one Parquet part per result partition under `out_dir`."""
         return run_dask_sql(self.client, staging_db, tables, sql, out_dir, source=self.source,
-                            decimals_as_float=self.decimals_as_float)
+                            decimals_as_float=self.decimals_as_float, part_format=self.part_format)
 
 
 @contextmanager
@@ -67,8 +69,10 @@ def start(config: PipelineConfig, work_dir: Path, *, trial: bool = False,
         client_of = dask_client(TRIAL_DASK, work_dir, processes=False)
     else:
         client_of = dask_client(config.dask, work_dir, processes=config.dask.worker_processes(input_rows))
-    with client_of as client:
-        yield DaskSqlRunner(client, config.output.decimals_as_float)
+    out = config.output
+    with client_of as client:  # parts written as the consolidated file is: a one-part result is that file
+        yield DaskSqlRunner(client, out.decimals_as_float,
+                            part_format=PartFormat(out.compression, out.parquet_profile, out.row_group_rows))
 
 
 def engine_types(dtypes: pd.Series) -> list[pa.DataType]:
@@ -92,8 +96,9 @@ def run_dask_sql(
     *,
     source: Source = "auto",
     decimals_as_float: bool = False,
+    part_format: PartFormat | None = None,
 ) -> EngineResult:
-    """Run ``sql`` with Dask-SQL on ``client``; one Parquet part per result partition."""
+    """Run ``sql`` with Dask-SQL on ``client``; one Parquet part per result partition (in ``part_format``)."""
     context = Context()
     for name in referenced_tables(sql, tables):
         context.create_table(name, dask_table(tables[name], staging_db, source))
@@ -104,8 +109,8 @@ def run_dask_sql(
     out_dir.mkdir(parents=True, exist_ok=True)
     parts = [part_path(out_dir, i) for i in range(result.npartitions)]
     writes = [
-        dask.delayed(write_part)(frame, str(path), schema)
+        dask.delayed(write_part)(frame, str(path), schema, part_format)
         for frame, path in zip(result.to_delayed(), parts)
     ]
     counts = client.gather(client.compute(writes))
-    return EngineResult(int(sum(counts)), schema, tuple(parts))
+    return EngineResult(int(sum(counts)), schema, tuple(parts), part_format)

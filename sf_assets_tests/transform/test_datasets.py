@@ -4,11 +4,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sf_assets.config.models import DatasetConfig
-from sf_assets.transform import engine_sqlite
+from sf_assets.config.models import DatasetConfig, ObjectConfig, StagingConfig
+from sf_assets.emulator.datagen import DataGenerator
+from sf_assets.storage.staging import stage_object
+from sf_assets.transform import dask_input, engine_sqlite
 from sf_assets.transform.datasets import build_datasets
 from sf_assets.transform.engine_dask import DaskSqlRunner
 from sf_assets.transform.engine_sqlite import SqliteRunner
+from sf_assets.transform.staged import staged_tables
+from sf_assets_tests.storage.emulated_chunks import chunk_table, emulator_plan
 
 JOIN = DatasetConfig(
     name="opportunity_account",
@@ -78,3 +82,26 @@ def test_transient_errors_are_retried(staging_db, tmp_path, monkeypatch):
     monkeypatch.setattr(engine_sqlite, "run_sqlite", flaky)
     report = build_datasets([WIDGET], staging_db, tmp_path, SqliteRunner(), retry_wait_s=0)
     assert report["widget"].ok and report["widget"].attempts == 3
+
+
+def test_a_large_chunk_file_spreads_over_partitions_of_its_row_groups(dask_session_client, tmp_path, monkeypatch):
+    """A chunk of millions of rows (`chunk_size: auto`) must not become one partition: a worker's memory is bounded
+    by PARTITION_ROWS, and the partitions of row groups give the same rows, in order, as the SQLite path."""
+    gen = DataGenerator({"Account": 400, "Opportunity": 3000})
+    for name in ("Account", "Opportunity"):
+        plan = emulator_plan(name)
+        path = tmp_path / f"{name}.parquet"
+        pq.write_table(chunk_table(gen, plan, 0, gen.rows(name)), path, row_group_size=500)  # 6 groups
+        stage_object(tmp_path / "staging.db", plan, [path], ObjectConfig(name=name, soql="x"), StagingConfig())
+    monkeypatch.setattr(dask_input, "PARTITION_ROWS", 1000)
+    table = staged_tables(tmp_path / "staging.db")["Opportunity"]
+    assert dask_input.dask_table(table, tmp_path / "staging.db").npartitions == 3  # 2 row groups each
+
+    by_groups = build_datasets([JOIN], tmp_path / "staging.db", tmp_path / "groups", DaskSqlRunner(dask_session_client))
+    by_sqlite = build_datasets([JOIN], tmp_path / "staging.db", tmp_path / "sqlite",
+                               DaskSqlRunner(dask_session_client, source="sqlite"))
+    groups, sqlite = by_groups["opportunity_account"].result, by_sqlite["opportunity_account"].result
+    assert len(groups.parts) == 3
+    in_order = pa.concat_tables(pq.read_table(p) for p in groups.parts)
+    assert in_order.num_rows == 3000 and in_order.column("Id").to_pylist() == sorted(in_order.column("Id").to_pylist())
+    assert in_order.equals(pa.concat_tables(pq.read_table(p) for p in sqlite.parts))
