@@ -13,7 +13,7 @@ from sf_assets.defs.context import enter_refresh, refresh_of_step, state_db
 from sf_assets.defs.errors import one_line_failures
 from sf_assets.defs.extract import object_asset_key, row_check_result
 from sf_assets.defs.resources import PipelineConfigResource, SalesforceResource
-from sf_assets.pipeline.build import build_held, dataset_sources, promote_refresh
+from sf_assets.pipeline.build import build_held, dataset_sources, promote_refresh, warm_up_engine
 from sf_assets.pipeline.health import finish_refresh_with_health
 from sf_assets.pipeline.row_check import stored_row_check
 from sf_assets.pipeline.stage import stage
@@ -51,6 +51,8 @@ def make_staging_asset(obj: ObjectConfig) -> dg.AssetsDefinition:
             if not verdict["passed"]:
                 raise dg.Failure(description=f"staging of {obj.name}: the row-count check failed: {verdict['line']}",
                                  allow_retries=False)
+            if builds_datasets(context.run, config):
+                warm_up_engine(config, conn, refresh_id)  # the Dask cluster starts while the tables are staged
             staged = stage(config, conn, refresh_id, obj)
         counts = staged.check.counts()
         return dg.MaterializeResult(
@@ -73,6 +75,12 @@ def make_staging_asset(obj: ObjectConfig) -> dg.AssetsDefinition:
 def dataset_asset_key(dataset: str) -> dg.AssetKey:
     """Asset key of one YAML dataset."""
     return dg.AssetKey(["dataset", dataset])
+
+
+def builds_datasets(run: dg.DagsterRun, config: PipelineConfig) -> bool:
+    """Whether `run` materializes a dataset (a run of output_job, whose selection is empty, does)."""
+    selected = run.asset_selection
+    return not selected or any(dataset_asset_key(d.name) in selected for d in config.datasets)
 
 
 def output_asset_keys(config: PipelineConfig) -> list[dg.AssetKey]:

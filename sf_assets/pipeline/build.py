@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from pathlib import Path
 
 from sf_assets.config import PipelineConfig
 from sf_assets.config.models import DatasetConfig
+from sf_assets.extract.tracker import rows_per_object
 from sf_assets.observability.logs import log_context
 from sf_assets.pipeline.output_report import record_built_version
 from sf_assets.pipeline.powerbi_handoff import write_output_handoff
@@ -84,6 +86,15 @@ def dataset_sources(config: PipelineConfig) -> dict[str, list[str]]:
     """The configured objects (staging tables) each dataset's SQL reads."""
     names = [o.name for o in config.objects]
     return {d.name: referenced_tables(d.sql, names) for d in config.datasets}
+
+
+def warm_up_engine(config: PipelineConfig, conn: sqlite3.Connection, refresh_id: str) -> None:
+    """Let the dataset engine prepare its start (Dask: its LocalCluster) on a background thread while the staging
+    runs, sized by the rows the refresh extracted of the objects the datasets read (`transform.engines`)."""
+    read = {table for tables in dataset_sources(config).values() for table in tables}
+    extracted = rows_per_object(conn, refresh_id)
+    dataset_engine(config.transform.engine).warm_up(config, config.paths.work_dir,
+                                                    sum(extracted.get(name, 0) for name in read))
 
 
 def held_root(config: PipelineConfig) -> Path:

@@ -15,8 +15,10 @@ VARCHAR too (its operators are pandas string operations, which work on both stor
 
 from __future__ import annotations
 
+import atexit
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -42,6 +44,45 @@ SQL_CONFIG = {"sql.identifier.case_sensitive": False}
 TRIAL_DASK = DaskConfig(n_workers=1, threads_per_worker=1)  # `config check`: SQL on empty tables, in this process
 register_arrow_strings_as_varchar()
 
+_ClusterKey = tuple[str, str, bool]  # the Dask config, the work folder, worker processes or threads
+_ready: dict[_ClusterKey, tuple[ExitStack, Client]] = {}  # started by warm_up, taken by start
+_ready_lock = threading.Lock()
+
+
+def _cluster_key(config: PipelineConfig, work_dir: Path, processes: bool) -> _ClusterKey:
+    return config.dask.model_dump_json(), str(work_dir.absolute()), processes
+
+
+def _close_later(stack: ExitStack) -> None:
+    """Close a client and its LocalCluster on a thread of its own (the workers take ~1 s to stop): not a daemon
+    thread, so the process waits for it before it exits."""
+    threading.Thread(target=stack.close, name="dask-close").start()
+
+
+def warm_up(config: PipelineConfig, work_dir: Path, input_rows: int | None) -> None:
+    """Start the LocalCluster that `start` will ask for with `input_rows` (called on a background thread while the
+    staging runs: worker processes take 2-3 s to spawn and import pandas); nothing for a remote scheduler. One
+    that `start` does not take (other parameters) is closed when `start` runs; one never asked for at exit."""
+    if config.dask.scheduler_address:
+        return
+    key = _cluster_key(config, work_dir, config.dask.worker_processes(input_rows))
+    stack = ExitStack()
+    client = stack.enter_context(dask_client(config.dask, work_dir, processes=key[2]))
+    with _ready_lock:
+        previous = _ready.pop(key, None)
+        _ready[key] = (stack, client)
+    if previous is not None:
+        _close_later(previous[0])
+
+
+@atexit.register
+def _close_unused() -> None:
+    with _ready_lock:
+        unused = list(_ready.values())
+        _ready.clear()
+    for stack, _ in unused:
+        stack.close()
+
 
 @dataclass(frozen=True)
 class DaskSqlRunner:
@@ -63,16 +104,28 @@ class DaskSqlRunner:
 def start(config: PipelineConfig, work_dir: Path, *, trial: bool = False,
           input_rows: int | None = None) -> Iterator[DaskSqlRunner]:
     """The engine of `transform.engine: dask_sql` (`transform.engines`): a client of `config.dask`'s scheduler or
-    LocalCluster, closed on exit, its workers threads of this process when the datasets read fewer than
-    `dask.in_process_below_rows` staged rows; `trial`: one worker thread in this process."""
-    if trial:
-        client_of = dask_client(TRIAL_DASK, work_dir, processes=False)
+    LocalCluster (the one `warm_up` started, if it matches), closed on a background thread on exit, its workers
+    threads of this process when the datasets read fewer than `dask.in_process_below_rows` staged rows; `trial`:
+    one worker thread in this process."""
+    processes = config.dask.worker_processes(input_rows)
+    with _ready_lock:
+        ready = None if trial else _ready.pop(_cluster_key(config, work_dir, processes), None)
+        stale = list(_ready.values())
+        _ready.clear()
+    for stack, _ in stale:
+        _close_later(stack)
+    if ready is not None:
+        stack, client = ready
     else:
-        client_of = dask_client(config.dask, work_dir, processes=config.dask.worker_processes(input_rows))
+        stack = ExitStack()
+        client = stack.enter_context(dask_client(TRIAL_DASK if trial else config.dask, work_dir,
+                                                 processes=processes and not trial))
     out = config.output
-    with client_of as client:  # parts written as the consolidated file is: a one-part result is that file
+    try:  # parts written as the consolidated file is: a one-part result is that file
         yield DaskSqlRunner(client, out.decimals_as_float,
                             part_format=PartFormat(out.compression, out.parquet_profile, out.row_group_rows))
+    finally:
+        _close_later(stack)
 
 
 def engine_types(dtypes: pd.Series) -> list[pa.DataType]:
