@@ -114,7 +114,10 @@ def main() -> None:
             ratio = round(total / found["peak_total_bytes"], 3) if total else None
             rounds.append({"round": i, "refresh_id": refresh["refresh_id"], "rows": refresh["rows"],
                            "wall_s": refresh["wall_s"], **found, "predicted": forecast, "ratio": ratio,
-                           "stages": refresh["stages"], "windows": refresh["windows"], "series": sampler.samples})
+                           "stages": refresh["stages"], "windows": refresh["windows"],
+                           "peak_rss_mb": refresh["peak_rss_mb"],
+                           "main_peak_rss_mb_by_stage": refresh["main_peak_rss_mb_by_stage"],
+                           "series": sampler.samples})
             gb = {k: round(v / 1e9, 3) for k, v in found["at_peak_bytes"].items()}
             print(f"round {i}: {refresh['rows']:,} rows, measured peak {found['peak_total_bytes'] / 1e9:.3f} GB "
                   f"(at {found['peak_at_s']} s, {found['peak_stage']}: {gb}), predicted "

@@ -4,9 +4,9 @@
 
 Runs in its own process (it imports Dagster) and prints one JSON object. Stages:
 ``windows`` give each stage's (start, end) in seconds since launch, to attribute RSS to stages.
-Stages: start-up (process launch → prepare_job starts), plan (prepare_job), extract (the extract jobs),
-between runs (gaps between the stage runs: Dagster's per-run overhead), schema check (staging step
-start → load start, i.e. the Parquet footer checks and the stored row-count verdict), staging
+Stages: start-up (process launch → prepare_job starts), plan (prepare_job), extract (the extract jobs, the
+wall time any of them runs), between runs (time no stage run executes: Dagster's per-run overhead),
+schema check (staging step start → load start, i.e. the Parquet footer checks and the stored row-count verdict), staging
 (load + ANALYZE), indexes, datasets (output step start → last "Dataset … rows" line: LocalCluster
 start + engine), output (→ last "Published" line: cluster shutdown, partitioned write,
 consolidation, verification, promotion), health (→ output step end: health JSON), publish
@@ -24,6 +24,16 @@ from sf_assets.observability.logs import LOG_FILE_GLOB
 
 STAGED = re.compile(r"Staged (\d+) rows of (\w+) in ([\d.]+) s")
 INDEX = re.compile(r"Created index \S+ on \w+\(\w+\) in ([\d.]+) s")
+
+
+def _covered(intervals: list[tuple[float, float]]) -> float:
+    """Seconds covered by at least one of the (start, end) intervals (runs on threads overlap)."""
+    total, reach = 0.0, float("-inf")
+    for start, end in sorted(intervals):
+        if end > reach:
+            total += end - max(start, reach)
+            reach = end
+    return total
 
 
 def _log_lines(log_dir: Path, refresh_id: str) -> list[tuple[float, dict]]:
@@ -57,8 +67,8 @@ def stage_seconds(home: Path, refresh_id: str, log_dir: Path, launched_at: float
         by_job.setdefault(job, []).append((start, end))
     stages: dict[str, float] = {"start_up": spans[0][1] - launched_at}
     stages["plan"] = sum(e - s for s, e in by_job.get("prepare_job", []))
-    stages["extract"] = sum(e - s for job, s, e in spans if job.startswith("extract_"))
-    stages["between_runs"] = sum(max(0.0, spans[i + 1][1] - spans[i][2]) for i in range(len(spans) - 1))
+    stages["extract"] = _covered([(s, e) for job, s, e in spans if job.startswith("extract_")])  # objects overlap
+    stages["between_runs"] = (max(e for _, _, e in spans) - spans[0][1]) - _covered([(s, e) for _, s, e in spans])
     lines = _log_lines(log_dir, refresh_id)
     output_run = next(r for r in records if r.dagster_run.job_name == "output_job")
     steps = {s.step_key: s for s in instance.get_run_step_stats(output_run.dagster_run.run_id)}

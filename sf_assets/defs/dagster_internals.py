@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
 import dagster as dg
@@ -27,8 +28,6 @@ from dagster._core.instance.ref import InstanceRef
 from dagster._core.storage.compute_log_manager import ComputeLogManager
 from dagster._core.storage.noop_compute_log_manager import NoOpComputeLogManager
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG, BACKFILL_ID_TAG
-from dagster._daemon import controller as daemon_controller
-from dagster._daemon import sensor as sensor_daemon
 
 
 def backfill_request(instance: dg.DagsterInstance, asset_graph: BaseAssetGraph, keys: Iterable[dg.AssetKey],
@@ -75,7 +74,14 @@ def default_instance_storages(base_dir: str) -> Mapping[str, object]:
 def set_daemon_cadence(backfill_seconds: int, sensor_loop_seconds: int) -> None:
     """How often the daemon loops of this process run: the backfill loop (creates the next runs of a "Materialize
     all", Dagster's fixed 30 s) and the sensor loop (how soon a sensor due is evaluated, Dagster's fixed 5 s).
-    Only a daemon process runs these loops; elsewhere the two values are never read."""
+    Only a daemon process runs these loops, and `dagster-daemon run` has imported them before it creates the
+    instance; any other process (a run worker, the webserver, `sf-assets run`) leaves them alone rather than pay
+    0.6 s importing them."""
+    if "dagster._daemon.controller" not in sys.modules:
+        return
+    from dagster._daemon import controller as daemon_controller
+    from dagster._daemon import sensor as sensor_daemon
+
     daemon_controller.DEFAULT_DAEMON_INTERVAL_SECONDS = backfill_seconds  # read by the backfill loop as it starts
     sensor_daemon.MIN_INTERVAL_LOOP_TIME = sensor_loop_seconds  # read on every turn of the sensor loop
 
