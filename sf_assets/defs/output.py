@@ -51,8 +51,8 @@ def make_staging_asset(obj: ObjectConfig) -> dg.AssetsDefinition:
             if not verdict["passed"]:
                 raise dg.Failure(description=f"staging of {obj.name}: the row-count check failed: {verdict['line']}",
                                  allow_retries=False)
-            if builds_datasets(context.run, config):
-                warm_up_engine(config, conn, refresh_id)  # the Dask cluster starts while the tables are staged
+            if datasets := datasets_of_run(context.run, config):
+                warm_up_engine(config, conn, refresh_id, datasets)  # the Dask cluster starts while tables are staged
             staged = stage(config, conn, refresh_id, obj)
         counts = staged.check.counts()
         return dg.MaterializeResult(
@@ -77,10 +77,10 @@ def dataset_asset_key(dataset: str) -> dg.AssetKey:
     return dg.AssetKey(["dataset", dataset])
 
 
-def builds_datasets(run: dg.DagsterRun, config: PipelineConfig) -> bool:
-    """Whether `run` materializes a dataset (a run of output_job, whose selection is empty, does)."""
+def datasets_of_run(run: dg.DagsterRun, config: PipelineConfig) -> list[str]:
+    """The datasets `run` materializes (a run of output_job, whose selection is empty, builds them all)."""
     selected = run.asset_selection
-    return not selected or any(dataset_asset_key(d.name) in selected for d in config.datasets)
+    return [d.name for d in config.datasets if not selected or dataset_asset_key(d.name) in selected]
 
 
 def output_asset_keys(config: PipelineConfig) -> list[dg.AssetKey]:

@@ -88,10 +88,11 @@ def dataset_sources(config: PipelineConfig) -> dict[str, list[str]]:
     return {d.name: referenced_tables(d.sql, names) for d in config.datasets}
 
 
-def warm_up_engine(config: PipelineConfig, conn: sqlite3.Connection, refresh_id: str) -> None:
+def warm_up_engine(config: PipelineConfig, conn: sqlite3.Connection, refresh_id: str, names: Iterable[str]) -> None:
     """Let the dataset engine prepare its start (Dask: its LocalCluster) on a background thread while the staging
-    runs, sized by the rows the refresh extracted of the objects the datasets read (`transform.engines`)."""
-    read = {table for tables in dataset_sources(config).values() for table in tables}
+    runs, sized by the rows the refresh extracted of the objects the datasets `names` read (`transform.engines`)."""
+    wanted, sources = set(names), dataset_sources(config)
+    read = {table for name, tables in sources.items() if name in wanted for table in tables}
     extracted = rows_per_object(conn, refresh_id)
     dataset_engine(config.transform.engine).warm_up(config, config.paths.work_dir,
                                                     sum(extracted.get(name, 0) for name in read))

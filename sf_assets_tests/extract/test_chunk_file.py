@@ -71,3 +71,32 @@ def test_several_pages_merge_into_the_same_rows_and_stats(plans, tmp_path):
     assert (stats.rows, stats.max_last_modified) == (3, "2024-01-06T00:00:00.000Z")
     assert pq.read_table(tmp_path / "chunk.parquet").column("Id").to_pylist() == ["001A", "001B", "001C"]
     assert stats.checksum == file_digest(tmp_path / "chunk.parquet")
+
+
+def _sf_id(n: int) -> str:
+    return f"001{n:012d}AAA"  # an 18-character Id, as the Bulk API returns them
+
+
+@pytest.mark.parametrize("duplicate", [None, (3, 26), (0, 1)])
+def test_eighteen_character_ids_are_checked_for_duplicates_across_pages(plans, tmp_path, duplicate):
+    """The sort-based check on 18-character Ids (the real ones): a repeat anywhere across the pages (first and
+    last page, neighbours) is found, and distinct Ids pass."""
+    plan = plans["Account"]
+    ids = [_sf_id(n) for n in range(28)]
+    if duplicate is not None:
+        ids[duplicate[1]] = ids[duplicate[0]]
+    parts = [write_part(plan, tmp_path / "parts" / f"page-{i + 1:05d}.parquet", ids[i * 7:(i + 1) * 7])
+             for i in range(4)]
+    if duplicate is None:
+        assert merge_parts(parts, tmp_path / "chunk.parquet", plan, None, None).rows == 28
+    else:
+        with pytest.raises(ChunkValidationError, match="1 duplicate Id"):
+            merge_parts(parts, tmp_path / "chunk.parquet", plan, None, None)
+
+
+def test_ids_of_mixed_lengths_are_checked_for_duplicates_too(plans, tmp_path):
+    plan = plans["Account"]
+    parts = [write_part(plan, tmp_path / "parts" / "page-00001.parquet", [_sf_id(1), "001B"]),
+             write_part(plan, tmp_path / "parts" / "page-00002.parquet", [_sf_id(1)])]
+    with pytest.raises(ChunkValidationError, match="1 duplicate Id"):
+        merge_parts(parts, tmp_path / "chunk.parquet", plan, None, None)
