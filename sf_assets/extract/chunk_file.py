@@ -8,6 +8,7 @@ took 2.7 s of the main process's CPU for 2 M rows).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +25,7 @@ from sf_assets.storage.deletion import delete_when_free
 from sf_assets.storage.files import file_digest, replace_when_free
 
 LAST_MODIFIED = "LastModifiedDate"
+_ONE_MERGE_AT_A_TIME = threading.Lock()
 SALESFORCE_ID_LENGTH = 18  # what the Bulk API returns (the 15-character form plus its case checksum)
 
 
@@ -102,9 +104,19 @@ def _fixed_width(ids: pa.Array) -> np.ndarray | None:
 def merge_parts(
     parts: Sequence[Path], dest: Path, plan: FieldPlan, id_lo: str | None, id_hi: str | None
 ) -> ChunkFileStats:
-    """Stream `parts` (in order) into `dest` (temp name, then atomic rename), checking every Id."""
-    if len(parts) == 1:
-        return _adopt_single_part(parts[0], dest, plan, id_lo, id_hi)
+    """Stream `parts` (in order) into `dest` (temp name, then atomic rename), checking every Id. One merge at a
+    time in a process: a merge of a 2.5 M-row chunk takes ~230 MB and ~4 s of one core, and up to three chunks
+    of an object (more with objects at the same time) finish their downloads together."""
+    with _ONE_MERGE_AT_A_TIME:
+        try:
+            if len(parts) == 1:
+                return _adopt_single_part(parts[0], dest, plan, id_lo, id_hi)
+            return _merge(parts, dest, plan, id_lo, id_hi)
+        finally:
+            pa.default_memory_pool().release_unused()  # Arrow's allocator keeps freed pages otherwise (~80 MB)
+
+
+def _merge(parts: Sequence[Path], dest: Path, plan: FieldPlan, id_lo: str | None, id_hi: str | None) -> ChunkFileStats:
     tmp = dest.with_name(dest.name + ".tmp")
     check = _IdCheck(id_lo, id_hi)
     has_last_modified = LAST_MODIFIED in plan.column_names

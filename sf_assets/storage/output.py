@@ -191,6 +191,7 @@ def _consolidated(
         consolidate(parts, tmp / name, schema, cfg.row_group_rows, cfg.compression, cfg.parquet_profile,
                     precision.observe)
     timings["consolidate"] = time.perf_counter() - started
+    pa.default_memory_pool().release_unused()  # the row groups just written: Arrow's allocator keeps them otherwise
     return {"file": name}
 
 

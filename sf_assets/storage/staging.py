@@ -48,6 +48,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 from sf_assets.config.models import ObjectConfig, StagingConfig
 from sf_assets.schema.field_plan import FieldPlan
 from sf_assets.storage.chunk_schema import SchemaCheck, check_chunks
@@ -123,6 +125,7 @@ def stage_object(
     rows = load_chunks(loading, plan, check.valid, staging_cfg.batch_rows)
     indexes = _swap_in(staging_db_path, loading, plan, check, rows, index_columns(plan, object_cfg), staging_cfg)
     remove_loading_file(loading)
+    pa.default_memory_pool().release_unused()  # the batches loaded: Arrow's allocator keeps them otherwise
     seconds = time.perf_counter() - started
     rate = rows / seconds if seconds > 0 else 0.0
     log.info("Staged %d rows of %s in %.1f s (%.0f rows/s)", rows, table, seconds, rate)
