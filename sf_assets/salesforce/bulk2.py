@@ -58,7 +58,7 @@ class BulkJobNotFound(BulkPermanentError):
 
 
 class BulkSessionExpired(BulkError):
-    """401 INVALID_SESSION_ID, still failing after one re-login."""
+    """401 INVALID_SESSION_ID, still failing after logging in again (`http.SESSION_RENEWALS` times)."""
 
 
 class BulkTransientError(BulkError, TransientError):

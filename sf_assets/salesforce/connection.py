@@ -26,8 +26,9 @@ class SalesforceConnection:
 
     `emulator_login` gives the session and CA of the local org emulator (`auth.kind: emulator`); this
     package does not know the emulator (`sf_assets.pipeline.emulator.open_connection` wires it).
-    When Salesforce answers 401 (INVALID_SESSION_ID), every call, REST or Bulk, logs in once more with the
-    configured login and is sent again; a bare access token cannot be renewed: `AccessTokenExpired`.
+    When Salesforce answers 401 (INVALID_SESSION_ID), every call, REST or Bulk, logs in again with the
+    configured login and is sent again (up to `http.SESSION_RENEWALS` times); a bare access token cannot be
+    renewed: `AccessTokenExpired`.
     """
 
     def __init__(self, config: SalesforceConfig, env: Mapping[str, str] | None = None,

@@ -21,6 +21,7 @@ from sf_assets.salesforce.errors import daily_limit_in
 
 RenewSession = Callable[[str], str]
 DEFAULT_REQUESTS_IN_FLIGHT = 8  # extraction.max_concurrent_requests' default
+SESSION_RENEWALS = 3  # logins in a row for one request whose renewed session was refused again
 RESERVED_FOR_SHORT_REQUESTS = 2  # slots a streamed download never takes: polls, creates and counts find one
 _accepted: set[str] = set()  # digests of the bearer tokens Salesforce accepted in this process
 
@@ -64,8 +65,9 @@ class SalesforceHttpSession(requests.Session):
     and session headers would travel unencrypted.
 
     With `renew_session` set (by `SalesforceConnection`), a 401 to a request carrying a bearer token gets
-    a new token from it (given the refused one) and is sent once more: REST calls through simple-salesforce
-    and Bulk calls alike. A refusal naming a daily limit raises `DailyLimitExceeded`.
+    a new token from it (given the refused one) and is sent again, up to SESSION_RENEWALS times (threads that
+    renew at once can use up a short-lived session before one of them resends): REST calls through
+    simple-salesforce and Bulk calls alike. A refusal naming a daily limit raises `DailyLimitExceeded`.
     """
 
     def __init__(
@@ -117,7 +119,9 @@ class SalesforceHttpSession(requests.Session):
             )
         response = self._within_budget(method, url, *args, **kwargs)
         token = _bearer(kwargs.get("headers"))
-        if response.status_code == 401 and token is not None and self.renew_session is not None:
+        for _ in range(SESSION_RENEWALS):
+            if response.status_code != 401 or token is None or self.renew_session is None:
+                break
             response.close()
             token = self.renew_session(token)
             kwargs["headers"] = {**kwargs["headers"], "Authorization": f"Bearer {token}"}
