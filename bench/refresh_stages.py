@@ -26,8 +26,8 @@ STAGED = re.compile(r"Staged (\d+) rows of (\w+) in ([\d.]+) s")
 INDEX = re.compile(r"Created index \S+ on \w+\(\w+\) in ([\d.]+) s")
 
 
-def _covered(intervals: list[tuple[float, float]]) -> float:
-    """Seconds covered by at least one of the (start, end) intervals (runs on threads overlap)."""
+def busy_seconds(intervals: list[tuple[float, float]]) -> float:
+    """Length of the union of (start, end) intervals: seconds some run executes (runs on threads overlap)."""
     total, reach = 0.0, float("-inf")
     for start, end in sorted(intervals):
         if end > reach:
@@ -67,8 +67,8 @@ def stage_seconds(home: Path, refresh_id: str, log_dir: Path, launched_at: float
         by_job.setdefault(job, []).append((start, end))
     stages: dict[str, float] = {"start_up": spans[0][1] - launched_at}
     stages["plan"] = sum(e - s for s, e in by_job.get("prepare_job", []))
-    stages["extract"] = _covered([(s, e) for job, s, e in spans if job.startswith("extract_")])  # objects overlap
-    stages["between_runs"] = (max(e for _, _, e in spans) - spans[0][1]) - _covered([(s, e) for _, s, e in spans])
+    stages["extract"] = busy_seconds([(s, e) for job, s, e in spans if job.startswith("extract_")])  # objects overlap
+    stages["between_runs"] = (max(e for _, _, e in spans) - spans[0][1]) - busy_seconds([(s, e) for _, s, e in spans])
     lines = _log_lines(log_dir, refresh_id)
     output_run = next(r for r in records if r.dagster_run.job_name == "output_job")
     steps = {s.step_key: s for s in instance.get_run_step_stats(output_run.dagster_run.run_id)}

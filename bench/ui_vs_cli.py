@@ -39,6 +39,7 @@ from typing import Any, TypeVar
 
 import requests
 import yaml
+from refresh_stages import busy_seconds
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -353,16 +354,6 @@ def print_side(i: int, side: str, r: dict) -> None:
     busy = busy_seconds([(t["start_s"], t["end_s"]) for t in runs])
     print(f"         backfill: {len(runs)} runs; some run executing {busy:.1f} s of its {r['backfill_s']:.1f} s, "
           f"none {r['backfill_s'] - busy:.1f} s (daemon ticks, run queue, run worker start-up)", flush=True)
-
-
-def busy_seconds(intervals: list[tuple[float, float]]) -> float:
-    """Length of the union of (start, end) intervals."""
-    total, reach = 0.0, float("-inf")
-    for start, end in sorted(intervals):
-        if end > reach:
-            total += end - max(start, reach)
-            reach = end
-    return total
 
 
 def summarize(rounds: list[dict], rows: str) -> dict:
