@@ -11,6 +11,7 @@ re-imports the caller's ``__main__``: scripts must create the cluster under
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,11 +21,15 @@ from distributed import Client, LocalCluster
 from sf_assets.config.models import DaskConfig
 
 log = logging.getLogger(__name__)
+CLOSING_THREAD = "dask-close"  # the thread closing a LocalCluster in the background
 
 
 @contextmanager
-def dask_client(cfg: DaskConfig, work_dir: Path, *, processes: bool = True, timeout_s: float = 60) -> Iterator[Client]:
-    """A Client of ``cfg.scheduler_address`` or of a new LocalCluster (closed on exit)."""
+def dask_client(cfg: DaskConfig, work_dir: Path, *, processes: bool = True, timeout_s: float = 60,
+                close_in_background: bool = False) -> Iterator[Client]:
+    """A Client of ``cfg.scheduler_address`` or of a new LocalCluster, closed on exit: the client at once (it is
+    Dask's default client while open), the LocalCluster on a thread of its own with ``close_in_background`` (its
+    workers take ~1 s to stop; the thread is not a daemon, so the process waits for it before it exits)."""
     if cfg.scheduler_address:
         log.info("Connecting to Dask scheduler %s", cfg.scheduler_address)
         with Client(cfg.scheduler_address, timeout=timeout_s) as client:
@@ -49,13 +54,20 @@ def dask_client(cfg: DaskConfig, work_dir: Path, *, processes: bool = True, time
         with Client(cluster, timeout=timeout_s) as client:
             yield client
     finally:
-        nanny = logging.getLogger("distributed.nanny")
-        quiet = _WorkerKillLogged()
-        nanny.addFilter(quiet)
-        try:
-            cluster.close()
-        finally:
-            nanny.removeFilter(quiet)
+        if close_in_background:
+            threading.Thread(target=_close_cluster, args=(cluster,), name=CLOSING_THREAD).start()
+        else:
+            _close_cluster(cluster)
+
+
+def _close_cluster(cluster: LocalCluster) -> None:
+    nanny = logging.getLogger("distributed.nanny")
+    quiet = _WorkerKillLogged()
+    nanny.addFilter(quiet)
+    try:
+        cluster.close()
+    finally:
+        nanny.removeFilter(quiet)
 
 
 class _WorkerKillLogged(logging.Filter):

@@ -33,7 +33,7 @@ from distributed import Client
 from sf_assets.config import PipelineConfig
 from sf_assets.config.models import DaskConfig
 from sf_assets.storage.output_consolidate import PartFormat
-from sf_assets.transform.cluster import dask_client
+from sf_assets.transform.cluster import CLOSING_THREAD, dask_client
 from sf_assets.transform.dask_input import Source, dask_table
 from sf_assets.transform.dask_sql_internals import register_arrow_strings_as_varchar
 from sf_assets.transform.engine_result import EngineResult, part_path, write_part
@@ -53,12 +53,6 @@ def _cluster_key(config: PipelineConfig, work_dir: Path, processes: bool) -> _Cl
     return config.dask.model_dump_json(), str(work_dir.absolute()), processes
 
 
-def _close_later(stack: ExitStack) -> None:
-    """Close a client and its LocalCluster on a thread of its own (the workers take ~1 s to stop): not a daemon
-    thread, so the process waits for it before it exits."""
-    threading.Thread(target=stack.close, name="dask-close").start()
-
-
 def warm_up(config: PipelineConfig, work_dir: Path, input_rows: int | None) -> None:
     """Start the LocalCluster that `start` will ask for with `input_rows` (called on a background thread while the
     staging runs: worker processes take 2-3 s to spawn and import pandas); nothing for a remote scheduler. One
@@ -67,12 +61,12 @@ def warm_up(config: PipelineConfig, work_dir: Path, input_rows: int | None) -> N
         return
     key = _cluster_key(config, work_dir, config.dask.worker_processes(input_rows))
     stack = ExitStack()
-    client = stack.enter_context(dask_client(config.dask, work_dir, processes=key[2]))
+    client = stack.enter_context(dask_client(config.dask, work_dir, processes=key[2], close_in_background=True))
     with _ready_lock:
         previous = _ready.pop(key, None)
         _ready[key] = (stack, client)
     if previous is not None:
-        _close_later(previous[0])
+        previous[0].close()
 
 
 @atexit.register
@@ -82,6 +76,9 @@ def _close_unused() -> None:
         _ready.clear()
     for stack, _ in unused:
         stack.close()
+    for thread in threading.enumerate():  # started after the interpreter joined its threads: wait here
+        if thread.name == CLOSING_THREAD:
+            thread.join(timeout=30)
 
 
 @dataclass(frozen=True)
@@ -104,7 +101,7 @@ class DaskSqlRunner:
 def start(config: PipelineConfig, work_dir: Path, *, trial: bool = False,
           input_rows: int | None = None) -> Iterator[DaskSqlRunner]:
     """The engine of `transform.engine: dask_sql` (`transform.engines`): a client of `config.dask`'s scheduler or
-    LocalCluster (the one `warm_up` started, if it matches), closed on a background thread on exit, its workers
+    LocalCluster (the one `warm_up` started, if it matches), the cluster closed on a thread of its own, its workers
     threads of this process when the datasets read fewer than `dask.in_process_below_rows` staged rows; `trial`:
     one worker thread in this process."""
     processes = config.dask.worker_processes(input_rows)
@@ -113,19 +110,19 @@ def start(config: PipelineConfig, work_dir: Path, *, trial: bool = False,
         stale = list(_ready.values())
         _ready.clear()
     for stack, _ in stale:
-        _close_later(stack)
+        stack.close()
     if ready is not None:
         stack, client = ready
     else:
         stack = ExitStack()
         client = stack.enter_context(dask_client(TRIAL_DASK if trial else config.dask, work_dir,
-                                                 processes=processes and not trial))
+                                                 processes=processes and not trial, close_in_background=True))
     out = config.output
     try:  # parts written as the consolidated file is: a one-part result is that file
         yield DaskSqlRunner(client, out.decimals_as_float,
                             part_format=PartFormat(out.compression, out.parquet_profile, out.row_group_rows))
     finally:
-        _close_later(stack)
+        stack.close()  # the client now; its LocalCluster on a thread of its own
 
 
 def engine_types(dtypes: pd.Series) -> list[pa.DataType]:
