@@ -183,7 +183,7 @@ def _consolidated(
         log.warning("%s: %s; skipped", tmp.parent.name, message)
         return {"skipped": message}
     started = time.perf_counter()
-    if len(parts) == 1 and part_format == PartFormat(cfg.compression, cfg.parquet_profile, cfg.row_group_rows):
+    if len(parts) == 1 and part_format == PartFormat.of(cfg):
         link_or_copy(parts[0], tmp / name)  # the engine wrote its one part as this file: no second encoding
         precision.observe_file(tmp / name)
         log.info("Consolidated %s: the engine's single part, written in the output's format", name)

@@ -7,9 +7,13 @@ import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+if TYPE_CHECKING:  # Dask workers import this module (engine_result): no pydantic there
+    from sf_assets.config.output import OutputConfig
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +52,11 @@ class PartFormat:
     compression: str
     profile: str
     row_group_rows: int
+
+    @classmethod
+    def of(cls, output: OutputConfig) -> PartFormat:
+        """The format of the consolidated file `output` asks for."""
+        return cls(output.compression, output.parquet_profile, output.row_group_rows)
 
     def write(self, table: pa.Table, path: str | Path) -> None:
         """Write ``table`` as one Parquet file in this format."""

@@ -117,10 +117,8 @@ def start(config: PipelineConfig, work_dir: Path, *, trial: bool = False,
         stack = ExitStack()
         client = stack.enter_context(dask_client(TRIAL_DASK if trial else config.dask, work_dir,
                                                  processes=processes and not trial, close_in_background=True))
-    out = config.output
     try:  # parts written as the consolidated file is: a one-part result is that file
-        yield DaskSqlRunner(client, out.decimals_as_float,
-                            part_format=PartFormat(out.compression, out.parquet_profile, out.row_group_rows))
+        yield DaskSqlRunner(client, config.output.decimals_as_float, part_format=PartFormat.of(config.output))
     finally:
         stack.close()  # the client now; its LocalCluster on a thread of its own
 
