@@ -11,6 +11,7 @@ from sf_assets.config import load_config
 from sf_assets.defs.asset_specs import with_owner
 from sf_assets.defs.automation import catch_up_output, chunk_keys_sensor, make_continue_scheduled_refresh
 from sf_assets.defs.extract import make_object_asset
+from sf_assets.defs.extracted import make_extracted_asset
 from sf_assets.defs.jobs import PREPARE_ASSETS, make_stage_jobs
 from sf_assets.defs.output import make_dataset_assets, make_powerbi_output_asset, make_staging_asset
 from sf_assets.defs.publish import publish_job, share_copy
@@ -33,6 +34,7 @@ def build_definitions(config_path: str | Path) -> dg.Definitions:
         assets=with_owner([
             *PREPARE_ASSETS,
             *(make_object_asset(obj) for obj in config.objects),
+            make_extracted_asset(config),
             *(make_staging_asset(obj) for obj in config.objects),
             *([make_dataset_assets(config)] if config.datasets else []),
             make_powerbi_output_asset(config),

@@ -12,6 +12,7 @@ from sf_assets.defs.asset_specs import POWERBI, STAGING, dataset_kinds
 from sf_assets.defs.context import enter_refresh, refresh_of_step, state_db
 from sf_assets.defs.errors import one_line_failures
 from sf_assets.defs.extract import object_asset_key, row_check_result
+from sf_assets.defs.extracted import EXTRACTED
 from sf_assets.defs.resources import PipelineConfigResource, SalesforceResource
 from sf_assets.pipeline.build import build_held, dataset_sources, promote_refresh, warm_up_engine
 from sf_assets.pipeline.health import finish_refresh_with_health
@@ -35,7 +36,7 @@ def make_staging_asset(obj: ObjectConfig) -> dg.AssetsDefinition:
         key=staging_asset_key(obj.name),
         group_name=GROUP,
         kinds=STAGING,
-        deps=[dg.AssetDep(object_asset_key(obj.name), partition_mapping=dg.AllPartitionMapping())],
+        deps=[dg.AssetDep(object_asset_key(obj.name), partition_mapping=dg.AllPartitionMapping()), EXTRACTED],
         description=f"{obj.name} in the SQLite staging DB (row-count checked, schema-checked chunks, key indexes, "
                     "ANALYZE).",
     )
@@ -84,8 +85,9 @@ def datasets_of_run(run: dg.DagsterRun, config: PipelineConfig) -> list[str]:
 
 
 def output_asset_keys(config: PipelineConfig) -> list[dg.AssetKey]:
-    """Staging of every object, every dataset and the Power BI output: what ends a refresh (output_job, backfills)."""
-    return [*(staging_asset_key(o.name) for o in config.objects),
+    """The extraction gate, staging of every object, every dataset and the Power BI output: what ends a refresh
+    (output_job, backfills)."""
+    return [EXTRACTED, *(staging_asset_key(o.name) for o in config.objects),
             *(dataset_asset_key(d.name) for d in config.datasets), POWERBI_OUTPUT]
 
 

@@ -20,7 +20,7 @@ import dagster as dg
 from sf_assets.defs.dagster_internals import EventRewritingInstance, default_instance_storages, set_daemon_cadence
 from sf_assets.observability.redaction import redact, redact_json
 
-DAEMON_CADENCE_DEFAULTS = {"backfill_seconds": 3, "sensor_loop_seconds": 1}  # Dagster's own: 30 and 5
+DAEMON_CADENCE_DEFAULTS = {"backfill_seconds": 1, "sensor_loop_seconds": 1}  # Dagster's own: 30 and 5
 
 
 def redact_event(event: dg.EventLogEntry) -> dg.EventLogEntry:

@@ -74,6 +74,11 @@ def test_materialize_all_twice_then_a_failed_chunk_rerun_alone(ui, org):
     assert server.wait_backfill(first) == "COMPLETED_SUCCESS", server.log_tail()
     refresh_1 = _current(output)["refresh_id"]
     _assert_output_exact(org, output)
+    # Staging waits for every object (the gate `extracted`): one run stages, joins and promotes, one process start
+    staging = [r for r in _runs(instance, tags={"dagster/backfill": first})
+               if any(k.path[0] == "staging" for k in r.asset_selection or ())]
+    assert len(staging) == 1 and {k.to_user_string() for k in staging[0].asset_selection} == {
+        "extracted", *(f"staging/{o['name']}" for o in OBJECTS), "dataset/opportunities", "powerbi_output"}
     wait_for("the publish run", lambda: [r for r in _publish_runs_for(instance, refresh_1) if r.is_success], 180)
     health = json.loads((output / f"health_check_{refresh_1}.json").read_text(encoding="utf-8"))
     assert health["status"] == "success" and health["duration_s"] and health["sqlite"] and health["final_files"]

@@ -24,13 +24,18 @@ def test_definitions_snapshot():
     graph = defs.resolve_asset_graph()
     keys = sorted(k.to_user_string() for k in graph.get_all_asset_keys())
     assert keys == sorted([
-        "preflight", "metadata_catalog", "field_plans", "chunk_plans", "powerbi_output", "share_copy",
+        "preflight", "metadata_catalog", "field_plans", "chunk_plans", "extracted", "powerbi_output", "share_copy",
         *(f"salesforce/{o}" for o in OBJECTS), *(f"staging/{o}" for o in OBJECTS), *(f"dataset/{d}" for d in DATASETS),
     ])
     for name, tables in DATASETS.items():  # partition-free, downstream of the staging tables its SQL reads
         node = graph.get(dg.AssetKey(["dataset", name]))
         assert node.partitions_def is None and node.kinds == {"dask", "parquet", "powerbi"}
         assert node.parent_keys == {dg.AssetKey(["staging", t]) for t in tables}
+    # Staging waits for every object (the gate `extracted`), so a backfill stages, joins and promotes in one run.
+    assert graph.get(dg.AssetKey("extracted")).parent_keys == {dg.AssetKey(["salesforce", o]) for o in OBJECTS}
+    for obj in OBJECTS:
+        assert graph.get(dg.AssetKey(["staging", obj])).parent_keys == {
+            dg.AssetKey(["salesforce", obj]), dg.AssetKey("extracted")}
     assert graph.get(dg.AssetKey("powerbi_output")).parent_keys == {dg.AssetKey(["dataset", d]) for d in DATASETS}
     datasets = graph.assets_def_for_key(dg.AssetKey(["dataset", "account"]))
     assert datasets.can_subset and set(datasets.keys) == {dg.AssetKey(["dataset", d]) for d in DATASETS}

@@ -26,8 +26,8 @@ def _cadence(home: Path) -> list[str]:
 
 def test_the_instance_sets_the_daemon_loops_from_dagster_yaml(tmp_path):
     shipped = (REPO / "dagster_home" / "dagster.yaml").read_text(encoding="utf-8")
-    (tmp_path / "dagster.yaml").write_text(shipped.replace("backfill_seconds: 3", "backfill_seconds: 4"),
+    (tmp_path / "dagster.yaml").write_text(shipped.replace("backfill_seconds: 1", "backfill_seconds: 4"),
                                            encoding="utf-8")
     assert _cadence(tmp_path) == ["30", "5", "4", "1"]  # Dagster's own, then the configured
     (tmp_path / "dagster.yaml").write_text(shipped.split("daemon_cadence:")[0], encoding="utf-8")
-    assert _cadence(tmp_path) == ["30", "5", "3", "1"]  # the key left out: the laptop defaults
+    assert _cadence(tmp_path) == ["30", "5", "1", "1"]  # the key left out: the laptop defaults
