@@ -6,7 +6,8 @@ concurrency-pool slots of a run whose process died without the daemon's run moni
 custom instance class (`sf_assets.instance`) Dagster's default storages, or (f) set how often the daemon's
 backfill and sensor loops run (fixed at 30 s and 5 s in 1.13), or (g) mark failed a run whose process is gone,
 or (h) let an instance rewrite every event before it is stored (`store_event` and `handle_new_event` are not
-public: `EventRewritingInstance` is their one override). Each use
+public: `EventRewritingInstance` is their one override), or (i) write a run launcher (`RunLauncher`, a configurable
+class, what `dagster api execute_run` does in a run worker, and marking a run canceling). Each use
 is wrapped here; `sf_assets_tests/defs/test_dagster_internals.py` fails loudly when an upgrade
 moves or changes any of them (see docs/ARCHITECTURE.md, "Dagster internals").
 """
@@ -25,6 +26,9 @@ from dagster._core.definitions.partitions.context import partition_loading_conte
 from dagster._core.events import DagsterEventBatchMetadata
 from dagster._core.execution.backfill import BulkActionsFilter, BulkActionStatus
 from dagster._core.instance.ref import InstanceRef
+from dagster._core.launcher import LaunchRunContext, RunLauncher
+from dagster._grpc.types import ExecuteRunArgs
+from dagster._serdes import ConfigurableClass, ConfigurableClassData
 from dagster._core.storage.compute_log_manager import ComputeLogManager
 from dagster._core.storage.noop_compute_log_manager import NoOpComputeLogManager
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG, BACKFILL_ID_TAG
@@ -84,6 +88,46 @@ def set_daemon_cadence(backfill_seconds: int, sensor_loop_seconds: int) -> None:
 
     daemon_controller.DEFAULT_DAEMON_INTERVAL_SECONDS = backfill_seconds  # read by the backfill loop as it starts
     sensor_daemon.MIN_INTERVAL_LOOP_TIME = sensor_loop_seconds  # read on every turn of the sensor loop
+
+
+__all__ = ["ConfigurableClass", "ConfigurableClassData", "LaunchRunContext", "RunLauncher"]  # a run launcher's base
+
+
+def execute_run_args(run: dg.DagsterRun, instance: dg.DagsterInstance) -> str:
+    """What a run worker needs to execute `run` (`dagster api execute_run`'s input), serialized on one line."""
+    assert run.job_code_origin is not None, f"run {run.run_id} has no code origin"
+    return dg.serialize_value(ExecuteRunArgs(job_origin=run.job_code_origin, run_id=run.run_id,
+                                             instance_ref=instance.get_ref(), set_exit_code_on_failure=True))
+
+
+def code_python(run: dg.DagsterRun) -> str:
+    """The Python executable of the code location `run` belongs to."""
+    assert run.job_code_origin is not None, f"run {run.run_id} has no code origin"
+    return run.job_code_origin.executable_path
+
+
+def execute_run_here(serialized_args: str) -> int:
+    """Execute a run in this process as `dagster api execute_run` does (its exit code), with Dagster's run
+    cancellation thread, which interrupts the run once its status is CANCELING (`mark_run_canceling`)."""
+    from dagster._cli.api import _execute_run_command_body
+    from dagster._core.execution.run_cancellation_thread import start_run_cancellation_thread
+    from dagster._utils.interrupts import capture_interrupts
+
+    with capture_interrupts():
+        args = dg.deserialize_value(serialized_args, ExecuteRunArgs)
+        assert args.instance_ref is not None, "a run worker needs the launcher's instance"
+        with dg.DagsterInstance.from_ref(args.instance_ref) as instance:
+            _, stop_watching = start_run_cancellation_thread(instance, args.run_id)
+            try:
+                return _execute_run_command_body(args.run_id, instance, lambda _event: None,
+                                                 set_exit_code_on_failure=True)
+            finally:
+                stop_watching.set()
+
+
+def mark_run_canceling(instance: dg.DagsterInstance, run: dg.DagsterRun) -> None:
+    """Mark `run` CANCELING: its worker's cancellation thread interrupts it (`execute_run_here`)."""
+    instance.report_run_canceling(run)
 
 
 def fail_run(instance: dg.DagsterInstance, run: dg.DagsterRun, message: str) -> None:

@@ -148,11 +148,17 @@ class DagsterDev:
             return None if status == "REQUESTED" else status
         return wait_for(f"backfill {backfill_id}", done, timeout, every=1.0)
 
+    def terminate(self, run_id: str) -> str:
+        """The run page's "Terminate" button: the mutation's answer type."""
+        return self.gql(TERMINATE, {"runId": run_id})["terminateRun"]["__typename"]
+
     def instance(self) -> dg.DagsterInstance:
         """The same instance, read from the test process."""
         return dg.DagsterInstance.from_config(str(self.home))
 
 
+TERMINATE = """
+mutation Terminate($runId: String!) { terminateRun(runId: $runId) { __typename } }"""
 SCHEDULE_STATE = """
 query Schedule($selector: ScheduleSelector!) {
   scheduleOrError(scheduleSelector: $selector) { __typename ... on Schedule { scheduleState { id status } } }

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import dagster as dg
+import psutil
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -45,6 +46,14 @@ def _assert_output_exact(org, output: Path) -> None:
 
 def _runs(instance: dg.DagsterInstance, **filters) -> list[dg.DagsterRun]:
     return list(instance.get_runs(dg.RunsFilter(**filters)))
+
+
+def _worker_events(instance: dg.DagsterInstance, run_id: str) -> tuple[str, str]:
+    """The run's "handed to run worker" and "Started process" engine messages."""
+    messages = [e.dagster_event.message or "" for e in instance.all_logs(run_id)
+                if e.dagster_event is not None and e.dagster_event.event_type_value == "ENGINE_EVENT"]
+    handed = next((m for m in messages if m.startswith("Run handed")), "")
+    return handed, next((m for m in messages if m.startswith("Started process")), "")
 
 
 def _publish_runs_for(instance: dg.DagsterInstance, refresh_id: str) -> list[dg.DagsterRun]:
@@ -95,6 +104,11 @@ def test_materialize_all_twice_then_a_failed_chunk_rerun_alone(ui, org):
     assert server.wait_backfill(second) == "COMPLETED_SUCCESS", server.log_tail()
     refresh_2 = _current(output)["refresh_id"]
     assert refresh_2 != refresh_1
+    # Every run of the second refresh executed in a run worker that was up and waiting before it was launched.
+    for run in _runs(instance, tags={"dagster/backfill": second}):
+        handed, started = _worker_events(instance, run.run_id)
+        assert handed.startswith("Run handed to run worker ") and "before it" in handed, (run.run_id, handed)
+        assert started == f"Started process for run (pid: {handed.split()[5]}).", (handed, started)
     _assert_output_exact(org, output)
     wait_for("the second publish run", lambda: [r for r in _publish_runs_for(instance, refresh_2) if r.is_success], 180)
     shared = sorted(p.name for p in (root / "share").glob("opportunities__*.parquet"))
@@ -177,3 +191,27 @@ def test_the_schedule_runs_every_stage_as_a_queued_daemon_run(nightly, org):
     assert len(keys) >= 3  # ~300 rows / 100 per chunk, planned by the scheduled (non-backfill) prepare run
     health = json.loads((root / "output" / f"health_check_{refresh_id}.json").read_text(encoding="utf-8"))
     assert health["status"] == "success" and health["rows_total"] == org.data.row_count("Account")
+
+
+def test_terminate_in_the_ui_stops_a_run_in_its_run_worker(ui, org):
+    """"Terminate" on the run page reaches a run executing in a pre-started run worker: Dagster's cancellation
+    thread interrupts the extraction, the run ends CANCELED and its worker process exits."""
+    server, _ = ui
+    instance = server.instance()
+    wait_for("first chunk keys", lambda: instance.get_dynamic_partitions("Account_chunks"), 120)
+    org.set_faults(FaultPlan.parse("slow_jobs:100000"))  # Salesforce never finishes a Bulk job
+    try:
+        backfill = server.materialize_all()
+        run = wait_for("an extraction run to start", lambda: next(
+            (r for r in _runs(instance, tags={"dagster/backfill": backfill}) if r.status == dg.DagsterRunStatus.STARTED
+             and dg.AssetKey(["salesforce", "Account"]) in (r.asset_selection or ())), None), 180)
+        handed, _ = wait_for("the run worker's events", lambda: _worker_events(instance, run.run_id)[0] and
+                             _worker_events(instance, run.run_id), 60)
+        worker = psutil.Process(int(handed.split()[5]))
+        assert server.terminate(run.run_id) == "TerminateRunSuccess"
+        ended = wait_for("the run to end", lambda: (r := instance.get_run_by_id(run.run_id)) and r.is_finished and r,
+                         90)
+        assert ended.status == dg.DagsterRunStatus.CANCELED, server.log_tail()
+        worker.wait(timeout=60)  # the worker exits with its run
+    finally:
+        org.set_faults(FaultPlan())
