@@ -125,6 +125,11 @@ def execute_run_here(serialized_args: str) -> int:
                 stop_watching.set()
 
 
+def note_on_run(instance: dg.DagsterInstance, run: dg.DagsterRun, message: str) -> None:
+    """An engine event of `run` saying `message` (its event log in the UI)."""
+    instance.report_engine_event(message, run)
+
+
 def mark_run_canceling(instance: dg.DagsterInstance, run: dg.DagsterRun) -> None:
     """Mark `run` CANCELING: its worker's cancellation thread interrupts it (`execute_run_here`)."""
     instance.report_run_canceling(run)

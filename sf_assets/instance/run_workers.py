@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 WORKER_MODULE = "sf_assets.instance.run_worker"
+EXIT_MARGIN_S = 60.0  # a worker exits this long after the pool stops handing it runs: never while one is handed over
 
 
 @dataclass
@@ -34,17 +35,21 @@ class HandOver:
     up_s: float
 
 
-def start_worker(python: str, preload: Sequence[str]) -> subprocess.Popen[bytes]:
-    """A run-worker process of `python` that imports `preload`, then waits for one run on its stdin."""
-    return subprocess.Popen([python, "-m", WORKER_MODULE, *preload], stdin=subprocess.PIPE)
+def start_worker(python: str, preload: Sequence[str], idle_s: float) -> subprocess.Popen[bytes]:
+    """A run-worker process of `python` that imports `preload`, then waits up to `idle_s` for one run on its
+    stdin."""
+    return subprocess.Popen([python, "-m", WORKER_MODULE, str(idle_s + EXIT_MARGIN_S), *preload],
+                            stdin=subprocess.PIPE)
 
 
 class RunWorkers:
-    """Up to `size` idle run workers per Python, started at the first hand-over and replaced as they exit."""
+    """Up to `size` idle run workers per Python, started at a hand-over that finds none and replaced as they exit
+    after a run; a worker left idle for `idle_s` exits (the next hand-over starts the pool again)."""
 
-    def __init__(self, size: int, preload: Sequence[str]) -> None:
+    def __init__(self, size: int, preload: Sequence[str], idle_s: float) -> None:
         self._size = size
         self._preload = list(preload)
+        self._idle_s = idle_s
         self._idle: list[_Worker] = []
         self._lock = threading.Lock()
         self._closed = False
@@ -64,11 +69,6 @@ class RunWorkers:
             return HandOver(worker.process.pid, round(time.monotonic() - worker.started, 1))
         raise OSError(f"no run worker of {python} accepted the run (each exited before reading it)")
 
-    def idle_pids(self) -> list[int]:
-        """Process ids of the workers waiting for a run."""
-        with self._lock:
-            return [w.process.pid for w in self._idle if w.process.poll() is None]
-
     def close(self) -> None:
         """Let every idle worker exit (end of its stdin) and start no more."""
         with self._lock:
@@ -79,16 +79,24 @@ class RunWorkers:
                 worker.process.stdin.close()
 
     def _take(self, python: str) -> _Worker:
-        """An idle worker of `python` (the pool filled up on first use), else a new one."""
+        """An idle worker of `python` (the pool filled when none was idle), else a new one."""
         with self._lock:
-            self._idle = [w for w in self._idle if w.process.poll() is None]
+            expired = [w for w in self._idle if time.monotonic() - w.started > self._idle_s]
+            for worker in expired:  # about to exit by itself: told to now (end of its stdin)
+                assert worker.process.stdin is not None
+                worker.process.stdin.close()
+            self._idle = [w for w in self._idle if w.process.poll() is None and w not in expired]
             first_use = not self._idle
             taken = next((w for w in self._idle if w.python == python), None)
             if taken is not None:
                 self._idle.remove(taken)
+        taken = taken or self._start(python)  # started before the pool's others: the run waits on it
         if first_use:
             self._fill(python)
-        return taken or _Worker(start_worker(python, self._preload), python)
+        return taken
+
+    def _start(self, python: str) -> _Worker:
+        return _Worker(start_worker(python, self._preload, self._idle_s), python)
 
     def _fill(self, python: str) -> None:
         """Start workers until `size` of `python` are idle."""
@@ -96,7 +104,7 @@ class RunWorkers:
             if self._closed:
                 return
             missing = self._size - sum(1 for w in self._idle if w.python == python)
-            self._idle.extend(_Worker(start_worker(python, self._preload), python) for _ in range(max(0, missing)))
+            self._idle.extend(self._start(python) for _ in range(max(0, missing)))
 
     def _replace_after(self, worker: _Worker) -> None:
         worker.process.wait()

@@ -21,6 +21,7 @@ from sf_assets.defs.dagster_internals import (
     code_python,
     execute_run_args,
     mark_run_canceling,
+    note_on_run,
 )
 from sf_assets.instance.run_workers import RunWorkers
 
@@ -31,9 +32,9 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
     """Launches each run in a waiting run-worker process (started at the first launch, replaced as each exits)."""
 
     def __init__(self, inst_data: ConfigurableClassData | None = None, warm_workers: int = 4,
-                 preload: Sequence[str] = DEFAULT_PRELOAD) -> None:
+                 idle_minutes: float = 30, preload: Sequence[str] = DEFAULT_PRELOAD) -> None:
         self._inst_data = inst_data
-        self._workers = RunWorkers(warm_workers, preload)
+        self._workers = RunWorkers(warm_workers, preload, idle_s=idle_minutes * 60)
         super().__init__()
 
     @property
@@ -43,8 +44,10 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
 
     @classmethod
     def config_type(cls) -> dict:
-        """`warm_workers` (how many wait for a run) and `preload` (modules they import while waiting)."""
+        """`warm_workers` (how many wait for a run), `idle_minutes` (how long one waits before it exits) and
+        `preload` (modules they import while waiting)."""
         return {"warm_workers": dg.Field(dg.IntSource, is_required=False, default_value=4),
+                "idle_minutes": dg.Field(float, is_required=False, default_value=30.0),
                 "preload": dg.Field([str], is_required=False, default_value=list(DEFAULT_PRELOAD))}
 
     @classmethod
@@ -57,7 +60,7 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         run = context.dagster_run
         handed = self._workers.hand_over(code_python(run), execute_run_args(run, self._instance))
         ready = f"up {handed.up_s:.1f} s before it" if handed.up_s >= 0.1 else "started for it"
-        self._instance.report_engine_event(f"Run handed to run worker {handed.pid} ({ready}).", run)
+        note_on_run(self._instance, run, f"Run handed to run worker {handed.pid} ({ready}).")
 
     def terminate(self, run_id: str) -> bool:
         """Mark the run CANCELING; its worker interrupts it within the instance's cancellation poll interval."""
