@@ -18,6 +18,7 @@ import contextlib
 import logging
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 
 import dagster as dg
 from dagster._core.definitions.assets.graph.asset_graph_subset import AssetGraphSubset
@@ -27,11 +28,11 @@ from dagster._core.events import DagsterEventBatchMetadata
 from dagster._core.execution.backfill import BulkActionsFilter, BulkActionStatus
 from dagster._core.instance.ref import InstanceRef
 from dagster._core.launcher import LaunchRunContext, RunLauncher
-from dagster._grpc.types import ExecuteRunArgs
-from dagster._serdes import ConfigurableClass, ConfigurableClassData
 from dagster._core.storage.compute_log_manager import ComputeLogManager
 from dagster._core.storage.noop_compute_log_manager import NoOpComputeLogManager
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG, BACKFILL_ID_TAG
+from dagster._grpc.types import ExecuteRunArgs
+from dagster._serdes import ConfigurableClass, ConfigurableClassData
 
 
 def backfill_request(instance: dg.DagsterInstance, asset_graph: BaseAssetGraph, keys: Iterable[dg.AssetKey],
@@ -73,6 +74,13 @@ def free_pool_slots(instance: dg.DagsterInstance, run_id: str) -> None:
 def default_instance_storages(base_dir: str) -> Mapping[str, object]:
     """The storages Dagster gives an instance under `base_dir` (what a custom instance class must provide)."""
     return InstanceRef.config_defaults(base_dir)
+
+
+def is_daemon_process() -> bool:
+    """Whether this process is Dagster's daemon (`dagster-daemon run`, or `python -m dagster._daemon run` as
+    `dagster dev` starts it)."""
+    command = Path(sys.argv[0])
+    return command.name.startswith("dagster-daemon") or command.parent.name == "_daemon"
 
 
 def set_daemon_cadence(backfill_seconds: int, sensor_loop_seconds: int) -> None:

@@ -17,7 +17,13 @@ from typing import Any
 
 import dagster as dg
 
-from sf_assets.defs.dagster_internals import EventRewritingInstance, default_instance_storages, set_daemon_cadence
+from sf_assets.defs.dagster_internals import (
+    EventRewritingInstance,
+    default_instance_storages,
+    is_daemon_process,
+    set_daemon_cadence,
+)
+from sf_assets.instance.warm_launcher import WarmRunLauncher
 from sf_assets.observability.redaction import redact, redact_json
 
 DAEMON_CADENCE_DEFAULTS = {"backfill_seconds": 1, "sensor_loop_seconds": 1}  # Dagster's own: 30 and 5
@@ -32,13 +38,16 @@ def redact_event(event: dg.EventLogEntry) -> dg.EventLogEntry:
 
 
 class RedactingInstance(EventRewritingInstance):
-    """A `DagsterInstance` that redacts each event before storing it (and before telling subscribers), and sets
-    the daemon's loop cadence of the process that creates it (only the daemon's process runs those loops)."""
+    """A `DagsterInstance` that redacts each event before storing it (and before telling subscribers), sets
+    the daemon's loop cadence of the process that creates it (only the daemon's process runs those loops) and, in
+    the daemon, starts the run workers of its launcher."""
 
     def __init__(self, *args: Any, daemon_cadence: Mapping[str, int] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         cadence = {**DAEMON_CADENCE_DEFAULTS, **(daemon_cadence or {})}
         set_daemon_cadence(cadence["backfill_seconds"], cadence["sensor_loop_seconds"])
+        if is_daemon_process() and isinstance(self.run_launcher, WarmRunLauncher):
+            self.run_launcher.warm_up()  # its first run starts in a waiting worker too
 
     @classmethod
     def config_schema(cls) -> dict:

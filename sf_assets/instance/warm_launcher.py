@@ -8,6 +8,8 @@ in the runs Dagster itself starts.
 
 from __future__ import annotations
 
+import sys
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -26,15 +28,26 @@ from sf_assets.defs.dagster_internals import (
 from sf_assets.instance.run_workers import RunWorkers
 
 DEFAULT_PRELOAD = ("sf_assets.defs.build",)  # Dagster, the package and its libraries; not the configuration
+_POOLS: dict[tuple[int, float, tuple[str, ...]], RunWorkers] = {}  # one pool per process and setting
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(size: int, idle_s: float, preload: Sequence[str]) -> RunWorkers:
+    """The process's pool of these settings (every instance of a process shares it)."""
+    key = (size, idle_s, tuple(preload))
+    with _POOLS_LOCK:
+        if key not in _POOLS:
+            _POOLS[key] = RunWorkers(size, preload, idle_s)
+        return _POOLS[key]
 
 
 class WarmRunLauncher(RunLauncher, ConfigurableClass):
-    """Launches each run in a waiting run-worker process (started at the first launch, replaced as each exits)."""
+    """Launches each run in a waiting run-worker process (the pool filled as the daemon starts and when quiet)."""
 
     def __init__(self, inst_data: ConfigurableClassData | None = None, warm_workers: int = 4,
-                 idle_minutes: float = 30, preload: Sequence[str] = DEFAULT_PRELOAD) -> None:
+                 idle_minutes: float = 60, preload: Sequence[str] = DEFAULT_PRELOAD) -> None:
         self._inst_data = inst_data
-        self._workers = RunWorkers(warm_workers, preload, idle_s=idle_minutes * 60)
+        self._workers = _pool(warm_workers, idle_minutes * 60, preload)
         super().__init__()
 
     @property
@@ -47,13 +60,17 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         """`warm_workers` (how many wait for a run), `idle_minutes` (how long one waits before it exits) and
         `preload` (modules they import while waiting)."""
         return {"warm_workers": dg.Field(dg.IntSource, is_required=False, default_value=4),
-                "idle_minutes": dg.Field(float, is_required=False, default_value=30.0),
+                "idle_minutes": dg.Field(float, is_required=False, default_value=60.0),
                 "preload": dg.Field([str], is_required=False, default_value=list(DEFAULT_PRELOAD))}
 
     @classmethod
     def from_config_value(cls, inst_data: ConfigurableClassData, config_value: Mapping[str, Any]) -> WarmRunLauncher:
         """The launcher of a dagster.yaml entry."""
         return cls(inst_data=inst_data, **config_value)
+
+    def warm_up(self) -> None:
+        """Start the waiting workers now (the daemon does as it starts, so its first run starts warm)."""
+        self._workers.warm_up(sys.executable)
 
     def launch_run(self, context: LaunchRunContext) -> None:
         """Hand the run to a waiting worker (a new one when none waits) and say which in its event log."""
