@@ -5,6 +5,9 @@ adapt sf_assets/defs/dagster_internals.py: nothing else in the package reaches t
 (`sf_assets_tests/test_private_apis.py`).
 """
 
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import dagster as dg
@@ -12,6 +15,8 @@ import yaml
 from dagster._core.test_utils import create_run_for_test
 
 from sf_assets.defs import dagster_internals as internals
+from sf_assets.instance.run_workers import WORKER_MODULE
+from sf_assets_tests.defs import worker_jobs
 
 MARK = " [rewritten]"
 
@@ -108,3 +113,48 @@ def test_pool_slots_of_a_dead_run_can_be_listed_and_freed():
         assert internals.pool_slot_holders(instance, "salesforce_bulk") == ["dead-run"]
         internals.free_pool_slots(instance, "dead-run")
         assert internals.pool_slot_holders(instance, "salesforce_bulk") == []
+
+
+def _handed_to_a_worker(instance: dg.DagsterInstance, job: dg.JobDefinition) -> tuple[dg.DagsterRun, subprocess.Popen]:
+    """A run of `job` handed to a run-worker process as WarmRunLauncher hands it (its one stdin line)."""
+    run = instance.create_run_for_job(job, job_code_origin=dg.reconstructable(job).get_python_origin())
+    worker = subprocess.Popen([sys.executable, "-m", WORKER_MODULE, "60", "dagster"], stdin=subprocess.PIPE)
+    assert worker.stdin is not None
+    worker.stdin.write(internals.execute_run_args(run, instance).encode() + b"\n")
+    worker.stdin.close()
+    return run, worker
+
+
+def _instance_home(tmp_path: Path) -> str:
+    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(
+        {"run_monitoring": {"cancellation_thread_poll_interval_seconds": 1}}), encoding="utf-8")
+    return str(tmp_path)
+
+
+def test_a_run_worker_executes_a_handed_run_as_dagster_api_execute_run_does(tmp_path: Path):
+    with dg.DagsterInstance.from_config(_instance_home(tmp_path)) as instance:
+        run, worker = _handed_to_a_worker(instance, worker_jobs.hello)
+        assert worker.wait(timeout=120) == 0
+        assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.SUCCESS
+        messages = [e.dagster_event.message if e.dagster_event else e.user_message
+                    for e in instance.all_logs(run.run_id)]
+        assert f"Started process for run (pid: {worker.pid})." in messages and "hello from a run worker" in messages
+
+
+def test_a_run_marked_canceling_is_interrupted_in_its_worker(tmp_path: Path):
+    with dg.DagsterInstance.from_config(_instance_home(tmp_path)) as instance:
+        run, worker = _handed_to_a_worker(instance, worker_jobs.waits)
+        deadline = time.monotonic() + 120
+        while not instance.all_logs(run.run_id, of_type=dg.DagsterEventType.STEP_START):
+            assert time.monotonic() < deadline and worker.poll() is None
+            time.sleep(0.1)
+        internals.mark_run_canceling(instance, instance.get_run_by_id(run.run_id))
+        worker.wait(timeout=60)  # Dagster's cancellation thread in the worker interrupted the op
+        assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.CANCELED
+
+
+def test_the_daemon_process_is_told_by_its_command_line(monkeypatch):
+    assert not internals.is_daemon_process()  # pytest
+    for command in ("/venv/bin/dagster-daemon", "/venv/lib/python3.11/site-packages/dagster/_daemon/__main__.py"):
+        monkeypatch.setattr(sys, "argv", [command, "run"])
+        assert internals.is_daemon_process(), command
