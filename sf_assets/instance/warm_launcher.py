@@ -8,6 +8,7 @@ in the runs Dagster itself starts.
 
 from __future__ import annotations
 
+import atexit
 import sys
 import threading
 from collections.abc import Mapping, Sequence
@@ -36,8 +37,9 @@ def _pool(size: int, idle_s: float, preload: Sequence[str]) -> RunWorkers:
     """The process's pool of these settings (every instance of a process shares it)."""
     key = (size, idle_s, tuple(preload))
     with _POOLS_LOCK:
-        if key not in _POOLS:
+        if key not in _POOLS:  # not closed when an instance is disposed: others of the process may still launch
             _POOLS[key] = RunWorkers(size, preload, idle_s)
+            atexit.register(_POOLS[key].close)  # waiting workers exit with the process; runs in progress go on
         return _POOLS[key]
 
 
@@ -87,6 +89,3 @@ class WarmRunLauncher(RunLauncher, ConfigurableClass):
         mark_run_canceling(self._instance, run)
         return True
 
-    def dispose(self) -> None:
-        """Waiting workers exit; runs in progress go on."""
-        self._workers.close()
