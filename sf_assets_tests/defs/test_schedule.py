@@ -42,6 +42,7 @@ def test_schedule_prepares_then_sensor_requests_one_backfill_of_every_chunk(org,
         subset = backfill.asset_graph_subset
         assert sorted(subset.get_partitions_subset(dg.AssetKey(["salesforce", "Account"])).get_partition_keys()) == keys
         assert {k.to_user_string() for k in subset.non_partitioned_asset_keys} == {
+            "extracted",
             "staging/Account",
             "dataset/accounts",
             "powerbi_output",
